@@ -1,0 +1,59 @@
+//! A small API built only with secure-api: the reference to copy from.
+//!
+//! `cargo run -p example-app` serves it on `127.0.0.1:8080` in dev mode with
+//! SQLite; see the README for the routes and the environment it reads.
+
+pub mod password;
+pub mod routes;
+pub mod settings;
+pub mod store;
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{HttpServer, web};
+use secure_api_runtime::{SecureApp, SecurityConfig};
+
+use crate::store::{Store, StoreError};
+
+/// The application with every route mounted.
+pub fn app(security: SecurityConfig, store: Store) -> SecureApp {
+    SecureApp::new(security)
+        .app_data(web::Data::new(store))
+        .service(routes::health)
+        .service(routes::get_user)
+        .service(routes::create_user)
+}
+
+/// Creates the `admin` user with role `admin` if it does not exist yet.
+pub async fn ensure_admin(store: &Store, password: String) -> Result<(), String> {
+    if store
+        .user_by_name("admin")
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        return Ok(());
+    }
+    password::check_length(&password).map_err(|rule| format!("EXAMPLE_ADMIN_PASSWORD: {rule}"))?;
+    let hash = password::hash(password).await.map_err(|p| p.to_string())?;
+    match store
+        .create_user("admin", "Administrator", &hash, &["admin".to_owned()])
+        .await
+    {
+        Ok(_) | Err(StoreError::UsernameTaken) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Starts serving on `listener`.
+pub fn serve(
+    security: SecurityConfig,
+    store: Store,
+    listener: TcpListener,
+) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || app(security.clone(), store.clone()).into_app())
+        .listen(listener)?
+        .run();
+    Ok(server)
+}

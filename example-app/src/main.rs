@@ -1,0 +1,124 @@
+//! `example-app` serves the example API; `example-app token --sub 1 --roles user`
+//! prints a signed access token (dev mode only).
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use example_app::settings::Settings;
+use example_app::store::Store;
+use secure_api_runtime::Mode;
+
+const USAGE: &str = "usage:
+  example-app                                   serve the API (BIND, DATABASE_URL, SECURE_API_* from the environment)
+  example-app token --sub ID [--roles a,b] [--ttl SECONDS]
+                                                print an access token signed with the configured key (dev mode only)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            for problem in &e.problems {
+                eprintln!("configuration: {problem}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match args.first().map(String::as_str) {
+        None | Some("serve") => serve(settings),
+        Some("token") => token(&settings, &args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn token(settings: &Settings, args: &[String]) -> Result<(), String> {
+    if settings.security.mode() != Mode::Dev {
+        return Err(
+            "`token` is for dev mode only: production tokens come from /api/auth/login".to_owned(),
+        );
+    }
+    let mut sub = None;
+    let mut roles = Vec::new();
+    let mut ttl = None;
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .ok_or_else(|| format!("`{flag}` needs a value\n{USAGE}"))?;
+        match flag.as_str() {
+            "--sub" => sub = Some(value.clone()),
+            "--roles" => {
+                roles = value
+                    .split(',')
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            "--ttl" => {
+                ttl = Some(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| format!("`--ttl` takes whole seconds, not `{value}`"))?,
+                )
+            }
+            _ => return Err(format!("unknown option `{flag}`\n{USAGE}")),
+        }
+    }
+    let sub = sub.ok_or_else(|| format!("`--sub` is required\n{USAGE}"))?;
+    let issued = match ttl {
+        Some(secs) => settings.security.issue_access_token_with_ttl(
+            &sub,
+            &roles,
+            std::time::Duration::from_secs(secs),
+        ),
+        None => settings.security.issue_access_token(&sub, &roles),
+    }
+    .map_err(|e| format!("cannot sign a token: {e}"))?;
+    println!("{}", issued.token);
+    Ok(())
+}
+
+fn serve(settings: Settings) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    actix_web::rt::System::new().block_on(async move {
+        let store = Store::open(&settings.database_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(password) = settings.admin_password.clone() {
+            example_app::ensure_admin(&store, password).await?;
+        }
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+        let mode = match settings.security.mode() {
+            Mode::Dev => "dev",
+            Mode::Prod => "prod",
+        };
+        tracing::info!(
+            target: "example_app",
+            "serving on http://{} in {mode} mode; database {}; access tokens signed with {}",
+            settings.bind,
+            settings.database_url,
+            settings.key_origin
+        );
+        example_app::serve(settings.security, store, listener)
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())
+    })
+}

@@ -1,0 +1,164 @@
+//! The example's data: users in SQLite through sqlx, with the schema
+//! migrations embedded in the binary and applied at start.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Row as _, sqlite::SqliteRow};
+
+/// What can go wrong with the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `DATABASE_URL` is not a SQLite URL this app can open.
+    #[error("DATABASE_URL is not a valid SQLite URL: {0}")]
+    Url(sqlx::Error),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the schema failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The username is taken.
+    #[error("the username is taken")]
+    UsernameTaken,
+}
+
+/// A stored user.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// Primary key.
+    pub id: i64,
+    /// Unique login name.
+    pub username: String,
+    /// Name shown to others.
+    pub display_name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Roles granted.
+    pub roles: Vec<String>,
+}
+
+/// Users, in SQLite.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+#[derive(Debug)]
+struct Embedded;
+
+const MIGRATIONS: [(i64, &str, &str); 1] =
+    [(1, "users", include_str!("../migrations/0001_users.sql"))];
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|(version, name, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(name),
+                        MigrationType::Simple,
+                        Cow::Borrowed(sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies the schema.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::Url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Migrator::new(Embedded).await?.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Creates a user; [`StoreError::UsernameTaken`] when the name is in use.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        password_hash: &str,
+        roles: &[String],
+    ) -> Result<User, StoreError> {
+        let created_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let result = sqlx::query(
+            "INSERT INTO users (username, display_name, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(username)
+        .bind(display_name)
+        .bind(password_hash)
+        .bind(roles.join(" "))
+        .bind(i64::try_from(created_at).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(done) => Ok(User {
+                id: done.last_insert_rowid(),
+                username: username.to_owned(),
+                display_name: display_name.to_owned(),
+                password_hash: password_hash.to_owned(),
+                roles: roles.to_vec(),
+            }),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::UsernameTaken)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user with `id`, if any.
+    pub async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, username, display_name, password_hash, roles FROM users WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| user_from(&row)))
+    }
+
+    /// The user named `username`, if any.
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, username, display_name, password_hash, roles FROM users WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| user_from(&row)))
+    }
+}
+
+fn user_from(row: &SqliteRow) -> User {
+    let roles: String = row.get("roles");
+    User {
+        id: row.get("id"),
+        username: row.get("username"),
+        display_name: row.get("display_name"),
+        password_hash: row.get("password_hash"),
+        roles: roles.split_whitespace().map(str::to_owned).collect(),
+    }
+}

@@ -1,0 +1,528 @@
+//! Parsing: the handler and each of its secure-api attributes, into typed
+//! values that keep their tokens for spans. Rules about one attribute's own
+//! options live here; rules that relate several attributes live in `check`.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt as _;
+use syn::parse::{ParseStream, Parser as _};
+use syn::spanned::Spanned as _;
+use syn::{Attribute, Ident, ItemFn, LitStr, Meta, Token};
+
+use crate::errors::{Errors, did_you_mean, error};
+use crate::path;
+
+/// The attributes this crate defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Public,
+    Authenticated,
+    Roles,
+    Owner,
+}
+
+impl Kind {
+    const ALL: [Self; 9] = [
+        Self::Get,
+        Self::Post,
+        Self::Put,
+        Self::Patch,
+        Self::Delete,
+        Self::Public,
+        Self::Authenticated,
+        Self::Roles,
+        Self::Owner,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::Post => "post",
+            Self::Put => "put",
+            Self::Patch => "patch",
+            Self::Delete => "delete",
+            Self::Public => "public",
+            Self::Authenticated => "authenticated",
+            Self::Roles => "roles",
+            Self::Owner => "owner",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    fn is_route(self) -> bool {
+        matches!(
+            self,
+            Self::Get | Self::Post | Self::Put | Self::Patch | Self::Delete
+        )
+    }
+}
+
+/// `#[get("/path")]` and its siblings.
+pub(crate) struct Route {
+    pub kind: Kind,
+    pub path: LitStr,
+    pub params: Vec<String>,
+}
+
+pub(crate) struct Role {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RoleMode {
+    Any,
+    All,
+}
+
+pub(crate) struct RoleList {
+    pub mode: RoleMode,
+    pub roles: Vec<Role>,
+}
+
+pub(crate) enum OwnerSpec {
+    /// `#[owner(param)]`, `#[owner(param, or_roles(..))]`
+    Param {
+        param: Ident,
+        or_roles: Option<RoleList>,
+    },
+    /// `#[owner(none, reason = "...")]`
+    Waived { reason: LitStr },
+}
+
+/// Everything declared on one handler. `span`s point at the attribute's name.
+#[derive(Default)]
+pub(crate) struct Declared {
+    pub route: Option<(Span, Route)>,
+    pub public: Option<Span>,
+    pub authenticated: Option<Span>,
+    pub roles: Option<(Span, RoleList)>,
+    pub owner: Option<(Span, OwnerSpec)>,
+}
+
+/// Parses the handler and all of its secure-api attributes: the one being
+/// expanded (`trigger`, with `args`) and any still written on the item,
+/// which are removed from it. `None` when the item is not a function.
+pub(crate) fn parse(
+    trigger: Kind,
+    args: TokenStream,
+    item: TokenStream,
+    errors: &mut Errors,
+) -> Option<(Declared, ItemFn)> {
+    let mut item: ItemFn = match syn::parse2(item) {
+        Ok(item) => item,
+        Err(e) => {
+            errors.push(
+                e.span(),
+                format!("`#[{}]` goes on an `async fn` handler", trigger.name()),
+                "write the handler as `async fn name(..) -> impl Responder { .. }`",
+            );
+            return None;
+        }
+    };
+    let mut raws = vec![(trigger, Span::call_site(), args)];
+    let mut kept = Vec::with_capacity(item.attrs.len());
+    for attr in std::mem::take(&mut item.attrs) {
+        match classify(&attr) {
+            Class::Ours(kind) => match attr.meta {
+                Meta::Path(path) => raws.push((kind, path.span(), TokenStream::new())),
+                Meta::List(list) => raws.push((kind, list.path.span(), list.tokens)),
+                Meta::NameValue(nv) => errors.push(
+                    nv.eq_token.span,
+                    format!("`#[{} = ..]` is not a form secure-api reads", kind.name()),
+                    format!("write `#[{}(..)]`", kind.name()),
+                ),
+            },
+            Class::ActixRoute(name) => errors.push(
+                attr.path().span(),
+                format!("`#[actix_web::{name}]` registers a handler that no security policy guards"),
+                format!("use `#[{name}(\"/path\")]` from `secure_api_runtime::prelude` together with an access policy"),
+            ),
+            Class::Other => kept.push(attr),
+        }
+    }
+    item.attrs = kept;
+
+    let mut declared = Declared::default();
+    for (kind, span, args) in raws {
+        parse_one(kind, span, args, &mut declared, errors);
+    }
+    Some((declared, item))
+}
+
+enum Class {
+    Ours(Kind),
+    ActixRoute(String),
+    Other,
+}
+
+fn classify(attr: &Attribute) -> Class {
+    let segments: Vec<String> = attr
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let last = segments.last().map(String::as_str).unwrap_or_default();
+    let first = segments.first().map(String::as_str).unwrap_or_default();
+    match Kind::from_name(last) {
+        Some(kind)
+            if segments.len() == 1
+                || first == "secure_api_runtime"
+                || first == "secure_api_macros" =>
+        {
+            Class::Ours(kind)
+        }
+        _ if first == "actix_web"
+            && [
+                "get", "post", "put", "patch", "delete", "head", "route", "routes",
+            ]
+            .contains(&last) =>
+        {
+            Class::ActixRoute(last.to_owned())
+        }
+        _ => Class::Other,
+    }
+}
+
+fn parse_one(
+    kind: Kind,
+    span: Span,
+    args: TokenStream,
+    declared: &mut Declared,
+    errors: &mut Errors,
+) {
+    let taken = match kind {
+        _ if kind.is_route() => declared.route.as_ref().map(|(_, r)| r.kind),
+        Kind::Public => declared.public.map(|_| kind),
+        Kind::Authenticated => declared.authenticated.map(|_| kind),
+        Kind::Roles => declared.roles.as_ref().map(|_| kind),
+        _ => declared.owner.as_ref().map(|_| kind),
+    };
+    if let Some(first) = taken {
+        if first == kind {
+            errors.push(
+                span,
+                format!("duplicate `#[{}]` attribute", kind.name()),
+                format!("keep one `#[{}]` on the handler", kind.name()),
+            );
+        } else {
+            errors.push(
+                span,
+                format!(
+                    "a handler has one route attribute, but this one has `#[{}]` and `#[{}]`",
+                    first.name(),
+                    kind.name()
+                ),
+                "write a separate handler for each method",
+            );
+        }
+        return;
+    }
+    let parsed = match kind {
+        Kind::Public | Kind::Authenticated => no_options(kind, args).map(|()| {
+            if kind == Kind::Public {
+                declared.public = Some(span);
+            } else {
+                declared.authenticated = Some(span);
+            }
+        }),
+        Kind::Roles => (|input: ParseStream<'_>| parse_role_list(input, span, "roles", false))
+            .parse2(args)
+            .map(|list| declared.roles = Some((span, list))),
+        Kind::Owner => (|input: ParseStream<'_>| parse_owner(input, span))
+            .parse2(args)
+            .map(|spec| declared.owner = Some((span, spec))),
+        _ => (|input: ParseStream<'_>| parse_route(input, kind, span))
+            .parse2(args)
+            .map(|route| declared.route = Some((span, route))),
+    };
+    if let Err(e) = parsed {
+        errors.push_syn(e);
+    }
+}
+
+fn no_options(kind: Kind, args: TokenStream) -> syn::Result<()> {
+    match args.into_iter().next() {
+        None => Ok(()),
+        Some(token) => Err(error(
+            token.span(),
+            format!("`#[{}]` takes no options", kind.name()),
+            format!("write `#[{}]`", kind.name()),
+        )),
+    }
+}
+
+fn parse_route(input: ParseStream<'_>, kind: Kind, span: Span) -> syn::Result<Route> {
+    let example = format!("`#[{}(\"/api/users/{{user_id}}\")]`", kind.name());
+    if input.is_empty() {
+        return Err(error(
+            span,
+            format!("`#[{}]` needs the route's path", kind.name()),
+            format!("write {example}"),
+        ));
+    }
+    let path: LitStr = input.parse().map_err(|e| {
+        error(
+            e.span(),
+            "expected the route's path as a string literal",
+            format!("write {example}"),
+        )
+    })?;
+    if !input.is_empty() {
+        return Err(error(
+            input.span(),
+            format!("`#[{}]` takes only the path", kind.name()),
+            format!("write {example}"),
+        ));
+    }
+    let params = path::parameters(&path.value()).map_err(|reason| {
+        error(
+            path.span(),
+            format!("`{}` is not a valid route path: {reason}", path.value()),
+            format!("write {example}"),
+        )
+    })?;
+    Ok(Route { kind, path, params })
+}
+
+/// `admin`, `"billing-admin"`, `any(a, b)`, `all(a, b)`. A bare list of
+/// several roles is accepted only where its meaning is "any" by definition
+/// (`or_roles`).
+fn parse_role_list(
+    input: ParseStream<'_>,
+    span: Span,
+    attr: &str,
+    bare_many_is_any: bool,
+) -> syn::Result<RoleList> {
+    let example = if attr == "roles" {
+        "`#[roles(admin)]`"
+    } else {
+        "`#[owner(user_id, or_roles(admin))]`"
+    };
+    if input.is_empty() {
+        return Err(error(
+            span,
+            format!("`{attr}` needs at least one role"),
+            format!("write {example}"),
+        ));
+    }
+    let mut mode = RoleMode::Any;
+    let bare = !(input.peek(Ident::peek_any) && input.peek2(syn::token::Paren));
+    let content;
+    let list_input = if input.peek(Ident::peek_any) && input.peek2(syn::token::Paren) {
+        let combinator = input.call(Ident::parse_any)?;
+        mode = match combinator.to_string().as_str() {
+            "any" => RoleMode::Any,
+            "all" => RoleMode::All,
+            other => {
+                return Err(error(
+                    combinator.span(),
+                    format!("unknown role combinator `{other}`"),
+                    format!(
+                        "write `{attr}(any(a, b))` for at least one role or `{attr}(all(a, b))` for every role"
+                    ),
+                ));
+            }
+        };
+        syn::parenthesized!(content in input);
+        if !input.is_empty() {
+            return Err(error(
+                input.span(),
+                format!("unexpected tokens after `{combinator}(..)`"),
+                format!("write {example}"),
+            ));
+        }
+        if content.is_empty() {
+            return Err(error(
+                combinator.span(),
+                format!("`{combinator}()` needs at least one role"),
+                format!("write {example}"),
+            ));
+        }
+        &content
+    } else {
+        input
+    };
+    let mut roles: Vec<Role> = Vec::new();
+    loop {
+        let role = parse_role(list_input)?;
+        if roles.iter().any(|r| r.name == role.name) {
+            return Err(error(
+                role.span,
+                format!("the role `{}` is listed twice", role.name),
+                "list each role once",
+            ));
+        }
+        roles.push(role);
+        if list_input.is_empty() {
+            break;
+        }
+        list_input.parse::<Token![,]>()?;
+        if list_input.is_empty() {
+            break;
+        }
+    }
+    if bare && roles.len() > 1 && !bare_many_is_any {
+        let names = roles
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(error(
+            roles[1].span,
+            format!(
+                "`#[{attr}({names})]` does not say whether any or all of these roles are needed"
+            ),
+            format!("write `#[{attr}(any({names}))]` or `#[{attr}(all({names}))]`"),
+        ));
+    }
+    Ok(RoleList { mode, roles })
+}
+
+fn parse_role(input: ParseStream<'_>) -> syn::Result<Role> {
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        let name = lit.value();
+        if name.is_empty() || name.chars().any(char::is_whitespace) {
+            return Err(error(
+                lit.span(),
+                "a role name is not empty and has no spaces",
+                "write a name such as `\"billing-admin\"`",
+            ));
+        }
+        return Ok(Role {
+            name,
+            span: lit.span(),
+        });
+    }
+    let ident = input.call(Ident::parse_any).map_err(|e| {
+        error(
+            e.span(),
+            "expected a role name",
+            "write a role such as `admin` or `\"billing-admin\"`",
+        )
+    })?;
+    Ok(Role {
+        name: ident.to_string(),
+        span: ident.span(),
+    })
+}
+
+const OWNER_OPTIONS: [&str; 2] = ["or_roles", "reason"];
+
+fn parse_owner(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerSpec> {
+    if input.is_empty() {
+        return Err(error(
+            span,
+            "`#[owner]` needs the path parameter that holds the owner's id",
+            "write `#[owner(user_id)]`, or `#[owner(none, reason = \"...\")]` when no ownership applies",
+        ));
+    }
+    let first = input.call(Ident::parse_any).map_err(|e| {
+        error(
+            e.span(),
+            "expected the name of a path parameter",
+            "write `#[owner(user_id)]`",
+        )
+    })?;
+    let mut or_roles: Option<(Ident, RoleList)> = None;
+    let mut reason: Option<(Ident, LitStr)> = None;
+    while !input.is_empty() {
+        input.parse::<Token![,]>()?;
+        if input.is_empty() {
+            break;
+        }
+        let key = input.call(Ident::parse_any)?;
+        let name = key.to_string();
+        let duplicate = || {
+            error(
+                key.span(),
+                format!("duplicate option `{name}` in `#[owner]`"),
+                format!("give `{name}` once"),
+            )
+        };
+        match name.as_str() {
+            "or_roles" => {
+                if or_roles.is_some() {
+                    return Err(duplicate());
+                }
+                if !input.peek(syn::token::Paren) {
+                    return Err(error(
+                        key.span(),
+                        "`or_roles` lists roles in parentheses",
+                        "write `or_roles(admin)`",
+                    ));
+                }
+                let content;
+                syn::parenthesized!(content in input);
+                let list = parse_role_list(&content, key.span(), "or_roles", true)?;
+                or_roles = Some((key, list));
+            }
+            "reason" => {
+                if reason.is_some() {
+                    return Err(duplicate());
+                }
+                input.parse::<Token![=]>()?;
+                let lit: LitStr = input.parse()?;
+                reason = Some((key, lit));
+            }
+            _ => {
+                let hint = did_you_mean(&name, OWNER_OPTIONS)
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                return Err(error(
+                    key.span(),
+                    format!("unknown option `{name}` in `#[owner]`"),
+                    format!(
+                        "{hint}the options are `or_roles(..)` and, with `none`, `reason = \"...\"`"
+                    ),
+                ));
+            }
+        }
+    }
+    if first == "none" {
+        if let Some((key, _)) = or_roles {
+            return Err(error(
+                key.span(),
+                "`or_roles` has no meaning with `#[owner(none, ..)]`",
+                "remove `or_roles(..)`",
+            ));
+        }
+        let Some((_, reason)) = reason else {
+            return Err(error(
+                first.span(),
+                "`#[owner(none)]` needs a reason a reviewer can read",
+                "write `#[owner(none, reason = \"the id names a public catalogue entry\")]`",
+            ));
+        };
+        if reason.value().trim().is_empty() {
+            return Err(error(
+                reason.span(),
+                "the reason is empty",
+                "say why this route needs no ownership check",
+            ));
+        }
+        return Ok(OwnerSpec::Waived { reason });
+    }
+    if let Some((key, _)) = reason {
+        return Err(error(
+            key.span(),
+            "`reason` goes only with `#[owner(none, ..)]`",
+            format!(
+                "remove `reason`, or write `#[owner(none, reason = \"...\")]` to waive the check on `{first}`"
+            ),
+        ));
+    }
+    Ok(OwnerSpec::Param {
+        param: first,
+        or_roles: or_roles.map(|(_, list)| list),
+    })
+}

@@ -1,0 +1,154 @@
+//! Rules that relate several attributes of one handler. Each `check_<rule>`
+//! states its rule and records an error where the rule is broken.
+
+use proc_macro2::Span;
+use syn::ItemFn;
+use syn::spanned::Spanned as _;
+
+use crate::ast::{Declared, OwnerSpec};
+use crate::errors::{Errors, did_you_mean};
+use crate::path::is_id_like;
+
+pub(crate) fn all(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
+    check_handler_shape(item, errors);
+    check_route_present(declared, item, errors);
+    check_access_declared(declared, item, errors);
+    check_public_alone(declared, errors);
+    check_owner_param(declared, errors);
+    check_object_ids_have_owner(declared, errors);
+}
+
+/// A handler is a plain `async fn`: no generics, no receiver.
+fn check_handler_shape(item: &ItemFn, errors: &mut Errors) {
+    let sig = &item.sig;
+    if sig.asyncness.is_none() {
+        errors.push(
+            sig.fn_token.span,
+            format!("the handler `{}` must be an `async fn`", sig.ident),
+            format!("write `async fn {}(..)`", sig.ident),
+        );
+    }
+    if !sig.generics.params.is_empty() {
+        errors.push(
+            sig.generics.span(),
+            format!("the handler `{}` cannot be generic", sig.ident),
+            "write one handler per concrete type",
+        );
+    }
+    if let Some(receiver) = sig.receiver() {
+        errors.push(
+            receiver.span(),
+            "a handler is a free function, not a method",
+            "move the handler out of the `impl` block",
+        );
+    }
+}
+
+/// Policy attributes belong to a route: one of `get`, `post`, `put`,
+/// `patch`, `delete` must be present.
+fn check_route_present(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
+    if declared.route.is_none() {
+        errors.push(
+            item.sig.ident.span(),
+            format!("`{}` has secure-api policy attributes but no route attribute", item.sig.ident),
+            "add the route, e.g. `#[get(\"/api/users/{user_id}\")]` (or `post`, `put`, `patch`, `delete`)",
+        );
+    }
+}
+
+/// Every route declares who may call it: `public`, `authenticated`,
+/// `roles` or `owner`. Nothing is open by default.
+fn check_access_declared(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
+    let declares_access = declared.public.is_some()
+        || declared.authenticated.is_some()
+        || declared.roles.is_some()
+        || declared.owner.is_some();
+    if declared.route.is_some() && !declares_access {
+        errors.push(
+            item.sig.ident.span(),
+            format!("the route `{}` declares no access policy", item.sig.ident),
+            "add `#[public]`, `#[authenticated]`, `#[roles(..)]` or `#[owner(..)]` to say who may call it",
+        );
+    }
+}
+
+/// `public` means no principal, so it cannot be combined with a rule that
+/// needs one.
+fn check_public_alone(declared: &Declared, errors: &mut Errors) {
+    if declared.public.is_none() {
+        return;
+    }
+    let others: [(&str, Option<Span>); 3] = [
+        ("authenticated", declared.authenticated),
+        ("roles", declared.roles.as_ref().map(|(s, _)| *s)),
+        ("owner", declared.owner.as_ref().map(|(s, _)| *s)),
+    ];
+    for (name, span) in others {
+        if let Some(span) = span {
+            errors.push(
+                span,
+                format!("`#[public]` cannot be combined with `#[{name}]`: a public route has no caller to check"),
+                format!("remove `#[public]` to require a token, or remove `#[{name}]` to serve everyone"),
+            );
+        }
+    }
+}
+
+/// `#[owner(x)]` compares a path parameter with the caller: `x` must be a
+/// parameter of the route's path.
+fn check_owner_param(declared: &Declared, errors: &mut Errors) {
+    let (Some((_, route)), Some((_, OwnerSpec::Param { param, .. }))) =
+        (&declared.route, &declared.owner)
+    else {
+        return;
+    };
+    let name = param.to_string();
+    if route.params.iter().any(|p| *p == name) {
+        return;
+    }
+    let path = route.path.value();
+    let help = if route.params.is_empty() {
+        format!(
+            "`{path}` has no parameters; `#[owner]` needs one such as `{{user_id}}` in the path"
+        )
+    } else {
+        let hint = did_you_mean(&name, route.params.iter().map(String::as_str))
+            .map(|s| format!("did you mean `{s}`? "))
+            .unwrap_or_default();
+        let list = route
+            .params
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("{hint}the path parameters are {list}")
+    };
+    errors.push(
+        param.span(),
+        format!("`{name}` is not a path parameter of `{path}`"),
+        help,
+    );
+}
+
+/// The BOLA lint: a route on `#[authenticated]` alone whose path carries an
+/// object id (`id`, `*_id`) must say whose object it is, with `#[owner]`,
+/// or waive the check with `#[owner(none, reason = "...")]`.
+fn check_object_ids_have_owner(declared: &Declared, errors: &mut Errors) {
+    let Some((_, route)) = &declared.route else {
+        return;
+    };
+    if declared.authenticated.is_none() || declared.roles.is_some() || declared.owner.is_some() {
+        return;
+    }
+    if let Some(id) = route.params.iter().find(|p| is_id_like(p)) {
+        errors.push(
+            route.path.span(),
+            format!(
+                "the route `{} {}` takes the object id `{id}` but checks no ownership (broken object level authorization)",
+                route.kind.name().to_uppercase(),
+                route.path.value()
+            ),
+            format!("add `#[owner({id})]` so only its owner may call it, or `#[owner(none, reason = \"...\")]` to waive the check"),
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! Collects every error of an expansion so the user sees all of them in one
+//! build.
+
+use proc_macro2::{Span, TokenStream};
+
+#[derive(Default)]
+pub(crate) struct Errors {
+    errors: Vec<syn::Error>,
+}
+
+impl Errors {
+    /// Records `message`, with a `help:` line showing the fix.
+    pub(crate) fn push(
+        &mut self,
+        span: Span,
+        message: impl std::fmt::Display,
+        help: impl std::fmt::Display,
+    ) {
+        self.errors
+            .push(syn::Error::new(span, format!("{message}\n\nhelp: {help}")));
+    }
+
+    /// Records an error that already carries its message and help.
+    pub(crate) fn push_syn(&mut self, error: syn::Error) {
+        self.errors.push(error);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    pub(crate) fn into_compile_errors(self) -> TokenStream {
+        self.errors
+            .into_iter()
+            .map(|e| e.to_compile_error())
+            .collect()
+    }
+}
+
+/// `syn::Error` with a `help:` line, for parsers.
+pub(crate) fn error(
+    span: Span,
+    message: impl std::fmt::Display,
+    help: impl std::fmt::Display,
+) -> syn::Error {
+    syn::Error::new(span, format!("{message}\n\nhelp: {help}"))
+}
+
+/// The candidate closest to `word`, if it is close enough to be a typo.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_near_misses_only() {
+        assert_eq!(
+            did_you_mean("or_role", ["or_roles", "reason"]),
+            Some("or_roles")
+        );
+        assert_eq!(did_you_mean("user", ["user_id", "order_id"]), None);
+        assert_eq!(
+            did_you_mean("usr_id", ["user_id", "order_id"]),
+            Some("user_id")
+        );
+        assert_eq!(did_you_mean("x", ["order_id"]), None);
+    }
+}

@@ -1,0 +1,52 @@
+//! Attribute macros of secure-api. Use them through
+//! `secure_api_runtime::prelude`, which re-exports them; this crate holds no
+//! runtime logic.
+//!
+//! Every attribute of a handler (the route and its policies) is read by
+//! whichever of them the compiler expands first, so their order on the `fn`
+//! does not matter.
+
+mod ast;
+mod check;
+mod errors;
+mod expand;
+mod path;
+
+use proc_macro::TokenStream;
+
+use crate::ast::Kind;
+
+macro_rules! entry_points {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident,)*) => {$(
+        $(#[$doc])*
+        #[proc_macro_attribute]
+        pub fn $name(args: TokenStream, item: TokenStream) -> TokenStream {
+            expand::route(Kind::$kind, args.into(), item.into()).into()
+        }
+    )*};
+}
+
+entry_points! {
+    /// `#[get("/path")]`: a `GET` route. Needs an access policy attribute.
+    get => Get,
+    /// `#[post("/path")]`: a `POST` route. Needs an access policy attribute.
+    post => Post,
+    /// `#[put("/path")]`: a `PUT` route. Needs an access policy attribute.
+    put => Put,
+    /// `#[patch("/path")]`: a `PATCH` route. Needs an access policy attribute.
+    patch => Patch,
+    /// `#[delete("/path")]`: a `DELETE` route. Needs an access policy attribute.
+    delete => Delete,
+    /// `#[public]`: the route needs no authentication, by explicit choice.
+    public => Public,
+    /// `#[authenticated]`: the route needs a valid bearer access token.
+    authenticated => Authenticated,
+    /// `#[roles(admin)]`, `#[roles(any(a, b))]`, `#[roles(all(a, b))]`:
+    /// the principal must hold these roles (implies authenticated).
+    roles => Roles,
+    /// `#[owner(user_id)]`: the path parameter must equal the principal's
+    /// subject; `#[owner(user_id, or_roles(admin))]` lets those roles through;
+    /// `#[owner(none, reason = "...")]` states that an id route needs no
+    /// ownership check.
+    owner => Owner,
+}

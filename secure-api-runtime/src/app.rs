@@ -1,0 +1,402 @@
+//! [`SecureApp`]: the one way to mount secured routes on an actix `App`.
+
+use std::fmt;
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{
+    AppService, HttpServiceFactory, ResourceDef, ResourceMap, Service, ServiceFactory,
+    ServiceRequest, ServiceResponse, Transform, forward_ready,
+};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{App, Error, FromRequest, Handler, Resource, Responder, guard, web};
+
+use crate::config::SecurityConfig;
+use crate::guard::RouteGuard;
+use crate::policy::RoutePolicy;
+use crate::problem::{PROBLEM_JSON, Problem};
+
+/// The default cap on JSON request bodies.
+pub const DEFAULT_JSON_LIMIT: usize = 1024 * 1024;
+
+/// A route declared with the secure-api route attributes.
+///
+/// Only the route macros implement it: the trait is sealed, so a plain
+/// actix handler, a bare fn or an actix `Resource` cannot be mounted on a
+/// [`SecureApp`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a secured route",
+    label = "not declared with a secure-api route attribute",
+    note = "`SecureApp::service` mounts only handlers declared with `#[get]`, `#[post]`, `#[put]`, `#[patch]` or `#[delete]` from `secure_api_runtime::prelude` together with an access policy",
+    note = "to fix it, declare the handler with `#[get(\"/path\")]` and one of `#[public]`, `#[authenticated]`, `#[roles(..)]`, `#[owner(..)]`, instead of `#[actix_web::get]`, a bare fn or an actix `Resource`"
+)]
+pub trait SecureRoute: crate::__private::Sealed {
+    /// The route's declared policy.
+    fn policy(&self) -> &'static RoutePolicy;
+
+    #[doc(hidden)]
+    fn register(self, mount: &mut crate::__private::Mount<'_>);
+}
+
+/// Registers a route's handler behind its guard. Used by generated code.
+#[doc(hidden)]
+pub struct Mount<'a> {
+    config: &'a mut AppService,
+    security: &'a SecurityConfig,
+}
+
+impl fmt::Debug for Mount<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mount").finish_non_exhaustive()
+    }
+}
+
+impl Mount<'_> {
+    /// Mounts `handler` at `policy.path` for `policy.method`, guarded by `policy`.
+    pub fn route<F, Args>(&mut self, policy: &'static RoutePolicy, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let resource = Resource::new(policy.path)
+            .guard(guard::Method(policy.method.as_http()))
+            .wrap(RouteGuard::new(policy, self.security.clone()))
+            .route(web::route().to(handler));
+        HttpServiceFactory::register(resource, self.config);
+    }
+}
+
+struct Mounted {
+    policy: &'static RoutePolicy,
+    register: Box<dyn FnOnce(&mut Mount<'_>)>,
+}
+
+/// Builds an actix [`App`] that serves only secured routes.
+///
+/// # Examples
+///
+/// ```
+/// use secure_api_runtime::prelude::*;
+///
+/// #[get("/health")]
+/// #[public]
+/// async fn health() -> &'static str {
+///     "ok"
+/// }
+///
+/// let security = SecurityConfig::builder(Mode::Dev).generated_key().build().expect("config");
+/// let app = SecureApp::new(security).service(health);
+/// assert_eq!(app.routes()[0].path, "/health");
+/// let _actix_app = app.into_app();
+/// ```
+pub struct SecureApp {
+    security: SecurityConfig,
+    routes: Vec<Mounted>,
+    configure: Vec<Box<dyn FnOnce(&mut web::ServiceConfig)>>,
+}
+
+impl fmt::Debug for SecureApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecureApp")
+            .field("security", &self.security)
+            .field(
+                "routes",
+                &self.routes.iter().map(|r| r.policy).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecureApp {
+    /// An application with no routes yet.
+    pub fn new(security: SecurityConfig) -> Self {
+        Self {
+            security,
+            routes: Vec::new(),
+            configure: Vec::new(),
+        }
+    }
+
+    /// Mounts a secured route.
+    #[must_use]
+    pub fn service<R: SecureRoute + 'static>(mut self, route: R) -> Self {
+        let policy = route.policy();
+        if self
+            .routes
+            .iter()
+            .any(|r| r.policy.method == policy.method && r.policy.path == policy.path)
+        {
+            tracing::warn!(
+                target: "secure_api",
+                method = policy.method.as_str(),
+                path = policy.path,
+                handler = policy.handler,
+                "a route with this method and path is already mounted; the first one answers"
+            );
+        }
+        self.routes.push(Mounted {
+            policy,
+            register: Box::new(move |mount| route.register(mount)),
+        });
+        self
+    }
+
+    /// Adds application data, as `actix_web::App::app_data` does.
+    #[must_use]
+    pub fn app_data<U: 'static>(mut self, data: U) -> Self {
+        self.configure.push(Box::new(move |config| {
+            config.app_data(data);
+        }));
+        self
+    }
+
+    /// The policies of the mounted routes, in mounting order.
+    pub fn routes(&self) -> Vec<&'static RoutePolicy> {
+        self.routes.iter().map(|r| r.policy).collect()
+    }
+
+    /// The security configuration.
+    pub fn security(&self) -> &SecurityConfig {
+        &self.security
+    }
+
+    /// Builds the actix `App`: the mounted routes behind their guards, the
+    /// extractor settings that answer problem+json, and the backstop that
+    /// refuses any route not mounted through this `SecureApp`.
+    pub fn into_app(
+        self,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = Error,
+            InitError = (),
+        >,
+    > {
+        let table = RouteTable {
+            routes: self
+                .routes
+                .iter()
+                .map(|r| (ResourceDef::new(r.policy.path), r.policy))
+                .collect(),
+        };
+        let mut app = App::new()
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(DEFAULT_JSON_LIMIT)
+                    .error_handler(json_error),
+            )
+            .app_data(web::PathConfig::default().error_handler(path_error))
+            .app_data(web::QueryConfig::default().error_handler(query_error));
+        for configure in self.configure {
+            app = app.configure(configure);
+        }
+        app.service(Routes {
+            security: self.security,
+            routes: self.routes,
+        })
+        .wrap(Backstop {
+            table: Rc::new(table),
+        })
+    }
+}
+
+struct Routes {
+    security: SecurityConfig,
+    routes: Vec<Mounted>,
+}
+
+impl HttpServiceFactory for Routes {
+    fn register(self, config: &mut AppService) {
+        let mut mount = Mount {
+            config,
+            security: &self.security,
+        };
+        for route in self.routes {
+            (route.register)(&mut mount);
+        }
+    }
+}
+
+/// The secured routes' patterns, to decide before routing whether a request
+/// may reach a handler.
+struct RouteTable {
+    routes: Vec<(ResourceDef, &'static RoutePolicy)>,
+}
+
+enum Dispatch {
+    Secured,
+    MethodNotAllowed(String),
+    SideDoor,
+    NotFound,
+}
+
+impl RouteTable {
+    fn classify(
+        &self,
+        method: &actix_web::http::Method,
+        path: &str,
+        resources: &ResourceMap,
+    ) -> Dispatch {
+        let mut allowed: Vec<&str> = Vec::new();
+        for (def, policy) in &self.routes {
+            if def.is_match(path) {
+                if policy.method.as_http() == method {
+                    return Dispatch::Secured;
+                }
+                if !allowed.contains(&policy.method.as_str()) {
+                    allowed.push(policy.method.as_str());
+                }
+            }
+        }
+        if !allowed.is_empty() {
+            Dispatch::MethodNotAllowed(allowed.join(", "))
+        } else if resources.has_resource(path) {
+            Dispatch::SideDoor
+        } else {
+            Dispatch::NotFound
+        }
+    }
+}
+
+/// Application middleware: forwards only requests that a secured route
+/// matches, answers 404/405/410 itself otherwise, and turns framework
+/// errors into problem+json.
+struct Backstop {
+    table: Rc<RouteTable>,
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Backstop
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = BackstopService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(BackstopService {
+            service: Rc::new(service),
+            table: Rc::clone(&self.table),
+        }))
+    }
+}
+
+struct BackstopService<S> {
+    service: Rc<S>,
+    table: Rc<RouteTable>,
+}
+
+type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+impl<S, B> Service<ServiceRequest> for BackstopService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self::Response, Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let problem = match self.table.classify(
+            req.method(),
+            req.match_info().unprocessed(),
+            req.resource_map(),
+        ) {
+            Dispatch::Secured => {
+                let service = Rc::clone(&self.service);
+                return Box::pin(async move { Ok(problem_for_errors(service.call(req).await?)) });
+            }
+            Dispatch::MethodNotAllowed(allow) => {
+                let mut problem = Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+                    .with_detail("this resource does not answer that method");
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    problem = problem.with_header(header::ALLOW, value);
+                }
+                problem
+            }
+            Dispatch::SideDoor => {
+                tracing::error!(
+                    target: "secure_api::audit",
+                    method = %req.method(),
+                    path = req.path(),
+                    pattern = req.resource_map().match_pattern(req.match_info().unprocessed()).unwrap_or_default(),
+                    rule = "backstop",
+                    outcome = "refused",
+                    "a route that was not mounted through SecureApp matched; it has no security policy"
+                );
+                Problem::new(StatusCode::GONE).with_detail("this route is not available")
+            }
+            Dispatch::NotFound => Problem::not_found(),
+        };
+        let response = req.into_response(problem.to_response());
+        Box::pin(ready(Ok(response.map_into_right_body())))
+    }
+}
+
+/// Replaces the body of a response produced from an error with a generic
+/// problem, unless it already is one. Server errors are logged with their
+/// cause, which never reaches the client.
+fn problem_for_errors<B: MessageBody>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let Some(error) = res.response().error() else {
+        return res.map_into_left_body();
+    };
+    if is_problem {
+        return res.map_into_left_body();
+    }
+    let status = res.status();
+    if status.is_server_error() {
+        tracing::error!(target: "secure_api", status = status.as_u16(), error = %error, "request failed");
+    }
+    let problem = Problem::new(status);
+    res.into_response(problem.to_response())
+        .map_into_right_body()
+}
+
+fn json_error(error: JsonPayloadError, _: &actix_web::HttpRequest) -> Error {
+    let problem = match &error {
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+            .with_detail(format!("the body is larger than {limit} bytes")),
+        JsonPayloadError::ContentType => Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .with_detail("the body must be `application/json`"),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                .with_detail(format!("the body does not fit: {e}"))
+        }
+        _ => Problem::new(StatusCode::BAD_REQUEST).with_detail("the body is not valid JSON"),
+    };
+    problem.into()
+}
+
+fn path_error(_: PathError, _: &actix_web::HttpRequest) -> Error {
+    Problem::new(StatusCode::BAD_REQUEST)
+        .with_detail("a path parameter is not of the expected form")
+        .into()
+}
+
+fn query_error(error: QueryPayloadError, _: &actix_web::HttpRequest) -> Error {
+    let detail = match &error {
+        QueryPayloadError::Deserialize(e) => format!("the query string does not fit: {e}"),
+        _ => "the query string is not valid".to_owned(),
+    };
+    Problem::new(StatusCode::BAD_REQUEST)
+        .with_detail(detail)
+        .into()
+}

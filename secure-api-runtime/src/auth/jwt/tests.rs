@@ -1,0 +1,330 @@
+use super::*;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const SECRET: &[u8] = b"unit-test secret that is long enough!!";
+
+fn jwt(keys: Vec<JwtKey>, issuer: Option<&str>, audience: Option<&str>) -> Jwt {
+    let settings = JwtSettings {
+        keys,
+        issuer: issuer.map(str::to_owned),
+        audience: audience.map(str::to_owned),
+        leeway: 30,
+        access_ttl: Duration::from_secs(900),
+    };
+    match Jwt::new(settings) {
+        Ok(jwt) => jwt,
+        Err(e) => panic!("test keys are valid: {e}"),
+    }
+}
+
+fn hs256() -> Jwt {
+    jwt(vec![JwtKey::hs256(SECRET.to_vec())], None, None)
+}
+
+fn good_claims() -> Value {
+    let now = now_secs();
+    json!({"sub": "7", "roles": ["user"], "jti": "abc", "iat": now, "exp": now + 600})
+}
+
+fn sign(header: &Header, claims: &Value, secret: &[u8]) -> String {
+    match jsonwebtoken::encode(header, claims, &EncodingKey::from_secret(secret)) {
+        Ok(token) => token,
+        Err(e) => panic!("signing a test token: {e}"),
+    }
+}
+
+fn with(claims: Value, key: &str, value: Value) -> Value {
+    let mut claims = claims;
+    claims[key] = value;
+    claims
+}
+
+fn without(claims: Value, key: &str) -> Value {
+    let mut claims = claims;
+    if let Some(map) = claims.as_object_mut() {
+        map.remove(key);
+    }
+    claims
+}
+
+#[test]
+fn a_valid_token_yields_its_principal() {
+    let token = sign(&Header::default(), &good_claims(), SECRET);
+    let principal = hs256().verify(&token);
+    assert!(
+        matches!(&principal, Ok(p) if p.sub == "7" && p.roles == ["user"] && p.jti == "abc"),
+        "{principal:?}"
+    );
+}
+
+#[test]
+fn issued_tokens_verify() {
+    let jwt = hs256();
+    let issued = jwt.issue("42", &["admin".to_owned()], None);
+    let Ok(issued) = issued else {
+        panic!("issue failed: {issued:?}")
+    };
+    assert_eq!(issued.expires_in, 900);
+    let principal = jwt.verify(&issued.token);
+    assert!(
+        matches!(&principal, Ok(p) if p.sub == "42" && p.jti == issued.jti),
+        "{principal:?}"
+    );
+}
+
+#[test]
+fn another_key_is_a_bad_signature() {
+    let token = sign(
+        &Header::default(),
+        &good_claims(),
+        b"some other secret entirely, also long",
+    );
+    assert_eq!(hs256().verify(&token), Err(TokenError::BadSignature));
+}
+
+#[test]
+fn alg_none_is_refused() {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(good_claims().to_string());
+    let token = format!("{header}.{claims}.");
+    assert_eq!(hs256().verify(&token), Err(TokenError::Malformed));
+}
+
+#[test]
+fn an_algorithm_other_than_the_keys_is_refused() {
+    let token = sign(&Header::new(Algorithm::HS512), &good_claims(), SECRET);
+    assert_eq!(hs256().verify(&token), Err(TokenError::AlgorithmNotAllowed));
+}
+
+#[test]
+fn expired_and_future_tokens_are_refused() {
+    let now = now_secs();
+    let expired = with(good_claims(), "exp", json!(now - 120));
+    assert_eq!(
+        hs256().verify(&sign(&Header::default(), &expired, SECRET)),
+        Err(TokenError::Expired)
+    );
+    let not_before = with(good_claims(), "nbf", json!(now + 300));
+    assert_eq!(
+        hs256().verify(&sign(&Header::default(), &not_before, SECRET)),
+        Err(TokenError::NotYetValid)
+    );
+    let issued_later = with(good_claims(), "iat", json!(now + 300));
+    assert_eq!(
+        hs256().verify(&sign(&Header::default(), &issued_later, SECRET)),
+        Err(TokenError::NotYetValid)
+    );
+}
+
+#[test]
+fn leeway_tolerates_small_clock_skew() {
+    let now = now_secs();
+    let just_expired = with(good_claims(), "exp", json!(now - 5));
+    assert!(
+        hs256()
+            .verify(&sign(&Header::default(), &just_expired, SECRET))
+            .is_ok()
+    );
+}
+
+#[test]
+fn each_required_claim_must_be_present() {
+    for claim in ["sub", "exp", "iat", "jti"] {
+        let token = sign(&Header::default(), &without(good_claims(), claim), SECRET);
+        assert_eq!(
+            hs256().verify(&token),
+            Err(TokenError::BadClaims),
+            "without {claim}"
+        );
+    }
+}
+
+#[test]
+fn a_claim_of_the_wrong_type_is_a_rejection() {
+    let cases = [
+        ("sub", json!(7)),
+        ("exp", json!("tomorrow")),
+        ("iat", json!("now")),
+        ("jti", json!(1)),
+        ("nbf", json!("never")),
+        ("roles", json!("admin")),
+        ("roles", json!(null)),
+        ("sub", json!("")),
+    ];
+    for (claim, value) in cases {
+        let token = sign(
+            &Header::default(),
+            &with(good_claims(), claim, value.clone()),
+            SECRET,
+        );
+        let result = hs256().verify(&token);
+        assert!(
+            matches!(result, Err(TokenError::BadClaims | TokenError::Malformed)),
+            "{claim} = {value} gave {result:?}"
+        );
+    }
+}
+
+#[test]
+fn critical_header_extensions_are_refused() {
+    let mut header = Header::default();
+    header.crit = Some(vec!["exp".to_owned()]);
+    let token = sign(&header, &good_claims(), SECRET);
+    assert_eq!(hs256().verify(&token), Err(TokenError::CriticalHeader));
+}
+
+#[test]
+fn kid_selects_the_key_and_unknown_kids_are_refused() {
+    let old: &[u8] = b"the previous secret, still accepted for now";
+    let jwt = jwt(
+        vec![
+            JwtKey::hs256(SECRET.to_vec()).with_kid("new"),
+            JwtKey::hs256(old.to_vec()).with_kid("old"),
+        ],
+        None,
+        None,
+    );
+    let mut header = Header::default();
+    header.kid = Some("old".to_owned());
+    assert!(jwt.verify(&sign(&header, &good_claims(), old)).is_ok());
+    // A token signed with the old secret but claiming the new kid fails.
+    header.kid = Some("new".to_owned());
+    assert_eq!(
+        jwt.verify(&sign(&header, &good_claims(), old)),
+        Err(TokenError::BadSignature)
+    );
+    header.kid = Some("elsewhere".to_owned());
+    assert_eq!(
+        jwt.verify(&sign(&header, &good_claims(), old)),
+        Err(TokenError::UnknownKey)
+    );
+}
+
+#[test]
+fn issuer_and_audience_are_checked_when_configured() {
+    let jwt = jwt(
+        vec![JwtKey::hs256(SECRET.to_vec())],
+        Some("https://id.example"),
+        Some("api"),
+    );
+    let good = with(
+        with(good_claims(), "iss", json!("https://id.example")),
+        "aud",
+        json!("api"),
+    );
+    assert!(jwt.verify(&sign(&Header::default(), &good, SECRET)).is_ok());
+    let wrong_iss = with(good.clone(), "iss", json!("https://evil.example"));
+    assert_eq!(
+        jwt.verify(&sign(&Header::default(), &wrong_iss, SECRET)),
+        Err(TokenError::WrongIssuerOrAudience)
+    );
+    let wrong_aud = with(good.clone(), "aud", json!("other"));
+    assert_eq!(
+        jwt.verify(&sign(&Header::default(), &wrong_aud, SECRET)),
+        Err(TokenError::WrongIssuerOrAudience)
+    );
+    let no_iss = without(good, "iss");
+    assert_eq!(
+        jwt.verify(&sign(&Header::default(), &no_iss, SECRET)),
+        Err(TokenError::BadClaims)
+    );
+}
+
+#[test]
+fn oversized_tokens_are_refused_before_decoding() {
+    let token = "a".repeat(MAX_TOKEN_BYTES + 1);
+    assert_eq!(hs256().verify(&token), Err(TokenError::TooLarge));
+}
+
+#[test]
+fn configuration_errors_are_reported() {
+    let settings = |keys, leeway| JwtSettings {
+        keys,
+        issuer: None,
+        audience: None,
+        leeway,
+        access_ttl: Duration::from_secs(1),
+    };
+    assert!(Jwt::new(settings(vec![], 0)).is_err());
+    assert!(Jwt::new(settings(vec![JwtKey::hs256(SECRET.to_vec())], 61)).is_err());
+    assert!(
+        Jwt::new(settings(
+            vec![JwtKey::rs256_public_pem(b"not a pem".to_vec())],
+            0
+        ))
+        .is_err()
+    );
+    let twins = vec![
+        JwtKey::hs256(SECRET.to_vec()).with_kid("a"),
+        JwtKey::hs256(SECRET.to_vec()).with_kid("a"),
+    ];
+    assert!(Jwt::new(settings(twins, 0)).is_err());
+}
+
+#[test]
+fn a_verify_only_key_cannot_issue() {
+    let jwt = jwt(
+        vec![JwtKey::ed25519_public_pem(
+            ED25519_PUBLIC.as_bytes().to_vec(),
+        )],
+        None,
+        None,
+    );
+    assert_eq!(
+        jwt.issue("1", &[], None).map(|t| t.jti),
+        Err(TokenError::NoSigningKey)
+    );
+}
+
+#[test]
+fn eddsa_keys_sign_and_verify() {
+    let key = JwtKey::ed25519_public_pem(ED25519_PUBLIC.as_bytes().to_vec())
+        .with_private_pem(ED25519_PRIVATE.as_bytes().to_vec())
+        .with_kid("ed");
+    let jwt = jwt(vec![key], None, None);
+    let issued = jwt.issue("9", &[], None);
+    let Ok(issued) = issued else {
+        panic!("{issued:?}")
+    };
+    assert!(jwt.verify(&issued.token).is_ok());
+    // An HS256 token whose secret is the public key (algorithm confusion) fails.
+    let mut header = Header::default();
+    header.kid = Some("ed".to_owned());
+    let forged = sign(&header, &good_claims(), ED25519_PUBLIC.as_bytes());
+    assert_eq!(jwt.verify(&forged), Err(TokenError::AlgorithmNotAllowed));
+}
+
+const ED25519_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIOidx7GthBl4CAknrqOlfkbgCrEJrq4TH72GGKRTtNXD
+-----END PRIVATE KEY-----
+";
+const ED25519_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAoKDTClMjtv0zgr3FeAiBzH7W3VHaSUX7Rxa7MUX93BE=
+-----END PUBLIC KEY-----
+";
+
+proptest! {
+    #[test]
+    fn arbitrary_input_is_refused_without_panicking(input in "\\PC{0,300}") {
+        prop_assert!(hs256().verify(&input).is_err());
+    }
+
+    #[test]
+    fn arbitrary_three_segment_tokens_are_refused(a in "[A-Za-z0-9_-]{0,80}", b in "[A-Za-z0-9_-]{0,200}", c in "[A-Za-z0-9_-]{0,90}") {
+        prop_assert!(hs256().verify(&format!("{a}.{b}.{c}")).is_err());
+    }
+
+    #[test]
+    fn tampered_payloads_are_refused(byte in 0usize..40, flip in 1u8..=255) {
+        let token = sign(&Header::default(), &good_claims(), SECRET);
+        let mut parts: Vec<Vec<u8>> = token.split('.').map(|p| p.as_bytes().to_vec()).collect();
+        let payload = URL_SAFE_NO_PAD.decode(&parts[1]).unwrap_or_default();
+        let mut payload = payload;
+        let index = byte % payload.len().max(1);
+        if let Some(b) = payload.get_mut(index) { *b ^= flip; }
+        parts[1] = URL_SAFE_NO_PAD.encode(&payload).into_bytes();
+        let tampered = parts.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>().join(".");
+        prop_assert!(hs256().verify(&tampered).is_err());
+    }
+}

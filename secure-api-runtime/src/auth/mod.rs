@@ -1,0 +1,8 @@
+//! Authentication (OWASP API2): bearer access tokens and the [`Principal`]
+//! they prove.
+
+pub mod jwt;
+mod principal;
+
+pub use jwt::{IssuedToken, JwtKey, TokenError};
+pub use principal::Principal;

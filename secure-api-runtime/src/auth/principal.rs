@@ -1,0 +1,55 @@
+use std::future::{Ready, ready};
+
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
+
+use crate::problem::Problem;
+
+/// The authenticated caller, proven by a verified access token.
+///
+/// The route guard puts it into the request before any handler argument is
+/// extracted; a handler takes it as an argument. A route declared
+/// `#[public]` has no principal, and asking for one there answers 401.
+///
+/// # Examples
+///
+/// ```
+/// use secure_api_runtime::prelude::*;
+///
+/// #[get("/api/me")]
+/// #[authenticated]
+/// async fn me(me: Principal) -> String {
+///     format!("hello {}", me.sub)
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's subject: the user's id, as a string.
+    pub sub: String,
+    /// The roles the token grants.
+    pub roles: Vec<String>,
+    /// The token's unique id, used for revocation.
+    pub jti: String,
+    /// Expiry, in seconds since the Unix epoch.
+    pub exp: u64,
+}
+
+impl Principal {
+    /// Whether the principal holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|held| held == role)
+    }
+}
+
+impl FromRequest for Principal {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<Principal>()
+                .cloned()
+                .ok_or_else(|| Problem::unauthorized("this route needs a bearer access token")),
+        )
+    }
+}

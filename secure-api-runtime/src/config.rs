@@ -1,0 +1,430 @@
+//! Security configuration: mode, access-token keys and their rules.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::jwt::{Jwt, JwtSettings, random_bytes};
+use crate::auth::{IssuedToken, JwtKey, Principal, TokenError};
+
+/// The smallest HMAC secret accepted in production mode, in bytes.
+pub const MIN_PROD_SECRET_BYTES: usize = 32;
+
+/// How strictly the application runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Local development: a signing key is generated when none is set.
+    Dev,
+    /// Production: every secret must be configured and strong.
+    Prod,
+}
+
+/// Where the access-token signing key came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// Set by the operator (environment or builder).
+    Configured,
+    /// Generated at random at start (dev mode only); tokens die with the process.
+    Generated,
+}
+
+/// A configuration that cannot run, with one line per problem.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", problems.join("\n"))]
+pub struct ConfigError {
+    /// Each problem, one sentence naming the setting.
+    pub problems: Vec<String>,
+}
+
+/// The security settings shared by every route. Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use secure_api_runtime::prelude::*;
+/// use secure_api_runtime::auth::JwtKey;
+///
+/// let config = SecurityConfig::builder(Mode::Dev)
+///     .key(JwtKey::hs256(b"a development secret of 32+ bytes!".to_vec()))
+///     .build()
+///     .expect("valid configuration");
+/// let token = config.issue_access_token("1", &["user".to_owned()]).expect("signing key");
+/// let me = config.verify_access_token(&token.token).expect("fresh token");
+/// assert_eq!(me.sub, "1");
+/// ```
+#[derive(Clone)]
+pub struct SecurityConfig {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    mode: Mode,
+    key_source: KeySource,
+    jwt: Jwt,
+}
+
+impl fmt::Debug for SecurityConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecurityConfig")
+            .field("mode", &self.inner.mode)
+            .field("key_source", &self.inner.key_source)
+            .field("jwt", &self.inner.jwt)
+            .finish()
+    }
+}
+
+impl SecurityConfig {
+    /// Starts a configuration in `mode`.
+    pub fn builder(mode: Mode) -> SecurityConfigBuilder {
+        SecurityConfigBuilder {
+            mode,
+            keys: Vec::new(),
+            issuer: None,
+            audience: None,
+            leeway: 30,
+            access_ttl: Duration::from_secs(15 * 60),
+            key_source: KeySource::Configured,
+        }
+    }
+
+    /// Reads the configuration from the process environment.
+    ///
+    /// | variable | meaning |
+    /// | --- | --- |
+    /// | `SECURE_API_MODE` | `dev` (default) or `prod` |
+    /// | `SECURE_API_JWT_SECRET` | HS256 secret; generated at random in dev when unset |
+    /// | `SECURE_API_JWT_KID` | the `kid` of that secret |
+    /// | `SECURE_API_JWT_PREVIOUS_SECRETS` | `kid=secret` pairs, comma separated, still accepted |
+    /// | `SECURE_API_JWT_ISSUER`, `SECURE_API_JWT_AUDIENCE` | checked only when set |
+    /// | `SECURE_API_JWT_LEEWAY_SECS` | clock leeway, 0 to 60 (default 30) |
+    /// | `SECURE_API_ACCESS_TOKEN_TTL_SECS` | access-token lifetime (default 900) |
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`SecurityConfig::from_env`], reading variables through `lookup`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use secure_api_runtime::prelude::*;
+    ///
+    /// let error = SecurityConfig::from_lookup(|name| match name {
+    ///     "SECURE_API_MODE" => Some("prod".to_owned()),
+    ///     "SECURE_API_JWT_SECRET" => Some("short".to_owned()),
+    ///     _ => None,
+    /// })
+    /// .unwrap_err();
+    /// assert!(error.to_string().contains("SECURE_API_JWT_SECRET"));
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mode = match lookup("SECURE_API_MODE").as_deref() {
+            None | Some("dev") => Mode::Dev,
+            Some("prod") => Mode::Prod,
+            Some(other) => {
+                problems.push(format!("SECURE_API_MODE is `{other}`: use `dev` or `prod`"));
+                Mode::Prod
+            }
+        };
+        let mut builder = Self::builder(mode);
+        match lookup("SECURE_API_JWT_SECRET") {
+            Some(secret) => {
+                let mut key = JwtKey::hs256(secret.into_bytes());
+                if let Some(kid) = lookup("SECURE_API_JWT_KID") {
+                    key = key.with_kid(kid);
+                }
+                builder = builder.key(key);
+            }
+            None if mode == Mode::Dev => builder = builder.generated_key(),
+            None => problems.push(
+                "SECURE_API_JWT_SECRET is not set: production needs a signing secret".to_owned(),
+            ),
+        }
+        if let Some(previous) = lookup("SECURE_API_JWT_PREVIOUS_SECRETS") {
+            for pair in previous.split(',').filter(|p| !p.trim().is_empty()) {
+                match pair.split_once('=') {
+                    Some((kid, secret)) if !kid.trim().is_empty() && !secret.is_empty() => {
+                        builder = builder.key(JwtKey::hs256(secret.as_bytes().to_vec()).with_kid(kid.trim()));
+                    }
+                    _ => problems.push(
+                        "SECURE_API_JWT_PREVIOUS_SECRETS must be `kid=secret` pairs separated by commas".to_owned(),
+                    ),
+                }
+            }
+        }
+        if let Some(issuer) = lookup("SECURE_API_JWT_ISSUER") {
+            builder = builder.issuer(issuer);
+        }
+        if let Some(audience) = lookup("SECURE_API_JWT_AUDIENCE") {
+            builder = builder.audience(audience);
+        }
+        if let Some(leeway) = lookup("SECURE_API_JWT_LEEWAY_SECS") {
+            match leeway.parse() {
+                Ok(secs) => builder = builder.leeway(Duration::from_secs(secs)),
+                Err(_) => problems.push(format!(
+                    "SECURE_API_JWT_LEEWAY_SECS is `{leeway}`: expected whole seconds"
+                )),
+            }
+        }
+        if let Some(ttl) = lookup("SECURE_API_ACCESS_TOKEN_TTL_SECS") {
+            match ttl.parse() {
+                Ok(secs) if secs > 0 => {
+                    builder = builder.access_token_ttl(Duration::from_secs(secs))
+                }
+                _ => problems.push(format!(
+                    "SECURE_API_ACCESS_TOKEN_TTL_SECS is `{ttl}`: expected whole seconds above 0"
+                )),
+            }
+        }
+        match builder.build() {
+            Ok(config) if problems.is_empty() => Ok(config),
+            Ok(_) => Err(ConfigError { problems }),
+            Err(mut error) => {
+                problems.append(&mut error.problems);
+                Err(ConfigError { problems })
+            }
+        }
+    }
+
+    /// The mode the application runs in.
+    pub fn mode(&self) -> Mode {
+        self.inner.mode
+    }
+
+    /// Whether the signing key was configured or generated at start.
+    pub fn key_source(&self) -> KeySource {
+        self.inner.key_source
+    }
+
+    /// Signs an access token for `sub` with `roles`, for the configured lifetime.
+    pub fn issue_access_token(
+        &self,
+        sub: &str,
+        roles: &[String],
+    ) -> Result<IssuedToken, TokenError> {
+        self.inner.jwt.issue(sub, roles, None)
+    }
+
+    /// Signs an access token that lives `ttl`.
+    pub fn issue_access_token_with_ttl(
+        &self,
+        sub: &str,
+        roles: &[String],
+        ttl: Duration,
+    ) -> Result<IssuedToken, TokenError> {
+        self.inner.jwt.issue(sub, roles, Some(ttl))
+    }
+
+    /// The configured access-token lifetime.
+    pub fn access_token_ttl(&self) -> Duration {
+        self.inner.jwt.access_ttl()
+    }
+
+    /// Verifies a compact access token.
+    pub fn verify_access_token(&self, token: &str) -> Result<Principal, TokenError> {
+        self.inner.jwt.verify(token)
+    }
+}
+
+/// Builds a [`SecurityConfig`]; see [`SecurityConfig::builder`].
+#[derive(Debug)]
+pub struct SecurityConfigBuilder {
+    mode: Mode,
+    keys: Vec<JwtKey>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: u64,
+    access_ttl: Duration,
+    key_source: KeySource,
+}
+
+impl SecurityConfigBuilder {
+    /// Adds an access-token key. The first key that can sign signs new tokens;
+    /// every key verifies the tokens that name its `kid`.
+    #[must_use]
+    pub fn key(mut self, key: JwtKey) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Adds a random HS256 key (dev mode only; refused in prod by `build`).
+    #[must_use]
+    pub fn generated_key(mut self) -> Self {
+        self.keys.push(JwtKey::hs256(random_bytes::<32>().to_vec()));
+        self.key_source = KeySource::Generated;
+        self
+    }
+
+    /// Requires `iss` to equal `issuer`; issued tokens carry it.
+    #[must_use]
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Requires `aud` to contain `audience`; issued tokens carry it.
+    #[must_use]
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Clock leeway for `exp`, `nbf` and `iat`; at most 60 seconds.
+    #[must_use]
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway.as_secs();
+        self
+    }
+
+    /// Lifetime of issued access tokens (default 15 minutes).
+    #[must_use]
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// Checks the settings and builds the configuration.
+    pub fn build(self) -> Result<SecurityConfig, ConfigError> {
+        let mut problems = Vec::new();
+        if self.mode == Mode::Prod {
+            if self.key_source == KeySource::Generated {
+                problems.push(
+                    "a generated signing key is for dev mode only: configure SECURE_API_JWT_SECRET"
+                        .to_owned(),
+                );
+            }
+            for key in &self.keys {
+                if key
+                    .hmac_secret_len()
+                    .is_some_and(|len| len < MIN_PROD_SECRET_BYTES)
+                {
+                    problems.push(format!(
+                        "SECURE_API_JWT_SECRET{} is shorter than {MIN_PROD_SECRET_BYTES} bytes",
+                        key.kid()
+                            .map(|kid| format!(" (kid {kid})"))
+                            .unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        if self.keys.iter().any(|key| key.hmac_secret_len() == Some(0)) {
+            problems.push("SECURE_API_JWT_SECRET is empty".to_owned());
+        }
+        let jwt = Jwt::new(JwtSettings {
+            keys: self.keys,
+            issuer: self.issuer,
+            audience: self.audience,
+            leeway: self.leeway,
+            access_ttl: self.access_ttl,
+        });
+        match jwt {
+            Ok(jwt) if problems.is_empty() => Ok(SecurityConfig {
+                inner: Arc::new(Inner {
+                    mode: self.mode,
+                    key_source: self.key_source,
+                    jwt,
+                }),
+            }),
+            Ok(_) => Err(ConfigError { problems }),
+            Err(problem) => {
+                problems.push(problem);
+                Err(ConfigError { problems })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn dev_mode_generates_a_key_when_none_is_set() {
+        let config = SecurityConfig::from_lookup(lookup(&[]));
+        assert!(
+            matches!(&config, Ok(c) if c.key_source() == KeySource::Generated && c.mode() == Mode::Dev)
+        );
+    }
+
+    #[test]
+    fn prod_mode_refuses_missing_or_short_secrets_with_one_line_each() {
+        let missing = SecurityConfig::from_lookup(lookup(&[("SECURE_API_MODE", "prod")]));
+        assert!(
+            matches!(&missing, Err(e) if e.problems.len() == 1 && e.problems[0].contains("not set"))
+        );
+        let short = SecurityConfig::from_lookup(lookup(&[
+            ("SECURE_API_MODE", "prod"),
+            ("SECURE_API_JWT_SECRET", "0123456789"),
+            ("SECURE_API_JWT_LEEWAY_SECS", "600"),
+        ]));
+        assert!(
+            matches!(&short, Err(e) if e.problems.len() == 2),
+            "{short:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_mode_and_bad_numbers_are_reported() {
+        let result = SecurityConfig::from_lookup(lookup(&[
+            ("SECURE_API_MODE", "staging"),
+            (
+                "SECURE_API_JWT_SECRET",
+                "a secret that is long enough for production",
+            ),
+            ("SECURE_API_ACCESS_TOKEN_TTL_SECS", "soon"),
+        ]));
+        assert!(
+            matches!(&result, Err(e) if e.problems.len() == 2),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn previous_secrets_keep_verifying_by_kid() {
+        let old = SecurityConfig::from_lookup(lookup(&[
+            (
+                "SECURE_API_JWT_SECRET",
+                "the old secret, long enough to use",
+            ),
+            ("SECURE_API_JWT_KID", "v1"),
+        ]));
+        let new = SecurityConfig::from_lookup(lookup(&[
+            (
+                "SECURE_API_JWT_SECRET",
+                "the new secret, long enough to use",
+            ),
+            ("SECURE_API_JWT_KID", "v2"),
+            (
+                "SECURE_API_JWT_PREVIOUS_SECRETS",
+                "v1=the old secret, long enough to use",
+            ),
+        ]));
+        let (Ok(old), Ok(new)) = (old, new) else {
+            panic!("valid configurations")
+        };
+        let token = old
+            .issue_access_token("5", &[])
+            .map(|t| t.token)
+            .unwrap_or_default();
+        assert!(new.verify_access_token(&token).is_ok());
+    }
+
+    #[test]
+    fn debug_output_has_no_secret() {
+        let config = SecurityConfig::from_lookup(lookup(&[(
+            "SECURE_API_JWT_SECRET",
+            "hunter2-hunter2-hunter2-hunter2!",
+        )]));
+        let text = format!("{config:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}

@@ -1,0 +1,324 @@
+//! The route guard: interprets a route's static [`RoutePolicy`] on every
+//! request, before any handler argument is extracted or any body byte read.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{AUTHORIZATION, HeaderMap};
+use actix_web::{Error, HttpMessage};
+
+use crate::audit;
+use crate::auth::Principal;
+use crate::config::SecurityConfig;
+use crate::policy::{Access, OwnerRule, RoutePolicy};
+use crate::problem::Problem;
+
+/// Why a request was refused: the problem sent, and the rule and reason logged.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The answer sent to the client.
+    pub problem: Problem,
+    /// The rule that refused (`authentication`, `roles`, `owner`).
+    pub rule: &'static str,
+    /// A short reason for the audit log.
+    pub reason: &'static str,
+    /// The subject, once the token was verified.
+    pub principal: Option<String>,
+}
+
+/// Applies `policy` to a request's headers and path parameters.
+///
+/// Returns the principal for authenticated routes, `None` for public ones.
+pub fn authorize<'a>(
+    policy: &RoutePolicy,
+    security: &SecurityConfig,
+    headers: &HeaderMap,
+    path_param: impl Fn(&str) -> Option<&'a str>,
+) -> Result<Option<Principal>, Refusal> {
+    if policy.access == Access::Public {
+        return Ok(None);
+    }
+    let refuse_authn = |reason| Refusal {
+        problem: Problem::unauthorized("a valid bearer access token is required"),
+        rule: "authentication",
+        reason,
+        principal: None,
+    };
+    let token = bearer_token(headers).map_err(refuse_authn)?;
+    let principal = security
+        .verify_access_token(token)
+        .map_err(|e| refuse_authn(e.reason()))?;
+    if !policy.roles.allows(&principal.roles) {
+        return Err(Refusal {
+            problem: Problem::forbidden("this route needs a role the caller does not hold"),
+            rule: "roles",
+            reason: "missing_role",
+            principal: Some(principal.sub),
+        });
+    }
+    if let OwnerRule::Subject { param, or_roles } = policy.owner {
+        let owns = path_param(param).is_some_and(|value| value == principal.sub);
+        if !owns && !or_roles.iter().any(|role| principal.has_role(role)) {
+            return Err(Refusal {
+                problem: Problem::forbidden("the caller does not own this resource"),
+                rule: "owner",
+                reason: "not_owner",
+                principal: Some(principal.sub),
+            });
+        }
+    }
+    Ok(Some(principal))
+}
+
+/// The token of a single `Authorization: Bearer <token>` header; the scheme
+/// is matched without regard to case.
+fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
+    let mut values = headers.get_all(AUTHORIZATION);
+    let value = values.next().ok_or("missing_token")?;
+    if values.next().is_some() {
+        return Err("several_authorization_headers");
+    }
+    let value = value.to_str().map_err(|_| "malformed_authorization")?;
+    let (scheme, token) = value.split_once(' ').ok_or("malformed_authorization")?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err("not_bearer");
+    }
+    let token = token.trim_matches(' ');
+    if token.is_empty() || token.contains(' ') {
+        return Err("malformed_authorization");
+    }
+    Ok(token)
+}
+
+/// Marks a request that passed a route guard; the application-level
+/// backstop refuses to answer for a matched route that has no guard.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Guarded;
+
+/// Resource middleware that runs the route's policy.
+pub(crate) struct RouteGuard {
+    policy: &'static RoutePolicy,
+    security: SecurityConfig,
+}
+
+impl RouteGuard {
+    pub(crate) fn new(policy: &'static RoutePolicy, security: SecurityConfig) -> Self {
+        Self { policy, security }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for RouteGuard
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = RouteGuardService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RouteGuardService {
+            service: Rc::new(service),
+            policy: self.policy,
+            security: self.security.clone(),
+        }))
+    }
+}
+
+pub(crate) struct RouteGuardService<S> {
+    service: Rc<S>,
+    policy: &'static RoutePolicy,
+    security: SecurityConfig,
+}
+
+type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+impl<S, B> Service<ServiceRequest> for RouteGuardService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self::Response, Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let decision = authorize(self.policy, &self.security, req.headers(), |name| {
+            req.match_info().get(name)
+        });
+        match decision {
+            Ok(principal) => {
+                {
+                    let mut extensions = req.extensions_mut();
+                    extensions.insert(Guarded);
+                    if let Some(principal) = principal {
+                        extensions.insert(principal);
+                    }
+                }
+                let service = Rc::clone(&self.service);
+                Box::pin(async move {
+                    service
+                        .call(req)
+                        .await
+                        .map(ServiceResponse::map_into_left_body)
+                })
+            }
+            Err(refusal) => {
+                audit::refused(
+                    self.policy,
+                    refusal.principal.as_deref(),
+                    refusal.rule,
+                    refusal.reason,
+                );
+                let response = req.into_response(refusal.problem.to_response());
+                Box::pin(ready(Ok(response.map_into_right_body())))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::JwtKey;
+    use crate::config::Mode;
+    use crate::policy::{Method, RoleRule};
+    use actix_web::http::header::HeaderValue;
+
+    static OWNER: RoutePolicy = RoutePolicy {
+        handler: "get_user",
+        method: Method::Get,
+        path: "/api/users/{user_id}",
+        access: Access::Authenticated,
+        roles: RoleRule::None,
+        owner: OwnerRule::Subject {
+            param: "user_id",
+            or_roles: &["support"],
+        },
+    };
+
+    static ADMIN: RoutePolicy = RoutePolicy {
+        handler: "admin",
+        method: Method::Post,
+        path: "/api/admin/users",
+        access: Access::Authenticated,
+        roles: RoleRule::Any(&["admin"]),
+        owner: OwnerRule::None,
+    };
+
+    fn config() -> SecurityConfig {
+        match SecurityConfig::builder(Mode::Dev)
+            .key(JwtKey::hs256(
+                b"guard unit tests secret, 32 bytes+".to_vec(),
+            ))
+            .build()
+        {
+            Ok(config) => config,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn headers(config: &SecurityConfig, sub: &str, roles: &[&str]) -> HeaderMap {
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        let token = config
+            .issue_access_token(sub, &roles)
+            .map(|t| t.token)
+            .unwrap_or_default();
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(&format!("bearer {token}")) {
+            headers.insert(AUTHORIZATION, value);
+        }
+        headers
+    }
+
+    fn rule_of(result: Result<Option<Principal>, Refusal>) -> Option<&'static str> {
+        result.err().map(|r| r.rule)
+    }
+
+    #[test]
+    fn owner_rule_compares_the_path_parameter_with_the_subject() {
+        let config = config();
+        let mine = authorize(&OWNER, &config, &headers(&config, "7", &[]), |_| Some("7"));
+        assert!(matches!(mine, Ok(Some(p)) if p.sub == "7"));
+        assert_eq!(
+            rule_of(authorize(
+                &OWNER,
+                &config,
+                &headers(&config, "7", &[]),
+                |_| Some("8")
+            )),
+            Some("owner")
+        );
+        assert_eq!(
+            rule_of(authorize(
+                &OWNER,
+                &config,
+                &headers(&config, "7", &[]),
+                |_| None
+            )),
+            Some("owner")
+        );
+        assert!(
+            authorize(
+                &OWNER,
+                &config,
+                &headers(&config, "7", &["support"]),
+                |_| Some("8")
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn roles_are_checked_after_authentication() {
+        let config = config();
+        assert_eq!(
+            rule_of(authorize(
+                &ADMIN,
+                &config,
+                &headers(&config, "1", &["user"]),
+                |_| None
+            )),
+            Some("roles")
+        );
+        assert!(
+            authorize(&ADMIN, &config, &headers(&config, "1", &["admin"]), |_| {
+                None
+            })
+            .is_ok()
+        );
+        assert_eq!(
+            rule_of(authorize(&ADMIN, &config, &HeaderMap::new(), |_| None)),
+            Some("authentication")
+        );
+    }
+
+    #[test]
+    fn authorization_header_forms() {
+        let token = "a.b.c";
+        let parse = |value: &str| {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(AUTHORIZATION, value);
+            }
+            bearer_token(&headers).map(str::to_owned)
+        };
+        assert_eq!(parse("Bearer a.b.c"), Ok(token.to_owned()));
+        assert_eq!(parse("BEARER a.b.c"), Ok(token.to_owned()));
+        assert_eq!(parse("Basic a.b.c"), Err("not_bearer"));
+        assert_eq!(parse("Bearer"), Err("malformed_authorization"));
+        assert_eq!(parse("Bearer a b"), Err("malformed_authorization"));
+        assert_eq!(parse(""), Err("malformed_authorization"));
+        let mut twice = HeaderMap::new();
+        twice.append(AUTHORIZATION, HeaderValue::from_static("Bearer a.b.c"));
+        twice.append(AUTHORIZATION, HeaderValue::from_static("Bearer d.e.f"));
+        assert_eq!(bearer_token(&twice), Err("several_authorization_headers"));
+    }
+}

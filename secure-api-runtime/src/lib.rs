@@ -1,0 +1,75 @@
+//! # secure-api
+//!
+//! Actix Web routes that are secure by construction. Every handler declares
+//! its security with attributes; the attributes are checked when the code
+//! compiles, and the policy they produce is carried out on every request,
+//! before any extractor reads the request body. A route that declares
+//! nothing does not compile, and a handler that was not declared this way
+//! cannot be mounted.
+//!
+//! ```
+//! use secure_api_runtime::prelude::*;
+//!
+//! #[get("/api/users/{user_id}")]
+//! #[owner(user_id)]
+//! async fn get_user(user_id: web::Path<i64>, me: Principal) -> String {
+//!     format!("user {} seen by {}", user_id.into_inner(), me.sub)
+//! }
+//!
+//! let security = SecurityConfig::builder(Mode::Dev).generated_key().build().expect("config");
+//! let _app = SecureApp::new(security).service(get_user).into_app();
+//! ```
+//!
+//! ## Attributes and the risks they address (OWASP API Security Top 10, 2023)
+//!
+//! | attribute | risk | meaning |
+//! | --- | --- | --- |
+//! | `#[get("/path")]`, `post`, `put`, `patch`, `delete` | — | the route; `{name}` segments are path parameters |
+//! | `#[public]` | — | no authentication, as an explicit choice |
+//! | `#[authenticated]` | API2 Broken Authentication | a valid bearer access token ([`auth`]) |
+//! | `#[roles(admin)]`, `#[roles(any(a, b))]`, `#[roles(all(a, b))]` | API5 Broken Function Level Authorization | the principal's roles |
+//! | `#[owner(user_id)]`, `#[owner(user_id, or_roles(admin))]` | API1 Broken Object Level Authorization | the path parameter equals the principal's subject |
+//! | `#[owner(none, reason = "...")]` | API1 | waives the ownership lint for an id route, with a reason |
+//!
+//! Refusals answer RFC 9457 `application/problem+json` ([`problem`]) and
+//! emit one audit event on the `secure_api::audit` tracing target.
+
+pub mod auth;
+pub mod config;
+pub mod guard;
+pub mod policy;
+pub mod problem;
+
+mod app;
+mod audit;
+
+pub use app::{DEFAULT_JSON_LIMIT, SecureApp, SecureRoute};
+pub use auth::Principal;
+pub use config::{ConfigError, KeySource, Mode, SecurityConfig};
+pub use problem::Problem;
+pub use secure_api_macros::{authenticated, delete, get, owner, patch, post, public, put, roles};
+
+/// The actix-web version this crate is built on.
+pub use actix_web;
+
+/// Everything a handler module needs: `use secure_api_runtime::prelude::*;`.
+pub mod prelude {
+    pub use crate::auth::Principal;
+    pub use crate::config::{Mode, SecurityConfig};
+    pub use crate::problem::Problem;
+    pub use crate::{SecureApp, SecureRoute};
+    pub use actix_web::{HttpRequest, HttpResponse, HttpServer, Responder, web};
+    pub use secure_api_macros::{
+        authenticated, delete, get, owner, patch, post, public, put, roles,
+    };
+}
+
+/// Used by generated code, not public API: no stability guarantee.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::app::{Mount, SecureRoute};
+    pub use crate::policy::{Access, Method, OwnerRule, RoleRule, RoutePolicy};
+
+    /// Implemented only by the route macros, which seals [`SecureRoute`].
+    pub trait Sealed {}
+}

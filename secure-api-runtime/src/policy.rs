@@ -1,0 +1,182 @@
+//! The security policy of a route, as static data.
+//!
+//! The route macros turn a handler's attributes into one `static`
+//! [`RoutePolicy`]; the guard in [`crate::guard`] interprets it on every
+//! request. Reading a policy is how the inventory and a reviewer learn what a
+//! route demands.
+
+use std::fmt;
+
+/// The HTTP method a route answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    /// The method as actix names it.
+    pub fn as_http(self) -> actix_web::http::Method {
+        match self {
+            Self::Get => actix_web::http::Method::GET,
+            Self::Post => actix_web::http::Method::POST,
+            Self::Put => actix_web::http::Method::PUT,
+            Self::Patch => actix_web::http::Method::PATCH,
+            Self::Delete => actix_web::http::Method::DELETE,
+        }
+    }
+
+    /// The method's name in upper case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who may call a route at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `#[public]`: no authentication, chosen explicitly.
+    Public,
+    /// A valid access token is required (`#[authenticated]`, and implied by
+    /// `#[roles]` and `#[owner]`).
+    Authenticated,
+}
+
+/// A role requirement (`#[roles(...)]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleRule {
+    /// No role is required.
+    None,
+    /// At least one of these roles (`#[roles(admin)]`, `#[roles(any(a, b))]`).
+    Any(&'static [&'static str]),
+    /// Every one of these roles (`#[roles(all(a, b))]`).
+    All(&'static [&'static str]),
+}
+
+impl RoleRule {
+    /// Whether a principal holding `roles` satisfies the rule.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use secure_api_runtime::policy::RoleRule;
+    ///
+    /// let held = ["user".to_owned(), "billing".to_owned()];
+    /// assert!(RoleRule::Any(&["admin", "billing"]).allows(&held));
+    /// assert!(!RoleRule::All(&["admin", "billing"]).allows(&held));
+    /// assert!(RoleRule::None.allows(&[]));
+    /// ```
+    pub fn allows(&self, roles: &[String]) -> bool {
+        let holds = |wanted: &&str| roles.iter().any(|held| held == wanted);
+        match self {
+            Self::None => true,
+            Self::Any(wanted) => wanted.iter().any(holds),
+            Self::All(wanted) => wanted.iter().all(holds),
+        }
+    }
+}
+
+/// An object-level (ownership) requirement (`#[owner(...)]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnerRule {
+    /// No ownership rule: the route's path carries no object id.
+    None,
+    /// `#[owner(param)]`: the path parameter must equal the principal's
+    /// subject, unless the principal holds one of `or_roles`.
+    Subject {
+        /// The path parameter compared with `sub`.
+        param: &'static str,
+        /// Roles that pass without owning the object.
+        or_roles: &'static [&'static str],
+    },
+    /// `#[owner(none, reason = "...")]`: ownership deliberately not checked.
+    Waived {
+        /// Why the route needs no ownership check, for reviewers.
+        reason: &'static str,
+    },
+}
+
+/// Everything a route declares about its security.
+#[derive(Debug)]
+pub struct RoutePolicy {
+    /// The handler's name.
+    pub handler: &'static str,
+    /// The HTTP method.
+    pub method: Method,
+    /// The actix path pattern, e.g. `/api/users/{user_id}`.
+    pub path: &'static str,
+    /// Authentication requirement.
+    pub access: Access,
+    /// Function-level authorization.
+    pub roles: RoleRule,
+    /// Object-level authorization.
+    pub owner: OwnerRule,
+}
+
+impl RoutePolicy {
+    /// A one-line description of the access rule, for logs and inventories.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use secure_api_runtime::policy::*;
+    ///
+    /// static POLICY: RoutePolicy = RoutePolicy {
+    ///     handler: "get_user",
+    ///     method: Method::Get,
+    ///     path: "/api/users/{user_id}",
+    ///     access: Access::Authenticated,
+    ///     roles: RoleRule::None,
+    ///     owner: OwnerRule::Subject { param: "user_id", or_roles: &["admin"] },
+    /// };
+    /// assert_eq!(POLICY.describe(), "owner(user_id, or_roles(admin))");
+    /// ```
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        match self.roles {
+            RoleRule::None => {}
+            RoleRule::Any([one]) => parts.push(format!("roles({one})")),
+            RoleRule::Any(many) => parts.push(format!("roles(any({}))", many.join(", "))),
+            RoleRule::All(many) => parts.push(format!("roles(all({}))", many.join(", "))),
+        }
+        match self.owner {
+            OwnerRule::None => {}
+            OwnerRule::Subject {
+                param,
+                or_roles: [],
+            } => parts.push(format!("owner({param})")),
+            OwnerRule::Subject { param, or_roles } => {
+                parts.push(format!("owner({param}, or_roles({}))", or_roles.join(", ")));
+            }
+            OwnerRule::Waived { .. } => parts.push("owner(none)".to_owned()),
+        }
+        if parts.is_empty() {
+            match self.access {
+                Access::Public => "public".to_owned(),
+                Access::Authenticated => "authenticated".to_owned(),
+            }
+        } else {
+            parts.join(" + ")
+        }
+    }
+}
