@@ -56,7 +56,7 @@ impl Kind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    fn is_route(self) -> bool {
+    pub(crate) fn is_route(self) -> bool {
         matches!(
             self,
             Self::Get | Self::Post | Self::Put | Self::Patch | Self::Delete
@@ -105,6 +105,28 @@ pub(crate) struct Declared {
     pub authenticated: Option<Span>,
     pub roles: Option<(Span, RoleList)>,
     pub owner: Option<(Span, OwnerSpec)>,
+    /// Attributes that were written but did not parse; their errors are
+    /// reported already, so rules that look for them stay silent.
+    pub invalid: Vec<Kind>,
+}
+
+impl Declared {
+    /// Whether a policy attribute of `kind` was written, valid or not.
+    pub(crate) fn written(&self, kind: Kind) -> bool {
+        self.invalid.contains(&kind)
+            || match kind {
+                Kind::Public => self.public.is_some(),
+                Kind::Authenticated => self.authenticated.is_some(),
+                Kind::Roles => self.roles.is_some(),
+                Kind::Owner => self.owner.is_some(),
+                _ => self.has_route(),
+            }
+    }
+
+    /// Whether a route attribute was written, valid or not.
+    pub(crate) fn has_route(&self) -> bool {
+        self.route.is_some() || self.invalid.iter().any(|k| k.is_route())
+    }
 }
 
 /// Parses the handler and all of its secure-api attributes: the one being
@@ -128,6 +150,7 @@ pub(crate) fn parse(
         }
     };
     let mut raws = vec![(trigger, Span::call_site(), args)];
+    let mut declared = Declared::default();
     let mut kept = Vec::with_capacity(item.attrs.len());
     for attr in std::mem::take(&mut item.attrs) {
         match classify(&attr) {
@@ -140,17 +163,20 @@ pub(crate) fn parse(
                     format!("write `#[{}(..)]`", kind.name()),
                 ),
             },
-            Class::ActixRoute(name) => errors.push(
+            Class::ActixRoute(name) => {
+                // It stands where a route attribute belongs: the missing route is this error.
+                declared.invalid.push(Kind::Get);
+                errors.push(
                 attr.path().span(),
                 format!("`#[actix_web::{name}]` registers a handler that no security policy guards"),
                 format!("use `#[{name}(\"/path\")]` from `secure_api_runtime::prelude` together with an access policy"),
-            ),
+                );
+            }
             Class::Other => kept.push(attr),
         }
     }
     item.attrs = kept;
 
-    let mut declared = Declared::default();
     for (kind, span, args) in raws {
         parse_one(kind, span, args, &mut declared, errors);
     }
@@ -245,6 +271,7 @@ fn parse_one(
             .map(|route| declared.route = Some((span, route))),
     };
     if let Err(e) = parsed {
+        declared.invalid.push(kind);
         errors.push_syn(e);
     }
 }

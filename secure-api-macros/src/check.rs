@@ -5,7 +5,7 @@ use proc_macro2::Span;
 use syn::ItemFn;
 use syn::spanned::Spanned as _;
 
-use crate::ast::{Declared, OwnerSpec};
+use crate::ast::{Declared, Kind, OwnerSpec};
 use crate::errors::{Errors, did_you_mean};
 use crate::path::is_id_like;
 
@@ -47,7 +47,7 @@ fn check_handler_shape(item: &ItemFn, errors: &mut Errors) {
 /// Policy attributes belong to a route: one of `get`, `post`, `put`,
 /// `patch`, `delete` must be present.
 fn check_route_present(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
-    if declared.route.is_none() {
+    if !declared.has_route() {
         errors.push(
             item.sig.ident.span(),
             format!("`{}` has secure-api policy attributes but no route attribute", item.sig.ident),
@@ -59,10 +59,9 @@ fn check_route_present(declared: &Declared, item: &ItemFn, errors: &mut Errors) 
 /// Every route declares who may call it: `public`, `authenticated`,
 /// `roles` or `owner`. Nothing is open by default.
 fn check_access_declared(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
-    let declares_access = declared.public.is_some()
-        || declared.authenticated.is_some()
-        || declared.roles.is_some()
-        || declared.owner.is_some();
+    let declares_access = [Kind::Public, Kind::Authenticated, Kind::Roles, Kind::Owner]
+        .into_iter()
+        .any(|k| declared.written(k));
     if declared.route.is_some() && !declares_access {
         errors.push(
             item.sig.ident.span(),
@@ -137,7 +136,10 @@ fn check_object_ids_have_owner(declared: &Declared, errors: &mut Errors) {
     let Some((_, route)) = &declared.route else {
         return;
     };
-    if declared.authenticated.is_none() || declared.roles.is_some() || declared.owner.is_some() {
+    if declared.authenticated.is_none()
+        || declared.written(Kind::Roles)
+        || declared.written(Kind::Owner)
+    {
         return;
     }
     if let Some(id) = route.params.iter().find(|p| is_id_like(p)) {

@@ -1,0 +1,11 @@
+use secure_api_runtime::prelude::*;
+
+#[actix_web::get("/health")]
+async fn health() -> &'static str {
+    "ok"
+}
+
+fn main() {
+    let security = SecurityConfig::from_env().expect("configuration");
+    let _app = SecureApp::new(security).service(health);
+}

@@ -1,0 +1,9 @@
+use secure_api_runtime::prelude::*;
+
+#[get("/api/users/{user_id}")]
+#[owner]
+async fn get_user(user_id: web::Path<i64>) -> String {
+    format!("user {user_id}")
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use secure_api_runtime::prelude::*;
+
+#[get("/api/users")]
+#[owner(user_id)]
+async fn list_users() -> &'static str {
+    "users"
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use secure_api_runtime::prelude::*;
+
+#[post("/api/admin/users")]
+#[roles(admin, support)]
+async fn create_user() -> &'static str {
+    "created"
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use secure_api_runtime::prelude::*;
+
+#[get("/api/users/{user_id")]
+#[authenticated]
+async fn get_user() -> &'static str {
+    "someone"
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use secure_api_runtime::prelude::*;
+
+#[get("/health")]
+struct Health;
+
+fn main() {}

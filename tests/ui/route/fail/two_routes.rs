@@ -1,0 +1,10 @@
+use secure_api_runtime::prelude::*;
+
+#[get("/api/reports")]
+#[post("/api/reports")]
+#[authenticated]
+async fn reports() -> &'static str {
+    "all the reports"
+}
+
+fn main() {}
