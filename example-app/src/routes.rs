@@ -112,7 +112,7 @@ fn validate_new_user(
             "`display_name` is 1 to 64 printable characters",
         ));
     }
-    password::check_length(password).map_err(|rule| unprocessable(rule))?;
+    password::check_length(password).map_err(unprocessable)?;
     if roles.is_empty() || roles.iter().any(|r| !GRANTABLE_ROLES.contains(&r.as_str())) {
         return Err(unprocessable(
             "`roles` lists one or more of `user`, `admin`",

@@ -102,7 +102,7 @@ fn check_owner_param(declared: &Declared, errors: &mut Errors) {
         return;
     };
     let name = param.to_string();
-    if route.params.iter().any(|p| *p == name) {
+    if route.params.contains(&name) {
         return;
     }
     let path = route.path.value();

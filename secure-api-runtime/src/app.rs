@@ -71,6 +71,9 @@ impl Mount<'_> {
     }
 }
 
+/// A deferred change to the actix configuration (application data).
+type Configure = Box<dyn FnOnce(&mut web::ServiceConfig)>;
+
 struct Mounted {
     policy: &'static RoutePolicy,
     register: Box<dyn FnOnce(&mut Mount<'_>)>,
@@ -97,7 +100,7 @@ struct Mounted {
 pub struct SecureApp {
     security: SecurityConfig,
     routes: Vec<Mounted>,
-    configure: Vec<Box<dyn FnOnce(&mut web::ServiceConfig)>>,
+    configure: Vec<Configure>,
 }
 
 impl fmt::Debug for SecureApp {

@@ -94,7 +94,7 @@ impl SecurityConfig {
     /// | `SECURE_API_MODE` | `dev` (default) or `prod` |
     /// | `SECURE_API_JWT_SECRET` | HS256 secret; generated at random in dev when unset |
     /// | `SECURE_API_JWT_KID` | the `kid` of that secret |
-    /// | `SECURE_API_JWT_PREVIOUS_SECRETS` | `kid=secret` pairs, comma separated, still accepted |
+    /// | `SECURE_API_JWT_PREVIOUS_SECRETS` | `kid=secret` pairs, comma separated (so without commas), still accepted |
     /// | `SECURE_API_JWT_ISSUER`, `SECURE_API_JWT_AUDIENCE` | checked only when set |
     /// | `SECURE_API_JWT_LEEWAY_SECS` | clock leeway, 0 to 60 (default 30) |
     /// | `SECURE_API_ACCESS_TOKEN_TTL_SECS` | access-token lifetime (default 900) |
@@ -176,6 +176,10 @@ impl SecurityConfig {
                     "SECURE_API_ACCESS_TOKEN_TTL_SECS is `{ttl}`: expected whole seconds above 0"
                 )),
             }
+        }
+        if builder.keys.is_empty() {
+            // The missing secret is already reported in the operator's terms.
+            return Err(ConfigError { problems });
         }
         match builder.build() {
             Ok(config) if problems.is_empty() => Ok(config),
@@ -393,19 +397,19 @@ mod tests {
         let old = SecurityConfig::from_lookup(lookup(&[
             (
                 "SECURE_API_JWT_SECRET",
-                "the old secret, long enough to use",
+                "the old secret which is long enough",
             ),
             ("SECURE_API_JWT_KID", "v1"),
         ]));
         let new = SecurityConfig::from_lookup(lookup(&[
             (
                 "SECURE_API_JWT_SECRET",
-                "the new secret, long enough to use",
+                "the new secret which is long enough",
             ),
             ("SECURE_API_JWT_KID", "v2"),
             (
                 "SECURE_API_JWT_PREVIOUS_SECRETS",
-                "v1=the old secret, long enough to use",
+                "v1=the old secret which is long enough",
             ),
         ]));
         let (Ok(old), Ok(new)) = (old, new) else {

@@ -372,13 +372,13 @@ impl Jwt {
             let decoding = key
                 .decoding_key()
                 .map_err(|e| format!("JWT key {name} cannot verify: {e}"))?;
-            if signer.is_none() {
-                if let Some(encoding) = key
-                    .encoding_key()
-                    .map_err(|e| format!("JWT key {name} cannot sign: {e}"))?
-                {
-                    signer = Some((key.kid.clone(), algorithm, encoding));
-                }
+            let encoding = key
+                .encoding_key()
+                .map_err(|e| format!("JWT key {name} cannot sign: {e}"))?;
+            if signer.is_none()
+                && let Some(encoding) = encoding
+            {
+                signer = Some((key.kid.clone(), algorithm, encoding));
             }
             keys.push(VerifyingKey {
                 kid: key.kid.clone(),

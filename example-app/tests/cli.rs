@@ -1,0 +1,196 @@
+//! The `example-app` binary: its `token` command, and a server started the
+//! way a user starts it, answering a token that command printed.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_example-app");
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("example-app-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+fn command(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("running example-app: {e}"))
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(mut command: Command, port: u16) -> Server {
+    let child = command
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", "sqlite://app.db")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if get(port, "/health", None).starts_with("HTTP/1.1 200") {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("example-app did not answer /health within 30 s");
+}
+
+/// One HTTP/1.1 GET; the whole response as text, or "" if none came.
+fn get(port: u16, path: &str, token: Option<&str>) -> String {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n");
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    if stream.write_all(request.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+}
+
+fn token(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = command(dir);
+    command.arg("token").args(args).envs(envs.iter().copied());
+    run(&mut command)
+}
+
+#[test]
+fn a_token_from_the_command_opens_the_servers_owner_route() {
+    let dir = scratch("configured");
+    let envs = [(
+        "SECURE_API_JWT_SECRET",
+        "cli test secret, thirty-two bytes or more",
+    )];
+    let port = free_port();
+    let mut serve = command(&dir);
+    serve
+        .envs(envs)
+        .env("EXAMPLE_ADMIN_PASSWORD", "admin password for the cli test");
+    let _server = start(serve, port);
+
+    let output = token(&dir, &envs, &["--sub", "1", "--roles", "admin"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+
+    let own = get(port, "/api/users/1", Some(&token));
+    assert!(own.starts_with("HTTP/1.1 200"), "{own}");
+    assert!(own.contains(r#""username":"admin""#), "{own}");
+    let other = get(port, "/api/users/2", Some(&token));
+    assert!(other.starts_with("HTTP/1.1 403"), "{other}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn without_a_secret_dev_mode_keeps_one_generated_key_for_server_and_command() {
+    let dir = scratch("generated");
+    let port = free_port();
+    let mut serve = command(&dir);
+    serve.env("EXAMPLE_ADMIN_PASSWORD", "admin password for the cli test");
+    let _server = start(serve, port);
+    let key = std::fs::read(dir.join("example-app.dev-key")).unwrap_or_default();
+    assert_eq!(key.len(), 32);
+
+    let output = token(&dir, &[], &["--sub", "1"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let own = get(port, "/api/users/1", Some(&token));
+    assert!(own.starts_with("HTTP/1.1 200"), "{own}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_token_command_refuses_prod_mode_and_bad_arguments() {
+    let dir = scratch("refusals");
+    let prod = [
+        ("SECURE_API_MODE", "prod"),
+        (
+            "SECURE_API_JWT_SECRET",
+            "a production secret of at least 32 bytes",
+        ),
+    ];
+    let output = token(&dir, &prod, &["--sub", "1"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("dev mode only"));
+    assert!(output.stdout.is_empty());
+
+    let dev = [(
+        "SECURE_API_JWT_SECRET",
+        "cli test secret, thirty-two bytes or more",
+    )];
+    for args in [
+        &["--roles", "user"][..],
+        &["--sub"],
+        &["--sub", "1", "--ttl", "soon"],
+        &["--colour", "red"],
+    ] {
+        let output = token(&dir, &dev, args);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_weak_prod_configuration_refuses_to_start_with_one_line_per_problem() {
+    let dir = scratch("weak-prod");
+    let mut serve = command(&dir);
+    serve
+        .env("SECURE_API_MODE", "prod")
+        .env("SECURE_API_JWT_SECRET", "short");
+    let output = run(&mut serve);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("shorter than 32 bytes"), "{stderr}");
+    assert!(
+        !stderr.contains("short\n") && !stderr.contains("`short`"),
+        "the secret is not echoed: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

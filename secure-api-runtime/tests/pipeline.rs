@@ -1,0 +1,190 @@
+//! The request pipeline through actix: guards, the backstop for routes not
+//! mounted through `SecureApp`, and problem+json answers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_web::http::StatusCode;
+use actix_web::test::{TestRequest, call_service, init_service, read_body};
+use secure_api_runtime::auth::JwtKey;
+use secure_api_runtime::prelude::*;
+
+static SIDE_DOOR_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+#[get("/api/health")]
+#[public]
+async fn health() -> &'static str {
+    "ok"
+}
+
+#[get("/api/whoami")]
+#[public]
+async fn public_whoami(me: Principal) -> String {
+    me.sub
+}
+
+#[get("/api/reports")]
+#[roles(any(admin, auditor))]
+async fn reports() -> &'static str {
+    "reports"
+}
+
+#[delete("/api/reports")]
+#[roles(all(admin, auditor))]
+async fn purge_reports() -> &'static str {
+    "purged"
+}
+
+#[get("/api/users/{user_id}/notes")]
+#[owner(user_id, or_roles(support))]
+async fn notes(me: Principal) -> String {
+    format!("notes for {}", me.sub)
+}
+
+#[actix_web::get("/api/side-door")]
+async fn side_door() -> &'static str {
+    SIDE_DOOR_CALLS.fetch_add(1, Ordering::SeqCst);
+    "secrets"
+}
+
+fn security() -> SecurityConfig {
+    SecurityConfig::builder(Mode::Dev)
+        .key(JwtKey::hs256(
+            b"pipeline tests secret, 32 bytes long".to_vec(),
+        ))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn secure_app(security: &SecurityConfig) -> SecureApp {
+    SecureApp::new(security.clone())
+        .service(health)
+        .service(public_whoami)
+        .service(reports)
+        .service(purge_reports)
+        .service(notes)
+}
+
+fn bearer(security: &SecurityConfig, sub: &str, roles: &[&str]) -> (String, String) {
+    let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+    let token = security
+        .issue_access_token(sub, &roles)
+        .map(|t| t.token)
+        .unwrap_or_default();
+    ("authorization".to_owned(), format!("Bearer {token}"))
+}
+
+#[actix_web::test]
+async fn a_route_mounted_around_secure_app_answers_410_and_never_runs() {
+    let security = security();
+    let app = init_service(secure_app(&security).into_app().service(side_door)).await;
+    let response = call_service(&app, TestRequest::get().uri("/api/side-door").to_request()).await;
+    assert_eq!(response.status(), StatusCode::GONE);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    assert_eq!(SIDE_DOOR_CALLS.load(Ordering::SeqCst), 0);
+    // The secured routes beside it still answer.
+    let response = call_service(&app, TestRequest::get().uri("/api/health").to_request()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(read_body(response).await, "ok");
+}
+
+#[actix_web::test]
+async fn a_public_route_has_no_principal() {
+    let security = security();
+    let app = init_service(secure_app(&security).into_app()).await;
+    let request = TestRequest::get()
+        .uri("/api/whoami")
+        .insert_header(bearer(&security, "3", &[]))
+        .to_request();
+    let response = call_service(&app, request).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn role_combinators() {
+    let security = security();
+    let app = init_service(secure_app(&security).into_app()).await;
+    let cases: [(&str, &[&str], StatusCode); 6] = [
+        ("GET", &["auditor"], StatusCode::OK),
+        ("GET", &["user"], StatusCode::FORBIDDEN),
+        ("GET", &[], StatusCode::FORBIDDEN),
+        ("DELETE", &["admin"], StatusCode::FORBIDDEN),
+        ("DELETE", &["admin", "auditor"], StatusCode::OK),
+        ("DELETE", &["auditor", "user"], StatusCode::FORBIDDEN),
+    ];
+    for (method, roles, status) in cases {
+        let request = match method {
+            "GET" => TestRequest::get(),
+            _ => TestRequest::delete(),
+        };
+        let request = request
+            .uri("/api/reports")
+            .insert_header(bearer(&security, "1", roles))
+            .to_request();
+        assert_eq!(
+            call_service(&app, request).await.status(),
+            status,
+            "{method} with {roles:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn owner_or_roles() {
+    let security = security();
+    let app = init_service(secure_app(&security).into_app()).await;
+    let cases: [(&str, &[&str], StatusCode); 4] = [
+        ("7", &[], StatusCode::OK),
+        ("8", &[], StatusCode::FORBIDDEN),
+        ("8", &["support"], StatusCode::OK),
+        ("8", &["admin"], StatusCode::FORBIDDEN),
+    ];
+    for (sub, roles, status) in cases {
+        let request = TestRequest::get()
+            .uri("/api/users/7/notes")
+            .insert_header(bearer(&security, sub, roles))
+            .to_request();
+        assert_eq!(
+            call_service(&app, request).await.status(),
+            status,
+            "sub {sub} with {roles:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_inventory_lists_every_mounted_policy() {
+    let app = secure_app(&security());
+    let described: Vec<(String, &str, String)> = app
+        .routes()
+        .iter()
+        .map(|p| (p.method.to_string(), p.path, p.describe()))
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("GET".to_owned(), "/api/health", "public".to_owned()),
+            ("GET".to_owned(), "/api/whoami", "public".to_owned()),
+            (
+                "GET".to_owned(),
+                "/api/reports",
+                "roles(any(admin, auditor))".to_owned()
+            ),
+            (
+                "DELETE".to_owned(),
+                "/api/reports",
+                "roles(all(admin, auditor))".to_owned()
+            ),
+            (
+                "GET".to_owned(),
+                "/api/users/{user_id}/notes",
+                "owner(user_id, or_roles(support))".to_owned()
+            ),
+        ]
+    );
+}
