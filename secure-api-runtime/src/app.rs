@@ -186,7 +186,7 @@ impl SecureApp {
             routes: self
                 .routes
                 .iter()
-                .map(|r| (ResourceDef::new(r.policy.path), r.policy))
+                .map(|r| (Pattern::new(r.policy.path), r.policy))
                 .collect(),
         };
         let mut app = App::new()
@@ -230,7 +230,62 @@ impl HttpServiceFactory for Routes {
 /// The secured routes' patterns, to decide before routing whether a request
 /// may reach a handler.
 struct RouteTable {
-    routes: Vec<(ResourceDef, &'static RoutePolicy)>,
+    routes: Vec<(Pattern, &'static RoutePolicy)>,
+}
+
+/// A route pattern, matched the way actix's router matches it. Patterns of
+/// static segments and plain `{name}` parameters are compared segment by
+/// segment; any other pattern is left to actix's `ResourceDef`.
+enum Pattern {
+    Segments(Vec<Segment>),
+    Def(Box<ResourceDef>),
+}
+
+enum Segment {
+    Static(&'static str),
+    Param,
+}
+
+impl Pattern {
+    fn new(pattern: &'static str) -> Self {
+        let segments: Option<Vec<Segment>> = pattern
+            .split('/')
+            .map(|segment| {
+                let inner = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+                match inner {
+                    Some(name)
+                        if !name.is_empty()
+                            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                    {
+                        Some(Segment::Param)
+                    }
+                    _ if segment.contains(['{', '}', '*']) => None,
+                    _ => Some(Segment::Static(segment)),
+                }
+            })
+            .collect();
+        match segments {
+            Some(segments) => Self::Segments(segments),
+            None => Self::Def(Box::new(ResourceDef::new(pattern))),
+        }
+    }
+
+    fn is_match(&self, path: &str) -> bool {
+        match self {
+            Self::Def(def) => def.is_match(path),
+            Self::Segments(segments) => {
+                let mut parts = path.split('/');
+                segments
+                    .iter()
+                    .all(|segment| match (segment, parts.next()) {
+                        (Segment::Static(expected), Some(part)) => *expected == part,
+                        (Segment::Param, Some(part)) => !part.is_empty(),
+                        (_, None) => false,
+                    })
+                    && parts.next().is_none()
+            }
+        }
+    }
 }
 
 enum Dispatch {
@@ -402,4 +457,64 @@ fn query_error(error: QueryPayloadError, _: &actix_web::HttpRequest) -> Error {
     Problem::new(StatusCode::BAD_REQUEST)
         .with_detail(detail)
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PATTERNS: [&str; 7] = [
+        "/",
+        "/health",
+        "/api/users/{user_id}",
+        "/api/users/{user_id}/notes",
+        "/api/orders/{order_id}/items/{item_id}",
+        "/files/{name:[a-z]+}",
+        "/static/{tail}*",
+    ];
+
+    #[test]
+    fn simple_patterns_use_segments_and_others_actix() {
+        assert!(matches!(
+            Pattern::new("/api/users/{user_id}"),
+            Pattern::Segments(_)
+        ));
+        assert!(matches!(
+            Pattern::new("/files/{name:[a-z]+}"),
+            Pattern::Def(_)
+        ));
+        assert!(matches!(Pattern::new("/static/{tail}*"), Pattern::Def(_)));
+    }
+
+    #[test]
+    fn known_paths() {
+        let users = Pattern::new("/api/users/{user_id}");
+        assert!(users.is_match("/api/users/7"));
+        assert!(!users.is_match("/api/users/"));
+        assert!(!users.is_match("/api/users/7/"));
+        assert!(!users.is_match("/api/users/7/notes"));
+        assert!(!users.is_match("/api/users"));
+    }
+
+    proptest! {
+        #[test]
+        fn matches_exactly_what_actix_matches(
+            segments in proptest::collection::vec(
+                prop_oneof![
+                    Just(String::new()), Just("api".to_owned()), Just("users".to_owned()), Just("notes".to_owned()),
+                    Just("orders".to_owned()), Just("items".to_owned()), Just("health".to_owned()),
+                    Just("files".to_owned()), Just("static".to_owned()), "[a-zA-Z0-9%._~-]{1,6}",
+                ],
+                0..6,
+            )
+        ) {
+            let path = format!("/{}", segments.join("/"));
+            for pattern in PATTERNS {
+                let ours = Pattern::new(pattern).is_match(&path);
+                let actix = ResourceDef::new(pattern).is_match(&path);
+                prop_assert_eq!(ours, actix, "{} against {}", pattern, path);
+            }
+        }
+    }
 }

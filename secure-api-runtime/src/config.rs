@@ -84,6 +84,7 @@ impl SecurityConfig {
             leeway: 30,
             access_ttl: Duration::from_secs(15 * 60),
             key_source: KeySource::Configured,
+            problems: Vec::new(),
         }
     }
 
@@ -179,6 +180,7 @@ impl SecurityConfig {
         }
         if builder.keys.is_empty() {
             // The missing secret is already reported in the operator's terms.
+            problems.append(&mut builder.problems);
             return Err(ConfigError { problems });
         }
         match builder.build() {
@@ -241,6 +243,7 @@ pub struct SecurityConfigBuilder {
     leeway: u64,
     access_ttl: Duration,
     key_source: KeySource,
+    problems: Vec<String>,
 }
 
 impl SecurityConfigBuilder {
@@ -255,7 +258,12 @@ impl SecurityConfigBuilder {
     /// Adds a random HS256 key (dev mode only; refused in prod by `build`).
     #[must_use]
     pub fn generated_key(mut self) -> Self {
-        self.keys.push(JwtKey::hs256(random_bytes::<32>().to_vec()));
+        match random_bytes::<32>() {
+            Ok(secret) => self.keys.push(JwtKey::hs256(secret.to_vec())),
+            Err(e) => self
+                .problems
+                .push(format!("no random signing key could be generated: {e}")),
+        }
         self.key_source = KeySource::Generated;
         self
     }
@@ -290,7 +298,7 @@ impl SecurityConfigBuilder {
 
     /// Checks the settings and builds the configuration.
     pub fn build(self) -> Result<SecurityConfig, ConfigError> {
-        let mut problems = Vec::new();
+        let mut problems = self.problems;
         if self.mode == Mode::Prod {
             if self.key_source == KeySource::Generated {
                 problems.push(

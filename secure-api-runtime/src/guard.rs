@@ -93,11 +93,6 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
     Ok(token)
 }
 
-/// Marks a request that passed a route guard; the application-level
-/// backstop refuses to answer for a matched route that has no guard.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Guarded;
-
 /// Resource middleware that runs the route's policy.
 pub(crate) struct RouteGuard {
     policy: &'static RoutePolicy,
@@ -155,12 +150,8 @@ where
         });
         match decision {
             Ok(principal) => {
-                {
-                    let mut extensions = req.extensions_mut();
-                    extensions.insert(Guarded);
-                    if let Some(principal) = principal {
-                        extensions.insert(principal);
-                    }
+                if let Some(principal) = principal {
+                    req.extensions_mut().insert(principal);
                 }
                 let service = Rc::clone(&self.service);
                 Box::pin(async move {

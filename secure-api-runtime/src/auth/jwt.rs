@@ -4,13 +4,12 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 
 use super::Principal;
+use super::cache::VerifiedCache;
 
 /// Tokens longer than this are refused before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -297,6 +296,7 @@ pub(crate) struct Jwt {
     audience: Option<String>,
     leeway: u64,
     access_ttl: Duration,
+    cache: VerifiedCache,
 }
 
 impl fmt::Debug for Jwt {
@@ -394,6 +394,7 @@ impl Jwt {
             audience: settings.audience,
             leeway: settings.leeway,
             access_ttl: settings.access_ttl,
+            cache: VerifiedCache::default(),
         })
     }
 
@@ -407,8 +408,15 @@ impl Jwt {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::TooLarge);
         }
-        check_header(token)?;
+        let now = now_secs();
+        if let Some(principal) = self.cache.get(token, now.saturating_sub(self.leeway)) {
+            return Ok(principal);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        // No critical header extension is understood, so any is refused.
+        if header.crit.is_some() {
+            return Err(TokenError::CriticalHeader);
+        }
         let key = match header.kid.as_deref() {
             Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
             None => self.keys.first(),
@@ -423,15 +431,17 @@ impl Jwt {
         if claims.sub.is_empty() || claims.jti.is_empty() {
             return Err(TokenError::BadClaims);
         }
-        if claims.iat > now_secs().saturating_add(self.leeway) {
+        if claims.iat > now.saturating_add(self.leeway) {
             return Err(TokenError::NotYetValid);
         }
-        Ok(Principal {
+        let principal = Principal {
             sub: claims.sub,
             roles: claims.roles,
             jti: claims.jti,
             exp: claims.exp,
-        })
+        };
+        self.cache.insert(token, &principal);
+        Ok(principal)
     }
 
     /// Signs an access token for `sub` with `roles`, living `ttl` (or the
@@ -445,7 +455,7 @@ impl Jwt {
         let (kid, algorithm, key) = self.signer.as_ref().ok_or(TokenError::NoSigningKey)?;
         let ttl = ttl.unwrap_or(self.access_ttl).as_secs();
         let now = now_secs();
-        let jti = random_id();
+        let jti = random_id().map_err(|_| TokenError::Signing)?;
         let claims = AccessClaims {
             sub: sub.to_owned(),
             exp: now.saturating_add(ttl),
@@ -465,29 +475,6 @@ impl Jwt {
             expires_in: ttl,
         })
     }
-}
-
-/// Checks the raw header before the library reads it: three segments, a
-/// JSON object, and no `crit` member (no critical extension is understood).
-fn check_header(token: &str) -> Result<(), TokenError> {
-    let mut segments = token.split('.');
-    let (Some(header), Some(_), Some(_), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) else {
-        return Err(TokenError::Malformed);
-    };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| TokenError::Malformed)?;
-    let object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
-    if object.contains_key("crit") {
-        return Err(TokenError::CriticalHeader);
-    }
-    Ok(())
 }
 
 fn classify(error: jsonwebtoken::errors::Error) -> TokenError {
@@ -515,19 +502,16 @@ fn now_secs() -> u64 {
 }
 
 /// 128 random bits as 32 lowercase hex characters.
-pub(crate) fn random_id() -> String {
-    let bytes = random_bytes::<16>();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+pub(crate) fn random_id() -> Result<String, getrandom::Error> {
+    let bytes = random_bytes::<16>()?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// `N` bytes from the operating system's generator.
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], getrandom::Error> {
     let mut bytes = [0u8; N];
-    // The OS generator failing is not recoverable for a security library:
-    // refusing to produce a predictable id is the only safe answer.
-    #[allow(clippy::expect_used)]
-    getrandom::fill(&mut bytes).expect("the operating system's random generator is unavailable");
-    bytes
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Authentication (OWASP API2): bearer access tokens and the [`Principal`]
 //! they prove.
 
+mod cache;
 pub mod jwt;
 mod principal;
 

@@ -1,4 +1,6 @@
 use super::*;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -336,4 +338,32 @@ proptest! {
         let refused = hs256().verify(&tampered).is_err();
         prop_assert!(refused);
     }
+}
+
+#[test]
+fn a_remembered_token_still_expires() {
+    let jwt = hs256();
+    let now = now_secs();
+    // Expires 5 s ago: inside the 30 s leeway, so it verifies and is remembered.
+    let token = sign(
+        &Header::default(),
+        &with(good_claims(), "exp", json!(now - 5)),
+        SECRET,
+    );
+    assert!(jwt.verify(&token).is_ok());
+    assert!(jwt.verify(&token).is_ok(), "served from the cache");
+    // Past the leeway the cached entry no longer answers.
+    assert!(jwt.cache.get(&token, now + 60).is_none());
+}
+
+#[test]
+fn refused_tokens_are_not_remembered() {
+    let jwt = hs256();
+    let forged = sign(
+        &Header::default(),
+        &good_claims(),
+        b"some other secret entirely, also long",
+    );
+    assert!(jwt.verify(&forged).is_err());
+    assert_eq!(jwt.cache.len(), 0);
 }
