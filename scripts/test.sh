@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit and property tests, the trybuild
 # compile-error suite, end-to-end tests against the example app on loopback
-# ports, the example binary's command-line tests, and the doctests.
+# ports, the example binary's command-line tests, and the doctests. Ends with
+# one line that totals them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,4 +11,15 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
-cargo test --workspace --locked "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ {
+        for (i = 2; i <= NF; i++) {
+            if ($i ~ /^passed;?$/) passed += $(i - 1)
+            if ($i ~ /^failed;?$/) failed += $(i - 1)
+        }
+    }
+    END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"

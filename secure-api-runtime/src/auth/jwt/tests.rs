@@ -303,6 +303,65 @@ fn eddsa_keys_sign_and_verify() {
     assert_eq!(jwt.verify(&forged), Err(TokenError::AlgorithmNotAllowed));
 }
 
+#[test]
+fn rs256_keys_sign_and_verify_and_refuse_hs256_forgeries() {
+    let key = JwtKey::rs256_public_pem(RSA_PUBLIC.as_bytes().to_vec())
+        .with_private_pem(RSA_PRIVATE.as_bytes().to_vec())
+        .with_kid("rsa");
+    let jwt = jwt(vec![key], None, None);
+    let issued = jwt.issue("3", &["user".to_owned()], None);
+    let Ok(issued) = issued else {
+        panic!("{issued:?}")
+    };
+    assert!(matches!(jwt.verify(&issued.token), Ok(p) if p.sub == "3"));
+    let header = Header {
+        kid: Some("rsa".to_owned()),
+        ..Header::default()
+    };
+    let forged = sign(&header, &good_claims(), RSA_PUBLIC.as_bytes());
+    assert_eq!(jwt.verify(&forged), Err(TokenError::AlgorithmNotAllowed));
+}
+
+const RSA_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQCexVP4l3vFXiaE
+DL+6haPN58q37NxIaur9vRa/BEpZgY5rCu7Iri1PKJ+QMXDRUM2i5ADGxPHk2FkI
+eAP8ONK0kpEQlcv1B0LdCOSw9kIApW5sV7U13hewpT6Xp6XyQAVVIWMZNvDEdoIh
+utLYCIKPc+s8bV7XnXJRMsQ2NkKUJfOLd0ViizXDq4n7xj2Omsio0nouQOHNngbj
+t8v8RYW/hkzXrZYJN0k9DcW/hyOFKGtPygpkZezYIxdGvboLVrf3Vj6nvCjMtCDU
+UrwrjchVNxXhCB+tCmkb+uZVTOcuk3jCHT5YCJDe8rd4lNCWdQipRDzxEHFrsiiE
+Hj4OnlZxAgMBAAECggEAQDrC8CfUJfGjMjt4GsxyiltxinuTV+aM/y5OM+NX8qKz
+S0GGfP/di477Ehm2Mq92KSYE3GSTGQme5wqqThBsySkb73IyKwOPfJza624MIHfM
+Vp8ay1p4CfmnezGStBBLN/fEP9CWkVwB5ARQxJ2Yt9DkwrLaMe7bbtbTQr0rrQOU
+JhILv0MUbqNk2AblTpQdBmALGXc0Rf6y6CdBj8VrsPVP3hxmeXKZWC+Mva/pVsh0
+qJXPT3uoCWBKKf/IROI59CZaWuovsnlh4FshRKjVmGllyi076vtEjsZDe2HZMEyo
+paG66Lh0LaLehC25Dx+IUW2//YwA2QStEnIuF1YyuwKBgQDRwrMls7Aa9fNILCFe
+XUIe5c+kjZ0ObZR34Bfu5oXufJ3VXQusTSHImQiz1InuO9O07b64Am+ToXD1Jlyw
+o++/yf6x/23j0X2enaPTSPrgDYtCxpQuq7ah7R18U0HeB2ySxYUOqZDVyJdrIaQw
+A9su5RS0OgPDkdTlfVQsqLTvgwKBgQDBxScn2BQIlzHrrVbjYPl15oPOu7ATnQiP
+apLCMrOZRB/qvcgDmqeiv0UBuQr6I0i8JalunQvt1zEXrlC5t7buTiPNyIvPTKY8
+1FL68Yecxh0/54heDlO4QTevFFoo4qeu9c7APAc43jeb2tdMN08ibAXEwIgXWHOw
+Yx7mGemr+wKBgA4jIjHbT3Yxt2jY2JLklC1C7eC4TqqHRidiKhrG3KX7LiQQNlYx
+iKJddhGwtG8jBxy9nUoHl/+KNPPA1yRsmB8D/S9/+KcPGnlTRJRb6dSp9QXWHmya
+1B9LvN4BOoI9W9r0hwg683EFKPdmeAtoZyBc/i07b7+Bl6iz7rVn1XIDAoGADVcl
+evjFaFIAfdlRQhZLFnLoYDNLzA3jqPwNXpFfDA5EpESsoJLlN68zcQrsVoxXVZzC
+LXtidt1548d8h0y+q2l1zZUhCwSb7VQw4lX+oCyDlwK5wL/7w5O54bPlASuZn9IM
+ie+YD7I84d4PNJAaQqRtQT6AIBtW2633UqA2FkECgYAXBrCaY/qj+1D0GoPtrFI5
+4yL3veQqlWgpUzH8Q3tqTjKg5heSLlvOXnU4BLoayfYHwRjVATEbFd0IpvyaB3cl
+sIEC4n8UXxULwFtLe9VUEyPDRVLuQaFOQpMpoM5eUeGHIny9iZ5LwPcdAkaQt7+/
+FLrqlS3iNKk0L+yaFKlxgg==
+-----END PRIVATE KEY-----
+";
+const RSA_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAnsVT+Jd7xV4mhAy/uoWj
+zefKt+zcSGrq/b0WvwRKWYGOawruyK4tTyifkDFw0VDNouQAxsTx5NhZCHgD/DjS
+tJKREJXL9QdC3QjksPZCAKVubFe1Nd4XsKU+l6el8kAFVSFjGTbwxHaCIbrS2AiC
+j3PrPG1e151yUTLENjZClCXzi3dFYos1w6uJ+8Y9jprIqNJ6LkDhzZ4G47fL/EWF
+v4ZM162WCTdJPQ3Fv4cjhShrT8oKZGXs2CMXRr26C1a391Y+p7wozLQg1FK8K43I
+VTcV4QgfrQppG/rmVUznLpN4wh0+WAiQ3vK3eJTQlnUIqUQ88RBxa7IohB4+Dp5W
+cQIDAQAB
+-----END PUBLIC KEY-----
+";
+
 const ED25519_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
 MC4CAQAwBQYDK2VwBCIEIOidx7GthBl4CAknrqOlfkbgCrEJrq4TH72GGKRTtNXD
 -----END PRIVATE KEY-----
