@@ -12,17 +12,21 @@ use std::net::TcpListener;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
-use secure_api_runtime::{SecureApp, SecurityConfig};
+use secure_api_runtime::{RoleHierarchy, SecureApp, SecurityConfig};
 
 use crate::store::{Store, StoreError};
 
 /// The application with every route mounted.
 pub fn app(security: SecurityConfig, store: Store) -> SecureApp {
-    SecureApp::new(security)
+    let app = SecureApp::new(security)
+        .role_hierarchy(RoleHierarchy::new().role("admin", ["user"]))
         .app_data(web::Data::new(store))
         .service(routes::health)
         .service(routes::get_user)
-        .service(routes::create_user)
+        .service(routes::update_me)
+        .service(routes::orders::create_order)
+        .service(routes::orders::validate_order);
+    routes::admin::mount(app)
 }
 
 /// Creates the `admin` user with role `admin` if it does not exist yet.

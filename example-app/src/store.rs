@@ -42,6 +42,25 @@ pub struct User {
     pub password_hash: String,
     /// Roles granted.
     pub roles: Vec<String>,
+    /// Salary in cents: internal, never sent to clients.
+    pub salary_cents: i64,
+    /// A note for staff: internal, never sent to clients.
+    pub internal_note: String,
+}
+
+/// An order, owned by the user who placed it.
+#[derive(Clone, Debug)]
+pub struct Order {
+    /// Primary key.
+    pub id: i64,
+    /// The user who placed it.
+    pub owner_id: i64,
+    /// What was ordered.
+    pub item: String,
+    /// How many.
+    pub quantity: i64,
+    /// `draft`, `validated` or `executed`.
+    pub state: String,
 }
 
 /// Users, in SQLite.
@@ -53,8 +72,14 @@ pub struct Store {
 #[derive(Debug)]
 struct Embedded;
 
-const MIGRATIONS: [(i64, &str, &str); 1] =
-    [(1, "users", include_str!("../migrations/0001_users.sql"))];
+const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (1, "users", include_str!("../migrations/0001_users.sql")),
+    (
+        2,
+        "profile_and_orders",
+        include_str!("../migrations/0002_profile_and_orders.sql"),
+    ),
+];
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(
@@ -121,6 +146,8 @@ impl Store {
                 display_name: display_name.to_owned(),
                 password_hash: password_hash.to_owned(),
                 roles: roles.to_vec(),
+                salary_cents: 0,
+                internal_note: String::new(),
             }),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(StoreError::UsernameTaken)
@@ -132,7 +159,7 @@ impl Store {
     /// The user with `id`, if any.
     pub async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, username, display_name, password_hash, roles FROM users WHERE id = ?",
+            "SELECT id, username, display_name, password_hash, roles, salary_cents, internal_note FROM users WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -140,10 +167,92 @@ impl Store {
         Ok(row.map(|row| user_from(&row)))
     }
 
+    /// Sets a user's display name; the updated user, if it exists.
+    pub async fn set_display_name(
+        &self,
+        id: i64,
+        display_name: &str,
+    ) -> Result<Option<User>, StoreError> {
+        sqlx::query("UPDATE users SET display_name = ? WHERE id = ?")
+            .bind(display_name)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        self.user(id).await
+    }
+
+    /// Sets a user's internal fields (staff only).
+    pub async fn set_internal(
+        &self,
+        id: i64,
+        salary_cents: i64,
+        internal_note: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET salary_cents = ?, internal_note = ? WHERE id = ?")
+            .bind(salary_cents)
+            .bind(internal_note)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Places a draft order for `owner_id`.
+    pub async fn create_order(
+        &self,
+        owner_id: i64,
+        item: &str,
+        quantity: i64,
+    ) -> Result<Order, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO orders (owner_id, item, quantity, state, created_at) VALUES (?, ?, ?, 'draft', ?)",
+        )
+        .bind(owner_id)
+        .bind(item)
+        .bind(quantity)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(Order {
+            id: done.last_insert_rowid(),
+            owner_id,
+            item: item.to_owned(),
+            quantity,
+            state: "draft".to_owned(),
+        })
+    }
+
+    /// The order with `id`, if any.
+    pub async fn order(&self, id: i64) -> Result<Option<Order>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, owner_id, item, quantity, state FROM orders WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|row| order_from(&row)))
+    }
+
+    /// Moves an order from `from` to `to` in one statement; `false` when it
+    /// was not in `from` (someone else moved it first).
+    pub async fn transition_order(
+        &self,
+        id: i64,
+        from: &str,
+        to: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE orders SET state = ? WHERE id = ? AND state = ?")
+            .bind(to)
+            .bind(id)
+            .bind(from)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The user named `username`, if any.
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, username, display_name, password_hash, roles FROM users WHERE username = ?",
+            "SELECT id, username, display_name, password_hash, roles, salary_cents, internal_note FROM users WHERE username = ?",
         )
         .bind(username)
         .fetch_optional(&self.pool)
@@ -160,5 +269,24 @@ fn user_from(row: &SqliteRow) -> User {
         display_name: row.get("display_name"),
         password_hash: row.get("password_hash"),
         roles: roles.split_whitespace().map(str::to_owned).collect(),
+        salary_cents: row.get("salary_cents"),
+        internal_note: row.get("internal_note"),
     }
+}
+
+fn order_from(row: &SqliteRow) -> Order {
+    Order {
+        id: row.get("id"),
+        owner_id: row.get("owner_id"),
+        item: row.get("item"),
+        quantity: row.get("quantity"),
+        state: row.get("state"),
+    }
+}
+
+fn now() -> i64 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    i64::try_from(secs).unwrap_or(i64::MAX)
 }

@@ -23,10 +23,11 @@ pub(crate) enum Kind {
     Authenticated,
     Roles,
     Owner,
+    Expose,
 }
 
 impl Kind {
-    const ALL: [Self; 9] = [
+    const ALL: [Self; 10] = [
         Self::Get,
         Self::Post,
         Self::Put,
@@ -36,6 +37,7 @@ impl Kind {
         Self::Authenticated,
         Self::Roles,
         Self::Owner,
+        Self::Expose,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Kind {
             Self::Authenticated => "authenticated",
             Self::Roles => "roles",
             Self::Owner => "owner",
+            Self::Expose => "expose",
         }
     }
 
@@ -88,10 +91,12 @@ pub(crate) struct RoleList {
 }
 
 pub(crate) enum OwnerSpec {
-    /// `#[owner(param)]`, `#[owner(param, or_roles(..))]`
+    /// `#[owner(param)]`, `#[owner(param, or_roles(..))]`,
+    /// `#[owner(param, resource = Type)]`
     Param {
         param: Ident,
         or_roles: Option<RoleList>,
+        resource: Option<syn::Path>,
     },
     /// `#[owner(none, reason = "...")]`
     Waived { reason: LitStr },
@@ -105,6 +110,7 @@ pub(crate) struct Declared {
     pub authenticated: Option<Span>,
     pub roles: Option<(Span, RoleList)>,
     pub owner: Option<(Span, OwnerSpec)>,
+    pub expose: Option<(Span, Vec<Ident>)>,
     /// Attributes that were written but did not parse; their errors are
     /// reported already, so rules that look for them stay silent.
     pub invalid: Vec<Kind>,
@@ -119,6 +125,7 @@ impl Declared {
                 Kind::Authenticated => self.authenticated.is_some(),
                 Kind::Roles => self.roles.is_some(),
                 Kind::Owner => self.owner.is_some(),
+                Kind::Expose => self.expose.is_some(),
                 _ => self.has_route(),
             }
     }
@@ -230,6 +237,7 @@ fn parse_one(
         Kind::Public => declared.public.map(|_| kind),
         Kind::Authenticated => declared.authenticated.map(|_| kind),
         Kind::Roles => declared.roles.as_ref().map(|_| kind),
+        Kind::Expose => declared.expose.as_ref().map(|_| kind),
         _ => declared.owner.as_ref().map(|_| kind),
     };
     if let Some(first) = taken {
@@ -263,6 +271,9 @@ fn parse_one(
         Kind::Roles => (|input: ParseStream<'_>| parse_role_list(input, span, "roles", false))
             .parse2(args)
             .map(|list| declared.roles = Some((span, list))),
+        Kind::Expose => (|input: ParseStream<'_>| parse_expose(input, span))
+            .parse2(args)
+            .map(|fields| declared.expose = Some((span, fields))),
         Kind::Owner => (|input: ParseStream<'_>| parse_owner(input, span))
             .parse2(args)
             .map(|spec| declared.owner = Some((span, spec))),
@@ -443,7 +454,44 @@ fn parse_role(input: ParseStream<'_>) -> syn::Result<Role> {
     })
 }
 
-const OWNER_OPTIONS: [&str; 2] = ["or_roles", "reason"];
+const OWNER_OPTIONS: [&str; 3] = ["or_roles", "reason", "resource"];
+
+/// `id, username, display_name`: the fields a response may carry.
+fn parse_expose(input: ParseStream<'_>, span: Span) -> syn::Result<Vec<Ident>> {
+    if input.is_empty() {
+        return Err(error(
+            span,
+            "`#[expose]` needs the fields the response may carry",
+            "write `#[expose(id, username, display_name)]`",
+        ));
+    }
+    let mut fields: Vec<Ident> = Vec::new();
+    loop {
+        let field = input.call(Ident::parse_any).map_err(|e| {
+            error(
+                e.span(),
+                "expected a field name",
+                "write `#[expose(id, username)]`",
+            )
+        })?;
+        if fields.contains(&field) {
+            return Err(error(
+                field.span(),
+                format!("the field `{field}` is listed twice"),
+                "list each field once",
+            ));
+        }
+        fields.push(field);
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+        if input.is_empty() {
+            break;
+        }
+    }
+    Ok(fields)
+}
 
 fn parse_owner(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerSpec> {
     if input.is_empty() {
@@ -462,6 +510,7 @@ fn parse_owner(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerSpec> {
     })?;
     let mut or_roles: Option<(Ident, RoleList)> = None;
     let mut reason: Option<(Ident, LitStr)> = None;
+    let mut resource: Option<(Ident, syn::Path)> = None;
     while !input.is_empty() {
         input.parse::<Token![,]>()?;
         if input.is_empty() {
@@ -493,6 +542,20 @@ fn parse_owner(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerSpec> {
                 let list = parse_role_list(&content, key.span(), "or_roles", true)?;
                 or_roles = Some((key, list));
             }
+            "resource" => {
+                if resource.is_some() {
+                    return Err(duplicate());
+                }
+                input.parse::<Token![=]>()?;
+                let path: syn::Path = input.parse().map_err(|e| {
+                    error(
+                        e.span(),
+                        "expected the resource type",
+                        "write `resource = Order`, where `Order: Owned`",
+                    )
+                })?;
+                resource = Some((key, path));
+            }
             "reason" => {
                 if reason.is_some() {
                     return Err(duplicate());
@@ -509,18 +572,18 @@ fn parse_owner(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerSpec> {
                     key.span(),
                     format!("unknown option `{name}` in `#[owner]`"),
                     format!(
-                        "{hint}the options are `or_roles(..)` and, with `none`, `reason = \"...\"`"
+                        "{hint}the options are `or_roles(..)`, `resource = Type` and, with `none`, `reason = \"...\"`"
                     ),
                 ));
             }
         }
     }
     if first == "none" {
-        if let Some((key, _)) = or_roles {
+        if let Some(key) = or_roles.map(|(k, _)| k).or(resource.map(|(k, _)| k)) {
             return Err(error(
                 key.span(),
-                "`or_roles` has no meaning with `#[owner(none, ..)]`",
-                "remove `or_roles(..)`",
+                format!("`{key}` has no meaning with `#[owner(none, ..)]`"),
+                format!("remove `{key}`"),
             ));
         }
         let Some((_, reason)) = reason else {
@@ -551,5 +614,6 @@ fn parse_owner(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerSpec> {
     Ok(OwnerSpec::Param {
         param: first,
         or_roles: or_roles.map(|(_, list)| list),
+        resource: resource.map(|(_, path)| path),
     })
 }

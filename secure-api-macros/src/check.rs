@@ -7,6 +7,7 @@ use syn::spanned::Spanned as _;
 
 use crate::ast::{Declared, Kind, OwnerSpec};
 use crate::errors::{Errors, did_you_mean};
+use crate::expand::outer_type;
 use crate::path::is_id_like;
 
 pub(crate) fn all(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
@@ -16,6 +17,61 @@ pub(crate) fn all(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
     check_public_alone(declared, errors);
     check_owner_param(declared, errors);
     check_object_ids_have_owner(declared, errors);
+    check_checked_matches_resource(declared, item, errors);
+}
+
+/// A `Checked<T>` argument is filled by the ownership lookup of
+/// `#[owner(param, resource = T)]`: the route must declare that lookup, for
+/// that same `T`.
+fn check_checked_matches_resource(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
+    let resource = match &declared.owner {
+        Some((
+            _,
+            OwnerSpec::Param {
+                resource: Some(resource),
+                ..
+            },
+        )) => Some(resource),
+        _ => None,
+    };
+    for input in &item.sig.inputs {
+        let syn::FnArg::Typed(typed) = input else {
+            continue;
+        };
+        let Some((name, Some(inner))) = outer_type(&typed.ty) else {
+            continue;
+        };
+        if name != "Checked" {
+            continue;
+        }
+        let inner_text = quote::quote!(#inner).to_string();
+        match resource {
+            Some(resource) if quote::quote!(#resource).to_string() == inner_text => {}
+            Some(resource) => errors.push(
+                typed.ty.span(),
+                format!(
+                    "this route checks the ownership of `{}`, not of `{}`",
+                    quote::quote!(#resource).to_string().replace(' ', ""),
+                    inner_text.replace(' ', "")
+                ),
+                format!(
+                    "take `Checked<{}>`",
+                    quote::quote!(#resource).to_string().replace(' ', "")
+                ),
+            ),
+            None => errors.push(
+                typed.ty.span(),
+                format!(
+                    "`Checked<{}>` is only filled by an ownership lookup",
+                    inner_text.replace(' ', "")
+                ),
+                format!(
+                    "declare it: `#[owner(<path parameter>, resource = {})]`",
+                    inner_text.replace(' ', "")
+                ),
+            ),
+        }
+    }
 }
 
 /// A handler is a plain `async fn`: no generics, no receiver.

@@ -1,10 +1,13 @@
 //! Code generation: a unit struct named like the handler, implementing
-//! `SecureRoute`, with the route's policy as a `static` and the handler kept
-//! verbatim inside. Validity is decided before this runs.
+//! `SecureRoute`, with the route's policy as a `static`, the handler kept
+//! verbatim inside, and a wrapper that validates JSON bodies and writes the
+//! response (projected by `#[expose]`, or checked safe to send whole).
+//! Validity is decided before this runs.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
-use syn::{ItemFn, LitStr};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned as _;
+use syn::{FnArg, Ident, ItemFn, LitStr, ReturnType, Type};
 
 use crate::ast::{self, Declared, Kind, OwnerSpec, RoleList, RoleMode};
 use crate::check;
@@ -14,19 +17,16 @@ use crate::errors::Errors;
 pub(crate) fn route(trigger: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let Some((declared, handler)) = ast::parse(trigger, args, item.clone(), &mut errors) else {
-        return with_errors(item, errors);
+        let errors = errors.into_compile_errors();
+        return quote! { #errors #item };
     };
     check::all(&declared, &handler, &mut errors);
     if !errors.is_empty() {
         return fallback(&handler, errors);
     }
     let policy = policy(&declared, &handler);
-    secured_route(&handler, &policy)
-}
-
-fn with_errors(item: TokenStream, errors: Errors) -> TokenStream {
-    let errors = errors.into_compile_errors();
-    quote! { #errors #item }
+    let wrapper = wrapper(&declared, &handler);
+    route_type(&handler, &policy, Some(&wrapper))
 }
 
 /// On error: the compile errors, and a route type that keeps the handler's
@@ -42,9 +42,10 @@ fn fallback(handler: &ItemFn, errors: Errors) -> TokenStream {
             access: ::secure_api_runtime::__private::Access::Authenticated,
             roles: ::secure_api_runtime::__private::RoleRule::None,
             owner: ::secure_api_runtime::__private::OwnerRule::None,
+            check_owned: ::core::option::Option::None,
         }
     };
-    let route = route_type(handler, &unchecked, false);
+    let route = route_type(handler, &unchecked, None);
     quote! { #errors #route }
 }
 
@@ -65,12 +66,34 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
         None => quote!(#private::RoleRule::None),
         Some((_, list)) => role_rule(list),
     };
+    let mut check_owned = quote!(::core::option::Option::None);
     let owner = match &declared.owner {
         None => quote!(#private::OwnerRule::None),
-        Some((_, OwnerSpec::Param { param, or_roles })) => {
+        Some((
+            _,
+            OwnerSpec::Param {
+                param,
+                or_roles,
+                resource,
+            },
+        )) => {
             let param = LitStr::new(&param.to_string(), param.span());
             let or_roles = or_roles.as_ref().map(role_names).unwrap_or_default();
-            quote!(#private::OwnerRule::Subject { param: #param, or_roles: &[#(#or_roles),*] })
+            match resource {
+                None => {
+                    quote!(#private::OwnerRule::Subject { param: #param, or_roles: &[#(#or_roles),*] })
+                }
+                Some(resource) => {
+                    let written = LitStr::new(
+                        &quote!(#resource).to_string().replace(' ', ""),
+                        resource.span(),
+                    );
+                    check_owned = quote_spanned! {resource.span()=>
+                        ::core::option::Option::Some(#private::check_owned::<#resource>)
+                    };
+                    quote!(#private::OwnerRule::Resource { param: #param, resource: #written, or_roles: &[#(#or_roles),*] })
+                }
+            }
         }
         Some((_, OwnerSpec::Waived { reason })) => {
             quote!(#private::OwnerRule::Waived { reason: #reason })
@@ -84,6 +107,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
             access: #private::Access::#access,
             roles: #roles,
             owner: #owner,
+            check_owned: #check_owned,
         }
     }
 }
@@ -111,26 +135,141 @@ fn capitalized(word: &str) -> String {
         .unwrap_or_default()
 }
 
-fn secured_route(handler: &ItemFn, policy: &TokenStream) -> TokenStream {
-    route_type(handler, policy, true)
+/// The last path segment's name and its single type argument, e.g.
+/// `web::Json<Body>` → `("Json", Some(Body))`.
+pub(crate) fn outer_type(ty: &Type) -> Option<(String, Option<&Type>)> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    let inner = match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    };
+    Some((last.ident.to_string(), inner))
 }
 
-fn route_type(handler: &ItemFn, policy: &TokenStream, mount: bool) -> TokenStream {
+/// The handler actix calls: it validates JSON bodies, calls the user's
+/// handler, and turns its value into the response.
+fn wrapper(declared: &Declared, handler: &ItemFn) -> TokenStream {
+    let private = quote!(::secure_api_runtime::__private);
+    let name = &handler.sig.ident;
+    let wrapper = format_ident!("__secure_api_{}_handler", name);
+    let mut params = Vec::new();
+    let mut args = Vec::new();
+    let mut checks = Vec::new();
+    for (i, input) in handler.sig.inputs.iter().enumerate() {
+        let FnArg::Typed(typed) = input else { continue };
+        let arg = Ident::new(&format!("__secure_api_arg{i}"), Span::mixed_site());
+        let ty = &typed.ty;
+        if let Some(("Json", Some(body))) = outer_type(ty).as_ref().map(|(n, b)| (n.as_str(), *b)) {
+            // Located at the body type, so "not a declared request body"
+            // points at the type the user wrote.
+            let arg_here = Ident::new(&arg.to_string(), Span::mixed_site().located_at(body.span()));
+            checks.push(quote_spanned! {body.span()=>
+                if let ::core::result::Result::Err(problem) = #private::validate_body(&#arg_here) {
+                    return ::core::result::Result::Err(problem);
+                }
+            });
+        }
+        params.push(quote!(#arg: #ty));
+        args.push(arg);
+    }
+    let out = Ident::new("__secure_api_out", Span::mixed_site());
+    let respond = match &declared.expose {
+        Some((_, fields)) => expose(handler, fields, &out),
+        None => {
+            let span = match &handler.sig.output {
+                ReturnType::Default => handler.sig.ident.span(),
+                ReturnType::Type(_, ty) => ty.span(),
+            };
+            let out_here = Ident::new(&out.to_string(), Span::mixed_site().located_at(span));
+            quote_spanned!(span=> #private::safe_response(#out_here))
+        }
+    };
+    quote! {
+        async fn #wrapper(#(#params),*) -> impl #private::Responder {
+            #(#checks)*
+            let #out = #name(#(#args),*).await;
+            ::core::result::Result::Ok::<_, #private::Problem>(#respond)
+        }
+    }
+}
+
+/// Writes exactly `fields` of the returned value. The field accesses carry
+/// the spans of the names in `#[expose(..)]`, so a name that is not a field
+/// is a compile error at that name.
+fn expose(handler: &ItemFn, fields: &[Ident], out: &Ident) -> TokenStream {
+    let private = quote!(::secure_api_runtime::__private);
+    let item = Ident::new("__secure_api_item", Span::mixed_site());
+    let writer = Ident::new("__secure_api_writer", Span::mixed_site());
+    let writes = fields.iter().map(|field| {
+        let key = LitStr::new(field.to_string().trim_start_matches("r#"), field.span());
+        let access = quote_spanned!(field.span()=> &#item.#field);
+        quote!(#writer.field(#key, #access)?;)
+    });
+    let project = quote! {
+        |#item: &_, #writer: &mut #private::FieldWriter<'_>| -> ::core::result::Result<(), _> {
+            #(#writes)*
+            ::core::result::Result::Ok(())
+        }
+    };
+    let ty = match &handler.sig.output {
+        ReturnType::Type(_, ty) => Some(ty.as_ref()),
+        ReturnType::Default => None,
+    };
+    let (is_result, value_ty) = match ty.and_then(|t| outer_type(t).map(|(n, inner)| (n, inner, t)))
+    {
+        Some((name, Some(inner), _)) if name == "Result" => (true, Some(inner)),
+        Some((_, _, t)) => (false, Some(t)),
+        None => (false, ty),
+    };
+    let shaped = |value: TokenStream| {
+        let direct = value_ty
+            .and_then(outer_type)
+            .is_some_and(|(name, _)| ["Vec", "Option", "Page", "Created"].contains(&name.as_str()));
+        if direct {
+            quote!(#private::Exposable::respond(#value, #project))
+        } else {
+            quote!(#private::Exposable::respond(#private::One(#value), #project))
+        }
+    };
+    if is_result {
+        let value = Ident::new("__secure_api_value", Span::mixed_site());
+        let respond = shaped(quote!(#value));
+        quote! {
+            match #out {
+                ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#respond),
+                ::core::result::Result::Err(error) => ::core::result::Result::Err(error),
+            }
+        }
+    } else {
+        shaped(quote!(#out))
+    }
+}
+
+fn route_type(
+    handler: &ItemFn,
+    policy: &TokenStream,
+    wrapper: Option<&TokenStream>,
+) -> TokenStream {
     let private = quote!(::secure_api_runtime::__private);
     let name = &handler.sig.ident;
     let vis = &handler.vis;
     let docs = handler.attrs.iter().filter(|a| a.path().is_ident("doc"));
     let policy_static = format_ident!("__secure_api_{}_policy", name);
     let mount_arg = format_ident!("__secure_api_mount", span = Span::mixed_site());
-    let register = if mount {
-        quote!(#mount_arg.route(&#policy_static, #name);)
-    } else {
-        quote!(let _ = #mount_arg;)
-    };
-    let allow_unused = if mount {
-        TokenStream::new()
-    } else {
-        quote!(#[allow(dead_code, unused)])
+    let wrapper_name = format_ident!("__secure_api_{}_handler", name);
+    let (allow_unused, register) = match wrapper {
+        Some(wrapper) => (
+            TokenStream::new(),
+            quote!(#wrapper #mount_arg.route(&#policy_static, #wrapper_name);),
+        ),
+        None => (
+            quote!(#[allow(dead_code, unused)]),
+            quote!(let _ = #mount_arg;),
+        ),
     };
     quote! {
         #(#docs)*

@@ -10,6 +10,7 @@ mod ast;
 mod check;
 mod errors;
 mod expand;
+mod input;
 mod path;
 
 use proc_macro::TokenStream;
@@ -49,4 +50,15 @@ entry_points! {
     /// `#[owner(none, reason = "...")]` states that an id route needs no
     /// ownership check.
     owner => Owner,
+    /// `#[expose(id, username)]`: the response body carries exactly these
+    /// fields of the returned value (`T`, `Vec<T>`, `Option<T>`, `Page<T>`,
+    /// `Created<T>`, or a `Result` of one of them).
+    expose => Expose,
+}
+
+/// `#[derive(Input)]`: a declared request body. Requires
+/// `#[serde(deny_unknown_fields)]` and a `garde::Validate` implementation.
+#[proc_macro_derive(Input)]
+pub fn derive_input(item: TokenStream) -> TokenStream {
+    input::derive(item.into()).into()
 }

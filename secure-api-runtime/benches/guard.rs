@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use secure_api_runtime::auth::JwtKey;
 use secure_api_runtime::guard::authorize;
 use secure_api_runtime::policy::{Access, Method, OwnerRule, RoleRule, RoutePolicy};
-use secure_api_runtime::{Mode, SecurityConfig};
+use secure_api_runtime::{Mode, RoleHierarchy, SecurityConfig};
 
 static POLICY: RoutePolicy = RoutePolicy {
     handler: "get_user",
@@ -20,6 +20,7 @@ static POLICY: RoutePolicy = RoutePolicy {
         param: "user_id",
         or_roles: &["support"],
     },
+    check_owned: None,
 };
 
 fn guard(c: &mut Criterion) {
@@ -33,6 +34,7 @@ fn guard(c: &mut Criterion) {
         .issue_access_token("42", &["user".to_owned()])
         .unwrap_or_else(|e| panic!("{e}"))
         .token;
+    let hierarchy = RoleHierarchy::new();
     let mut headers = HeaderMap::new();
     let value = HeaderValue::from_str(&format!("Bearer {token}")).unwrap_or_else(|e| panic!("{e}"));
     headers.insert(AUTHORIZATION, value);
@@ -41,7 +43,7 @@ fn guard(c: &mut Criterion) {
         "guard: jwt verify + roles + owner (token seen before)",
         |b| {
             b.iter(|| {
-                let decision = authorize(&POLICY, &security, &headers, |_| Some("42"));
+                let decision = authorize(&POLICY, &security, &hierarchy, &headers, |_| Some("42"));
                 assert!(matches!(decision, Ok(Some(_))));
                 decision
             });
@@ -66,11 +68,11 @@ fn guard(c: &mut Criterion) {
     c.bench_function("guard: first sight of a token (full verification)", |b| {
         b.iter(|| {
             next = (next + 1) % cold.len();
-            authorize(&POLICY, &security, &cold[next], |_| Some("42")).is_ok()
+            authorize(&POLICY, &security, &hierarchy, &cold[next], |_| Some("42")).is_ok()
         });
     });
     c.bench_function("guard: refused owner (403)", |b| {
-        b.iter(|| authorize(&POLICY, &security, &headers, |_| Some("43")).is_err());
+        b.iter(|| authorize(&POLICY, &security, &hierarchy, &headers, |_| Some("43")).is_err());
     });
 }
 

@@ -19,6 +19,7 @@ use crate::config::SecurityConfig;
 use crate::guard::RouteGuard;
 use crate::policy::RoutePolicy;
 use crate::problem::{PROBLEM_JSON, Problem};
+use crate::roles::RoleHierarchy;
 
 /// The default cap on JSON request bodies.
 pub const DEFAULT_JSON_LIMIT: usize = 1024 * 1024;
@@ -47,6 +48,7 @@ pub trait SecureRoute: crate::__private::Sealed {
 pub struct Mount<'a> {
     config: &'a mut AppService,
     security: &'a SecurityConfig,
+    hierarchy: &'a Rc<RoleHierarchy>,
 }
 
 impl fmt::Debug for Mount<'_> {
@@ -65,7 +67,11 @@ impl Mount<'_> {
     {
         let resource = Resource::new(policy.path)
             .guard(guard::Method(policy.method.as_http()))
-            .wrap(RouteGuard::new(policy, self.security.clone()))
+            .wrap(RouteGuard::new(
+                policy,
+                self.security.clone(),
+                Rc::clone(self.hierarchy),
+            ))
             .route(web::route().to(handler));
         HttpServiceFactory::register(resource, self.config);
     }
@@ -99,6 +105,7 @@ struct Mounted {
 /// ```
 pub struct SecureApp {
     security: SecurityConfig,
+    hierarchy: RoleHierarchy,
     routes: Vec<Mounted>,
     configure: Vec<Configure>,
 }
@@ -120,6 +127,7 @@ impl SecureApp {
     pub fn new(security: SecurityConfig) -> Self {
         Self {
             security,
+            hierarchy: RoleHierarchy::new(),
             routes: Vec::new(),
             configure: Vec::new(),
         }
@@ -146,6 +154,14 @@ impl SecureApp {
             policy,
             register: Box::new(move |mount| route.register(mount)),
         });
+        self
+    }
+
+    /// Sets which roles include which (e.g. `admin` includes `user`) for
+    /// every `#[roles]` and `or_roles` check.
+    #[must_use]
+    pub fn role_hierarchy(mut self, hierarchy: RoleHierarchy) -> Self {
+        self.hierarchy = hierarchy;
         self
     }
 
@@ -202,6 +218,7 @@ impl SecureApp {
         }
         app.service(Routes {
             security: self.security,
+            hierarchy: Rc::new(self.hierarchy),
             routes: self.routes,
         })
         .wrap(Backstop {
@@ -212,6 +229,7 @@ impl SecureApp {
 
 struct Routes {
     security: SecurityConfig,
+    hierarchy: Rc<RoleHierarchy>,
     routes: Vec<Mounted>,
 }
 
@@ -220,6 +238,7 @@ impl HttpServiceFactory for Routes {
         let mut mount = Mount {
             config,
             security: &self.security,
+            hierarchy: &self.hierarchy,
         };
         for route in self.routes {
             (route.register)(&mut mount);

@@ -15,6 +15,8 @@ use crate::auth::Principal;
 use crate::config::SecurityConfig;
 use crate::policy::{Access, OwnerRule, RoutePolicy};
 use crate::problem::Problem;
+use crate::roles::RoleHierarchy;
+use actix_web::http::StatusCode;
 
 /// Why a request was refused: the problem sent, and the rule and reason logged.
 #[derive(Debug)]
@@ -35,6 +37,7 @@ pub struct Refusal {
 pub fn authorize<'a>(
     policy: &RoutePolicy,
     security: &SecurityConfig,
+    hierarchy: &RoleHierarchy,
     headers: &HeaderMap,
     path_param: impl Fn(&str) -> Option<&'a str>,
 ) -> Result<Option<Principal>, Refusal> {
@@ -51,7 +54,8 @@ pub fn authorize<'a>(
     let principal = security
         .verify_access_token(token)
         .map_err(|e| refuse_authn(e.reason()))?;
-    if !policy.roles.allows(&principal.roles) {
+    let held = hierarchy.expand(&principal.roles);
+    if !policy.roles.allows(&held) {
         return Err(Refusal {
             problem: Problem::forbidden("this route needs a role the caller does not hold"),
             rule: "roles",
@@ -61,7 +65,7 @@ pub fn authorize<'a>(
     }
     if let OwnerRule::Subject { param, or_roles } = policy.owner {
         let owns = path_param(param).is_some_and(|value| value == principal.sub);
-        if !owns && !or_roles.iter().any(|role| principal.has_role(role)) {
+        if !owns && !holds_any(&held, or_roles) {
             return Err(Refusal {
                 problem: Problem::forbidden("the caller does not own this resource"),
                 rule: "owner",
@@ -71,6 +75,10 @@ pub fn authorize<'a>(
         }
     }
     Ok(Some(principal))
+}
+
+fn holds_any(held: &[String], roles: &[&str]) -> bool {
+    roles.iter().any(|role| held.iter().any(|h| h == role))
 }
 
 /// The token of a single `Authorization: Bearer <token>` header; the scheme
@@ -97,11 +105,20 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
 pub(crate) struct RouteGuard {
     policy: &'static RoutePolicy,
     security: SecurityConfig,
+    hierarchy: Rc<RoleHierarchy>,
 }
 
 impl RouteGuard {
-    pub(crate) fn new(policy: &'static RoutePolicy, security: SecurityConfig) -> Self {
-        Self { policy, security }
+    pub(crate) fn new(
+        policy: &'static RoutePolicy,
+        security: SecurityConfig,
+        hierarchy: Rc<RoleHierarchy>,
+    ) -> Self {
+        Self {
+            policy,
+            security,
+            hierarchy,
+        }
     }
 }
 
@@ -121,6 +138,7 @@ where
             service: Rc::new(service),
             policy: self.policy,
             security: self.security.clone(),
+            hierarchy: Rc::clone(&self.hierarchy),
         }))
     }
 }
@@ -129,6 +147,7 @@ pub(crate) struct RouteGuardService<S> {
     service: Rc<S>,
     policy: &'static RoutePolicy,
     security: SecurityConfig,
+    hierarchy: Rc<RoleHierarchy>,
 }
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -145,16 +164,54 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let decision = authorize(self.policy, &self.security, req.headers(), |name| {
-            req.match_info().get(name)
-        });
+        let decision = authorize(
+            self.policy,
+            &self.security,
+            &self.hierarchy,
+            req.headers(),
+            |name| req.match_info().get(name),
+        );
         match decision {
             Ok(principal) => {
+                let lookup = match (self.policy.owner, self.policy.check_owned, &principal) {
+                    (
+                        OwnerRule::Resource {
+                            param, or_roles, ..
+                        },
+                        Some(check),
+                        Some(principal),
+                    ) => {
+                        let id = req.match_info().get(param).unwrap_or_default().to_owned();
+                        let bypass = holds_any(&self.hierarchy.expand(&principal.roles), or_roles);
+                        Some(check(
+                            id,
+                            req.request().clone(),
+                            principal.sub.clone(),
+                            bypass,
+                        ))
+                    }
+                    _ => None,
+                };
+                let sub = principal.as_ref().map(|p| p.sub.clone());
                 if let Some(principal) = principal {
                     req.extensions_mut().insert(principal);
                 }
                 let service = Rc::clone(&self.service);
+                let policy = self.policy;
                 Box::pin(async move {
+                    if let Some(lookup) = lookup
+                        && let Err(problem) = lookup.await
+                    {
+                        let reason = if problem.status() == StatusCode::NOT_FOUND {
+                            "not_owner_or_missing"
+                        } else {
+                            "lookup_failed"
+                        };
+                        audit::refused(policy, sub.as_deref(), "owner", reason);
+                        return Ok(req
+                            .into_response(problem.to_response())
+                            .map_into_right_body());
+                    }
                     service
                         .call(req)
                         .await
@@ -193,6 +250,7 @@ mod tests {
             param: "user_id",
             or_roles: &["support"],
         },
+        check_owned: None,
     };
 
     static ADMIN: RoutePolicy = RoutePolicy {
@@ -202,6 +260,7 @@ mod tests {
         access: Access::Authenticated,
         roles: RoleRule::Any(&["admin"]),
         owner: OwnerRule::None,
+        check_owned: None,
     };
 
     fn config() -> SecurityConfig {
@@ -236,12 +295,19 @@ mod tests {
     #[test]
     fn owner_rule_compares_the_path_parameter_with_the_subject() {
         let config = config();
-        let mine = authorize(&OWNER, &config, &headers(&config, "7", &[]), |_| Some("7"));
+        let mine = authorize(
+            &OWNER,
+            &config,
+            &RoleHierarchy::new(),
+            &headers(&config, "7", &[]),
+            |_| Some("7"),
+        );
         assert!(matches!(mine, Ok(Some(p)) if p.sub == "7"));
         assert_eq!(
             rule_of(authorize(
                 &OWNER,
                 &config,
+                &RoleHierarchy::new(),
                 &headers(&config, "7", &[]),
                 |_| Some("8")
             )),
@@ -251,6 +317,7 @@ mod tests {
             rule_of(authorize(
                 &OWNER,
                 &config,
+                &RoleHierarchy::new(),
                 &headers(&config, "7", &[]),
                 |_| None
             )),
@@ -260,6 +327,7 @@ mod tests {
             authorize(
                 &OWNER,
                 &config,
+                &RoleHierarchy::new(),
                 &headers(&config, "7", &["support"]),
                 |_| Some("8")
             )
@@ -274,20 +342,58 @@ mod tests {
             rule_of(authorize(
                 &ADMIN,
                 &config,
+                &RoleHierarchy::new(),
                 &headers(&config, "1", &["user"]),
                 |_| None
             )),
             Some("roles")
         );
         assert!(
-            authorize(&ADMIN, &config, &headers(&config, "1", &["admin"]), |_| {
-                None
-            })
+            authorize(
+                &ADMIN,
+                &config,
+                &RoleHierarchy::new(),
+                &headers(&config, "1", &["admin"]),
+                |_| { None }
+            )
             .is_ok()
         );
         assert_eq!(
-            rule_of(authorize(&ADMIN, &config, &HeaderMap::new(), |_| None)),
+            rule_of(authorize(
+                &ADMIN,
+                &config,
+                &RoleHierarchy::new(),
+                &HeaderMap::new(),
+                |_| None
+            )),
             Some("authentication")
+        );
+    }
+
+    #[test]
+    fn the_role_hierarchy_grants_included_roles() {
+        let config = config();
+        let hierarchy = RoleHierarchy::new().role("owner", ["admin"]);
+        assert!(
+            authorize(
+                &ADMIN,
+                &config,
+                &hierarchy,
+                &headers(&config, "1", &["owner"]),
+                |_| None
+            )
+            .is_ok()
+        );
+        let support = RoleHierarchy::new().role("lead", ["support"]);
+        assert!(
+            authorize(
+                &OWNER,
+                &config,
+                &support,
+                &headers(&config, "7", &["lead"]),
+                |_| Some("8")
+            )
+            .is_ok()
         );
     }
 

@@ -29,16 +29,23 @@
 //! | `#[authenticated]` | API2 Broken Authentication | a valid bearer access token ([`auth`]) |
 //! | `#[roles(admin)]`, `#[roles(any(a, b))]`, `#[roles(all(a, b))]` | API5 Broken Function Level Authorization | the principal's roles |
 //! | `#[owner(user_id)]`, `#[owner(user_id, or_roles(admin))]` | API1 Broken Object Level Authorization | the path parameter equals the principal's subject |
+//! | `#[owner(order_id, resource = Order)]` | API1 | the object is loaded through [`Owned`] and must belong to the caller (404 otherwise); the handler receives it as [`Checked<Order>`] |
 //! | `#[owner(none, reason = "...")]` | API1 | waives the ownership lint for an id route, with a reason |
+//! | `#[expose(id, name)]` | API3 Broken Object Property Level Authorization | the response carries exactly these fields ([`expose`]) |
+//! | `#[derive(Input)]` | API3 | a request body: unknown fields refused, every field validated ([`input`]) |
 //!
 //! Refusals answer RFC 9457 `application/problem+json` ([`problem`]) and
 //! emit one audit event on the `secure_api::audit` tracing target.
 
 pub mod auth;
 pub mod config;
+pub mod expose;
 pub mod guard;
+pub mod input;
+pub mod owned;
 pub mod policy;
 pub mod problem;
+pub mod roles;
 
 mod app;
 mod audit;
@@ -46,8 +53,14 @@ mod audit;
 pub use app::{DEFAULT_JSON_LIMIT, SecureApp, SecureRoute};
 pub use auth::Principal;
 pub use config::{ConfigError, KeySource, Mode, SecurityConfig};
+pub use expose::{Created, Page, SafeResponse, SerializeWhole};
+pub use input::Input;
+pub use owned::{Checked, Owned};
 pub use problem::Problem;
-pub use secure_api_macros::{authenticated, delete, get, owner, patch, post, public, put, roles};
+pub use roles::RoleHierarchy;
+pub use secure_api_macros::{
+    Input, authenticated, delete, expose, get, owner, patch, post, public, put, roles,
+};
 
 /// The actix-web version this crate is built on.
 pub use actix_web;
@@ -56,11 +69,15 @@ pub use actix_web;
 pub mod prelude {
     pub use crate::auth::Principal;
     pub use crate::config::{Mode, SecurityConfig};
+    pub use crate::expose::{Created, Page, SerializeWhole};
+    pub use crate::input::Input;
+    pub use crate::owned::{Checked, Owned};
     pub use crate::problem::Problem;
+    pub use crate::roles::RoleHierarchy;
     pub use crate::{SecureApp, SecureRoute};
     pub use actix_web::{HttpRequest, HttpResponse, HttpServer, Responder, web};
     pub use secure_api_macros::{
-        authenticated, delete, get, owner, patch, post, public, put, roles,
+        Input, authenticated, delete, expose, get, owner, patch, post, public, put, roles,
     };
 }
 
@@ -68,7 +85,12 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::app::{Mount, SecureRoute};
+    pub use crate::expose::{Exposable, FieldWriter, One, safe_response};
+    pub use crate::input::{Input, validate_body, validate_with_garde};
+    pub use crate::owned::check_owned;
     pub use crate::policy::{Access, Method, OwnerRule, RoleRule, RoutePolicy};
+    pub use crate::problem::Problem;
+    pub use actix_web::{HttpResponse, Responder};
 
     /// Implemented only by the route macros, which seals [`SecureRoute`].
     pub trait Sealed {}

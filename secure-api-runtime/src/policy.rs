@@ -109,6 +109,17 @@ pub enum OwnerRule {
         /// Roles that pass without owning the object.
         or_roles: &'static [&'static str],
     },
+    /// `#[owner(param, resource = T)]`: the object named by the path
+    /// parameter is loaded through `impl Owned for T` and must belong to the
+    /// principal, unless the principal holds one of `or_roles`; 404 otherwise.
+    Resource {
+        /// The path parameter that names the object.
+        param: &'static str,
+        /// The object's type, as written.
+        resource: &'static str,
+        /// Roles that pass without owning the object.
+        or_roles: &'static [&'static str],
+    },
     /// `#[owner(none, reason = "...")]`: ownership deliberately not checked.
     Waived {
         /// Why the route needs no ownership check, for reviewers.
@@ -131,6 +142,8 @@ pub struct RoutePolicy {
     pub roles: RoleRule,
     /// Object-level authorization.
     pub owner: OwnerRule,
+    /// The lookup behind [`OwnerRule::Resource`].
+    pub check_owned: Option<crate::owned::CheckOwned>,
 }
 
 impl RoutePolicy {
@@ -167,6 +180,23 @@ impl RoutePolicy {
             } => parts.push(format!("owner({param})")),
             OwnerRule::Subject { param, or_roles } => {
                 parts.push(format!("owner({param}, or_roles({}))", or_roles.join(", ")));
+            }
+            OwnerRule::Resource {
+                param,
+                resource,
+                or_roles: [],
+            } => {
+                parts.push(format!("owner({param}, resource = {resource})"));
+            }
+            OwnerRule::Resource {
+                param,
+                resource,
+                or_roles,
+            } => {
+                parts.push(format!(
+                    "owner({param}, resource = {resource}, or_roles({}))",
+                    or_roles.join(", ")
+                ));
             }
             OwnerRule::Waived { .. } => parts.push("owner(none)".to_owned()),
         }

@@ -1,0 +1,11 @@
+ALTER TABLE users ADD COLUMN salary_cents INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN internal_note TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner_id INTEGER NOT NULL REFERENCES users (id),
+    item TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);

@@ -1,0 +1,84 @@
+//! Administration: every route here requires the `admin` role.
+
+use actix_web::http::StatusCode;
+use garde::Validate;
+use secure_api_runtime::prelude::*;
+use serde::Deserialize;
+
+use super::{internal, printable};
+use crate::password;
+use crate::store::{Store, StoreError};
+
+/// The roles an administrator may grant.
+pub const GRANTABLE_ROLES: [&str; 2] = ["user", "admin"];
+
+/// Mounts the administration routes.
+pub fn mount(app: SecureApp) -> SecureApp {
+    app.service(create_user)
+}
+
+/// A user created by an administrator.
+#[derive(Debug, Deserialize, Validate, Input)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    #[garde(length(min = 3, max = 32), custom(username_chars))]
+    username: String,
+    #[garde(length(chars, min = password::MIN_PASSWORD_CHARS, max = password::MAX_PASSWORD_CHARS))]
+    password: String,
+    #[garde(length(chars, min = 1, max = 64), custom(printable))]
+    display_name: String,
+    #[serde(default)]
+    #[garde(custom(grantable))]
+    roles: Option<Vec<String>>,
+}
+
+fn username_chars(value: &str, _: &()) -> garde::Result {
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
+    {
+        return Err(garde::Error::new(
+            "may hold only a-z, 0-9, `_`, `.` and `-`",
+        ));
+    }
+    Ok(())
+}
+
+fn grantable(value: &Option<Vec<String>>, _: &()) -> garde::Result {
+    match value {
+        Some(roles)
+            if roles.is_empty() || roles.iter().any(|r| !GRANTABLE_ROLES.contains(&r.as_str())) =>
+        {
+            Err(garde::Error::new("lists one or more of `user`, `admin`"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Creates a user.
+#[post("/api/admin/users")]
+#[roles(admin)]
+#[expose(id, username, display_name)]
+pub async fn create_user(
+    body: web::Json<NewUser>,
+    store: web::Data<Store>,
+) -> Result<Created<crate::store::User>, Problem> {
+    let NewUser {
+        username,
+        password,
+        display_name,
+        roles,
+    } = body.into_inner();
+    let roles = roles.unwrap_or_else(|| vec!["user".to_owned()]);
+    let hash = password::hash(password).await?;
+    match store
+        .create_user(&username, &display_name, &hash, &roles)
+        .await
+    {
+        Ok(user) => Ok(Created(user)),
+        Err(StoreError::UsernameTaken) => {
+            Err(Problem::new(StatusCode::CONFLICT).with_detail("the username is taken"))
+        }
+        Err(e) => Err(internal(&e)),
+    }
+}

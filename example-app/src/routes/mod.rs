@@ -1,0 +1,71 @@
+//! The example's routes. Each declares who may call it and what it may
+//! send back; the framework refuses to compile one that does not.
+
+pub mod admin;
+pub mod orders;
+
+use actix_web::http::StatusCode;
+use garde::Validate;
+use secure_api_runtime::prelude::*;
+use serde::Deserialize;
+
+use crate::store::{Store, User};
+
+/// Liveness.
+#[get("/health")]
+#[public]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// A user's own profile: only the public fields, never the password hash,
+/// roles, salary or internal note.
+#[get("/api/users/{user_id}")]
+#[owner(user_id)]
+#[expose(id, username, display_name)]
+pub async fn get_user(user_id: web::Path<i64>, store: web::Data<Store>) -> Result<User, Problem> {
+    match store.user(user_id.into_inner()).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(Problem::not_found()),
+        Err(e) => Err(internal(&e)),
+    }
+}
+
+/// What a user may change about themselves: only the display name.
+#[derive(Debug, Deserialize, Validate, Input)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMe {
+    #[garde(length(chars, min = 1, max = 64), custom(printable))]
+    display_name: String,
+}
+
+/// Updates the caller's own profile.
+#[patch("/api/users/me")]
+#[authenticated]
+#[expose(id, username, display_name)]
+pub async fn update_me(
+    me: Principal,
+    body: web::Json<UpdateMe>,
+    store: web::Data<Store>,
+) -> Result<User, Problem> {
+    let id: i64 = me.sub.parse().map_err(|_| Problem::not_found())?;
+    match store.set_display_name(id, &body.display_name).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(Problem::not_found()),
+        Err(e) => Err(internal(&e)),
+    }
+}
+
+/// `garde` rule: no control characters.
+pub(crate) fn printable(value: &str, _: &()) -> garde::Result {
+    if value.chars().any(char::is_control) {
+        return Err(garde::Error::new("must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Logs a server-side failure and answers a 500 that says nothing more.
+pub(crate) fn internal(error: &dyn std::fmt::Display) -> Problem {
+    tracing::error!(target: "example_app", error = %error, "request failed");
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+}

@@ -1,0 +1,80 @@
+//! Orders, owned by the user who placed them. Someone else's order and a
+//! missing one look the same: 404.
+
+use std::borrow::Cow;
+
+use actix_web::http::StatusCode;
+use garde::Validate;
+use secure_api_runtime::prelude::*;
+use serde::Deserialize;
+
+use super::{internal, printable};
+use crate::store::{Order, Store};
+
+impl Owned for Order {
+    async fn load(id: &str, req: &HttpRequest) -> Result<Option<Self>, Problem> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(None);
+        };
+        let Some(store) = req.app_data::<web::Data<Store>>() else {
+            return Err(internal(&"the store is not configured"));
+        };
+        store.order(id).await.map_err(|e| internal(&e))
+    }
+
+    fn owner(&self) -> Cow<'_, str> {
+        Cow::Owned(self.owner_id.to_string())
+    }
+}
+
+/// An order as a client places it.
+#[derive(Debug, Deserialize, Validate, Input)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    #[garde(length(chars, min = 1, max = 100), custom(printable))]
+    item: String,
+    #[garde(range(min = 1, max = 1000))]
+    quantity: i64,
+}
+
+/// Places a draft order for the caller.
+#[post("/api/orders")]
+#[authenticated]
+#[expose(id, state)]
+pub async fn create_order(
+    me: Principal,
+    body: web::Json<NewOrder>,
+    store: web::Data<Store>,
+) -> Result<Created<Order>, Problem> {
+    let owner: i64 = me
+        .sub
+        .parse()
+        .map_err(|_| Problem::forbidden("this caller cannot own orders"))?;
+    store
+        .create_order(owner, &body.item, body.quantity)
+        .await
+        .map(Created)
+        .map_err(|e| internal(&e))
+}
+
+/// Moves the caller's draft order to validated.
+#[post("/api/orders/{order_id}/validate")]
+#[owner(order_id, resource = Order)]
+#[expose(id, state)]
+pub async fn validate_order(
+    order: Checked<Order>,
+    store: web::Data<Store>,
+) -> Result<Order, Problem> {
+    let mut order = order.into_inner();
+    match store.transition_order(order.id, "draft", "validated").await {
+        Ok(true) => {
+            order.state = "validated".to_owned();
+            Ok(order)
+        }
+        Ok(false) => {
+            Err(Problem::new(StatusCode::CONFLICT)
+                .with_detail("only a draft order can be validated"))
+        }
+        Err(e) => Err(internal(&e)),
+    }
+}

@@ -1,0 +1,117 @@
+//! Object-level authorization through lookups (OWASP API1):
+//! `#[owner(order_id, resource = Order)]`.
+//!
+//! The guard loads the object named by the path parameter through
+//! [`Owned::load`], compares its owner with the caller, and hands the loaded
+//! object to the handler as [`Checked<T>`], which nothing else can build.
+//! Someone else's object and a missing one both answer 404.
+
+use std::borrow::Cow;
+use std::future::{Future, Ready, ready};
+use std::ops::Deref;
+use std::pin::Pin;
+
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
+
+use crate::problem::Problem;
+
+/// An object whose owner the guard checks before the handler runs.
+///
+/// # Examples
+///
+/// ```
+/// use std::borrow::Cow;
+/// use secure_api_runtime::prelude::*;
+///
+/// struct Order { id: i64, owner_id: i64 }
+///
+/// impl Owned for Order {
+///     async fn load(id: &str, _req: &HttpRequest) -> Result<Option<Self>, Problem> {
+///         // A real application reads its store here (e.g. from `req.app_data`).
+///         Ok(id.parse().ok().map(|id| Order { id, owner_id: 7 }))
+///     }
+///
+///     fn owner(&self) -> Cow<'_, str> {
+///         Cow::Owned(self.owner_id.to_string())
+///     }
+/// }
+///
+/// #[post("/api/orders/{order_id}/validate")]
+/// #[owner(order_id, resource = Order)]
+/// async fn validate(order: Checked<Order>) -> String {
+///     format!("order {} validated", order.id)
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be checked for ownership",
+    label = "`#[owner(.., resource = {Self})]` needs `impl Owned for {Self}`",
+    note = "implement `Owned` for it: `load` finds the object by the path parameter, `owner` names its owner's subject"
+)]
+pub trait Owned: Sized + 'static {
+    /// Loads the object named by the path parameter's raw value; `Ok(None)`
+    /// when there is none (including when `id` is not a valid id).
+    fn load(id: &str, req: &HttpRequest) -> impl Future<Output = Result<Option<Self>, Problem>>;
+
+    /// The subject (`sub` of the access token) of the object's owner.
+    fn owner(&self) -> Cow<'_, str>;
+}
+
+/// An object whose ownership the guard checked for this request. Only the
+/// guard creates it; take it as a handler argument instead of loading the
+/// object again.
+#[derive(Debug)]
+pub struct Checked<T>(T);
+
+impl<T> Checked<T> {
+    /// The checked object.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Checked<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: 'static> FromRequest for Checked<T> {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(req.extensions_mut().remove::<Checked<T>>().ok_or_else(|| {
+            tracing::error!(
+                target: "secure_api",
+                path = req.path(),
+                "a `Checked` argument was taken twice or without `#[owner(.., resource = ..)]`"
+            );
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+        }))
+    }
+}
+
+/// The type-erased ownership check a route's policy points to.
+pub type CheckOwned =
+    fn(String, HttpRequest, String, bool) -> Pin<Box<dyn Future<Output = Result<(), Problem>>>>;
+
+/// Loads `T` by `id`; passes if `sub` owns it or `bypass` (an `or_roles`
+/// role) holds, and stores it for [`Checked<T>`]. 404 otherwise.
+pub fn check_owned<T: Owned>(
+    id: String,
+    req: HttpRequest,
+    sub: String,
+    bypass: bool,
+) -> Pin<Box<dyn Future<Output = Result<(), Problem>>>> {
+    Box::pin(async move {
+        let object = T::load(&id, &req).await?.ok_or_else(Problem::not_found)?;
+        if !bypass && object.owner() != sub {
+            return Err(Problem::not_found());
+        }
+        req.extensions_mut().insert(Checked(object));
+        Ok(())
+    })
+}

@@ -1,0 +1,16 @@
+use secure_api_runtime::prelude::*;
+
+struct User {
+    id: i64,
+    username: String,
+    salary_cents: i64,
+}
+
+#[get("/api/users/{user_id}")]
+#[owner(user_id)]
+#[expose(id, username, salary)]
+async fn get_user(user_id: web::Path<i64>) -> User {
+    User { id: user_id.into_inner(), username: "ann".to_owned(), salary_cents: 0 }
+}
+
+fn main() {}

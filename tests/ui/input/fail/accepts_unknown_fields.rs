@@ -1,0 +1,10 @@
+use secure_api_runtime::prelude::*;
+use serde::Deserialize;
+
+#[derive(Deserialize, garde::Validate, Input)]
+struct UpdateMe {
+    #[garde(length(min = 1, max = 64))]
+    display_name: String,
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use secure_api_runtime::prelude::*;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct UpdateMe {
+    display_name: String,
+}
+
+#[patch("/api/users/me")]
+#[authenticated]
+async fn update_me(body: web::Json<UpdateMe>) -> String {
+    body.into_inner().display_name
+}
+
+fn main() {}

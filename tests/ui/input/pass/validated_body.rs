@@ -1,0 +1,20 @@
+use secure_api_runtime::prelude::*;
+use serde::Deserialize;
+
+#[derive(Deserialize, garde::Validate, Input)]
+#[serde(deny_unknown_fields)]
+struct UpdateMe {
+    #[garde(length(min = 1, max = 64))]
+    display_name: String,
+}
+
+#[patch("/api/users/me")]
+#[authenticated]
+async fn update_me(body: web::Json<UpdateMe>) -> String {
+    body.into_inner().display_name
+}
+
+fn main() {
+    let security = SecurityConfig::builder(Mode::Dev).generated_key().build().expect("configuration");
+    let _ = SecureApp::new(security).service(update_me).into_app();
+}

@@ -1,0 +1,29 @@
+use std::borrow::Cow;
+
+use secure_api_runtime::prelude::*;
+
+struct Order {
+    owner_id: String,
+}
+
+struct Invoice {
+    owner_id: String,
+}
+
+impl Owned for Order {
+    async fn load(_id: &str, _req: &HttpRequest) -> Result<Option<Self>, Problem> {
+        Ok(None)
+    }
+
+    fn owner(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.owner_id)
+    }
+}
+
+#[post("/api/orders/{order_id}/validate")]
+#[owner(order_id, resource = Order)]
+async fn validate(invoice: Checked<Invoice>) -> String {
+    invoice.owner_id.clone()
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use secure_api_runtime::prelude::*;
+
+struct Order;
+
+#[get("/api/orders/{order_id}")]
+#[owner(none, resource = Order, reason = "orders are public")]
+async fn get_order() -> &'static str {
+    "order"
+}
+
+fn main() {}
