@@ -158,6 +158,32 @@ async fn owner_or_roles() {
 }
 
 #[actix_web::test]
+async fn a_role_hierarchy_on_secure_app_grants_included_roles() {
+    let security = security();
+    let plain = init_service(secure_app(&security).into_app()).await;
+    let ranked = init_service(
+        secure_app(&security)
+            .role_hierarchy(RoleHierarchy::new().role("chief", ["admin", "auditor"]))
+            .into_app(),
+    )
+    .await;
+    let request = || {
+        TestRequest::delete()
+            .uri("/api/reports")
+            .insert_header(bearer(&security, "1", &["chief"]))
+            .to_request()
+    };
+    assert_eq!(
+        call_service(&plain, request()).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call_service(&ranked, request()).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_web::test]
 async fn the_inventory_lists_every_mounted_policy() {
     let app = secure_app(&security());
     let described: Vec<(String, &str, String)> = app

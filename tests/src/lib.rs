@@ -23,6 +23,8 @@ pub struct TestApp {
     pub base: String,
     /// The security configuration the app runs with.
     pub security: SecurityConfig,
+    /// The app's store, for setting up and checking data behind the API.
+    pub store: Store,
     handle: ServerHandle,
     database: PathBuf,
 }
@@ -52,13 +54,14 @@ impl TestApp {
             "http://{}",
             listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
         );
-        let server = example_app::serve(security.clone(), store, listener)
+        let server = example_app::serve(security.clone(), store.clone(), listener)
             .unwrap_or_else(|e| panic!("serve: {e}"));
         let handle = server.handle();
         tokio::spawn(server);
         let app = Self {
             base,
             security,
+            store,
             handle,
             database,
         };
