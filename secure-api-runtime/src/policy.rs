@@ -161,6 +161,7 @@ impl RoutePolicy {
     ///     access: Access::Authenticated,
     ///     roles: RoleRule::None,
     ///     owner: OwnerRule::Subject { param: "user_id", or_roles: &["admin"] },
+    ///     check_owned: None,
     /// };
     /// assert_eq!(POLICY.describe(), "owner(user_id, or_roles(admin))");
     /// ```

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 /// use secure_api_runtime::roles::RoleHierarchy;
 ///
 /// let roles = RoleHierarchy::new().role("admin", ["support"]).role("support", ["user"]);
-/// let held = roles.expand(&["admin".to_owned()]);
+/// let token_roles = ["admin".to_owned()];
+/// let held = roles.expand(&token_roles);
 /// assert!(held.iter().any(|r| r == "user"));
 /// ```
 #[derive(Clone, Debug, Default)]
