@@ -5,7 +5,7 @@ use proc_macro2::Span;
 use syn::ItemFn;
 use syn::spanned::Spanned as _;
 
-use crate::ast::{Declared, Kind, OwnerSpec};
+use crate::ast::{Declared, Kind, LimitKey, OwnerSpec};
 use crate::errors::{Errors, did_you_mean};
 use crate::expand::outer_type;
 use crate::path::is_id_like;
@@ -18,6 +18,26 @@ pub(crate) fn all(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
     check_owner_param(declared, errors);
     check_object_ids_have_owner(declared, errors);
     check_checked_matches_resource(declared, item, errors);
+    check_user_limits_need_a_user(declared, errors);
+}
+
+/// A limit counted per user needs a user: `key = user` and
+/// `key = ip_and_user` cannot go on a `#[public]` route.
+fn check_user_limits_need_a_user(declared: &Declared, errors: &mut Errors) {
+    let Some((_, limit)) = &declared.limit else {
+        return;
+    };
+    if let (Some(_), Some((ident, key))) = (declared.public, &limit.key)
+        && *key != LimitKey::Ip
+    {
+        errors.push(
+            ident.span(),
+            format!(
+                "`key = {ident}` counts requests per user, but a `#[public]` route has no user"
+            ),
+            "use `key = ip` on a public route, or require a token",
+        );
+    }
 }
 
 /// A `Checked<T>` argument is filled by the ownership lookup of

@@ -9,7 +9,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{FnArg, Ident, ItemFn, LitStr, ReturnType, Type};
 
-use crate::ast::{self, Declared, Kind, OwnerSpec, RoleList, RoleMode};
+use crate::ast::{self, Declared, Kind, LimitKey, OwnerSpec, RoleList, RoleMode};
 use crate::check;
 use crate::errors::Errors;
 
@@ -43,6 +43,7 @@ fn fallback(handler: &ItemFn, errors: Errors) -> TokenStream {
             roles: ::secure_api_runtime::__private::RoleRule::None,
             owner: ::secure_api_runtime::__private::OwnerRule::None,
             check_owned: ::core::option::Option::None,
+            limit: ::secure_api_runtime::__private::LimitRule::NONE,
         }
     };
     let route = route_type(handler, &unchecked, None);
@@ -99,6 +100,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
             quote!(#private::OwnerRule::Waived { reason: #reason })
         }
     };
+    let limit = limit_rule(declared);
     quote! {
         #private::RoutePolicy {
             handler: #name,
@@ -108,6 +110,42 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
             roles: #roles,
             owner: #owner,
             check_owned: #check_owned,
+            limit: #limit,
+        }
+    }
+}
+
+fn limit_rule(declared: &Declared) -> TokenStream {
+    let private = quote!(::secure_api_runtime::__private);
+    let Some((_, limit)) = &declared.limit else {
+        return quote!(#private::LimitRule::NONE);
+    };
+    let quotas = limit.quotas.iter().map(|q| {
+        let (count, period) = (q.count, q.period_secs);
+        quote!(#private::Quota { count: #count, period_secs: #period })
+    });
+    // Public routes count per client address; others per user unless told.
+    let key = match limit.key.as_ref().map(|(_, k)| *k) {
+        Some(LimitKey::Ip) => quote!(Ip),
+        Some(LimitKey::IpAndUser) => quote!(IpAndUser),
+        Some(LimitKey::User) => quote!(User),
+        None if declared.public.is_some() => quote!(Ip),
+        None => quote!(User),
+    };
+    let body = match limit.body {
+        Some(bytes) => quote!(::core::option::Option::Some(#bytes)),
+        None => quote!(::core::option::Option::None),
+    };
+    let concurrency = match limit.concurrency {
+        Some(n) => quote!(::core::option::Option::Some(#n)),
+        None => quote!(::core::option::Option::None),
+    };
+    quote! {
+        #private::LimitRule {
+            quotas: &[#(#quotas),*],
+            key: #private::LimitKey::#key,
+            body: #body,
+            concurrency: #concurrency,
         }
     }
 }

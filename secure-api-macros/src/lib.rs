@@ -11,6 +11,7 @@ mod check;
 mod errors;
 mod expand;
 mod input;
+mod limit;
 mod path;
 
 use proc_macro::TokenStream;
@@ -54,6 +55,9 @@ entry_points! {
     /// fields of the returned value (`T`, `Vec<T>`, `Option<T>`, `Page<T>`,
     /// `Created<T>`, or a `Result` of one of them).
     expose => Expose,
+    /// `#[limit("30/minute; 5/second", key = user, body = "64KiB", concurrency = 4)]`:
+    /// per-route quotas (429), body cap (413) and in-flight cap (503).
+    limit => Limit,
 }
 
 /// `#[derive(Input)]`: a declared request body. Requires

@@ -7,7 +7,7 @@ use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use criterion::{Criterion, criterion_group, criterion_main};
 use secure_api_runtime::auth::JwtKey;
 use secure_api_runtime::guard::authorize;
-use secure_api_runtime::policy::{Access, Method, OwnerRule, RoleRule, RoutePolicy};
+use secure_api_runtime::policy::{Access, LimitRule, Method, OwnerRule, RoleRule, RoutePolicy};
 use secure_api_runtime::{Mode, RoleHierarchy, SecurityConfig};
 
 static POLICY: RoutePolicy = RoutePolicy {
@@ -21,6 +21,7 @@ static POLICY: RoutePolicy = RoutePolicy {
         or_roles: &["support"],
     },
     check_owned: None,
+    limit: LimitRule::NONE,
 };
 
 fn guard(c: &mut Criterion) {

@@ -16,8 +16,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{App, Error, FromRequest, Handler, Resource, Responder, guard, web};
 
 use crate::config::SecurityConfig;
-use crate::guard::RouteGuard;
-use crate::policy::RoutePolicy;
+use crate::guard::{GuardContext, RouteGuard};
+use crate::policy::{Quota, RoutePolicy};
 use crate::problem::{PROBLEM_JSON, Problem};
 use crate::roles::RoleHierarchy;
 
@@ -49,6 +49,7 @@ pub struct Mount<'a> {
     config: &'a mut AppService,
     security: &'a SecurityConfig,
     hierarchy: &'a Rc<RoleHierarchy>,
+    default_quotas: &'a [Quota],
 }
 
 impl fmt::Debug for Mount<'_> {
@@ -65,13 +66,28 @@ impl Mount<'_> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        let resource = Resource::new(policy.path)
-            .guard(guard::Method(policy.method.as_http()))
-            .wrap(RouteGuard::new(
-                policy,
-                self.security.clone(),
-                Rc::clone(self.hierarchy),
-            ))
+        let context = GuardContext {
+            security: self.security.clone(),
+            hierarchy: Rc::clone(self.hierarchy),
+            limits: self.security.limits().route(policy),
+            default_limits: if policy.limit.quotas.is_empty() {
+                self.security.limits().default_quotas(self.default_quotas)
+            } else {
+                None
+            },
+        };
+        let mut resource = Resource::new(policy.path).guard(guard::Method(policy.method.as_http()));
+        if let Some(cap) = policy.limit.body.and_then(|cap| usize::try_from(cap).ok()) {
+            resource = resource
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(cap)
+                        .error_handler(json_error),
+                )
+                .app_data(web::PayloadConfig::new(cap));
+        }
+        let resource = resource
+            .wrap(RouteGuard::new(policy, context))
             .route(web::route().to(handler));
         HttpServiceFactory::register(resource, self.config);
     }
@@ -106,6 +122,7 @@ struct Mounted {
 pub struct SecureApp {
     security: SecurityConfig,
     hierarchy: RoleHierarchy,
+    default_quotas: Vec<Quota>,
     routes: Vec<Mounted>,
     configure: Vec<Configure>,
 }
@@ -128,6 +145,7 @@ impl SecureApp {
         Self {
             security,
             hierarchy: RoleHierarchy::new(),
+            default_quotas: Vec::new(),
             routes: Vec::new(),
             configure: Vec::new(),
         }
@@ -162,6 +180,23 @@ impl SecureApp {
     #[must_use]
     pub fn role_hierarchy(mut self, hierarchy: RoleHierarchy) -> Self {
         self.hierarchy = hierarchy;
+        self
+    }
+
+    /// Quotas for every route that declares none of its own, counted per
+    /// client address on public routes and per user on the others, across
+    /// all those routes together.
+    ///
+    /// ```
+    /// use secure_api_runtime::policy::Quota;
+    /// use secure_api_runtime::prelude::*;
+    ///
+    /// let security = SecurityConfig::builder(Mode::Dev).generated_key().build().expect("config");
+    /// let app = SecureApp::new(security).default_limit(&[Quota::per_minute(200)]);
+    /// ```
+    #[must_use]
+    pub fn default_limit(mut self, quotas: &[Quota]) -> Self {
+        self.default_quotas = quotas.to_vec();
         self
     }
 
@@ -219,6 +254,7 @@ impl SecureApp {
         app.service(Routes {
             security: self.security,
             hierarchy: Rc::new(self.hierarchy),
+            default_quotas: self.default_quotas,
             routes: self.routes,
         })
         .wrap(Backstop {
@@ -230,6 +266,7 @@ impl SecureApp {
 struct Routes {
     security: SecurityConfig,
     hierarchy: Rc<RoleHierarchy>,
+    default_quotas: Vec<Quota>,
     routes: Vec<Mounted>,
 }
 
@@ -239,6 +276,7 @@ impl HttpServiceFactory for Routes {
             config,
             security: &self.security,
             hierarchy: &self.hierarchy,
+            default_quotas: &self.default_quotas,
         };
         for route in self.routes {
             (route.register)(&mut mount);

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use crate::auth::jwt::{Jwt, JwtSettings, random_bytes};
 use crate::auth::{IssuedToken, JwtKey, Principal, TokenError};
+use crate::limit::Limits;
+use crate::limit::client_ip::Cidr;
 
 /// The smallest HMAC secret accepted in production mode, in bytes.
 pub const MIN_PROD_SECRET_BYTES: usize = 32;
@@ -61,6 +63,8 @@ struct Inner {
     mode: Mode,
     key_source: KeySource,
     jwt: Jwt,
+    trusted_proxies: Vec<Cidr>,
+    limits: Limits,
 }
 
 impl fmt::Debug for SecurityConfig {
@@ -69,6 +73,7 @@ impl fmt::Debug for SecurityConfig {
             .field("mode", &self.inner.mode)
             .field("key_source", &self.inner.key_source)
             .field("jwt", &self.inner.jwt)
+            .field("trusted_proxies", &self.inner.trusted_proxies)
             .finish()
     }
 }
@@ -85,6 +90,7 @@ impl SecurityConfig {
             access_ttl: Duration::from_secs(15 * 60),
             key_source: KeySource::Configured,
             problems: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -99,6 +105,7 @@ impl SecurityConfig {
     /// | `SECURE_API_JWT_ISSUER`, `SECURE_API_JWT_AUDIENCE` | checked only when set |
     /// | `SECURE_API_JWT_LEEWAY_SECS` | clock leeway, 0 to 60 (default 30) |
     /// | `SECURE_API_ACCESS_TOKEN_TTL_SECS` | access-token lifetime (default 900) |
+    /// | `SECURE_API_TRUSTED_PROXIES` | addresses or CIDR ranges, comma separated, whose forwarding headers are believed |
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -178,6 +185,16 @@ impl SecurityConfig {
                 )),
             }
         }
+        if let Some(proxies) = lookup("SECURE_API_TRUSTED_PROXIES") {
+            let mut parsed = Vec::new();
+            for proxy in proxies.split(',').filter(|p| !p.trim().is_empty()) {
+                match proxy.parse::<Cidr>() {
+                    Ok(cidr) => parsed.push(cidr),
+                    Err(reason) => problems.push(format!("SECURE_API_TRUSTED_PROXIES: {reason}")),
+                }
+            }
+            builder = builder.trusted_proxies(parsed);
+        }
         if builder.keys.is_empty() {
             // The missing secret is already reported in the operator's terms.
             problems.append(&mut builder.problems);
@@ -227,6 +244,16 @@ impl SecurityConfig {
         self.inner.jwt.access_ttl()
     }
 
+    /// The proxies whose forwarding headers are believed.
+    pub fn trusted_proxies(&self) -> &[Cidr] {
+        &self.inner.trusted_proxies
+    }
+
+    /// The limiters shared by every worker of this process.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
     /// Verifies a compact access token.
     pub fn verify_access_token(&self, token: &str) -> Result<Principal, TokenError> {
         self.inner.jwt.verify(token)
@@ -244,9 +271,18 @@ pub struct SecurityConfigBuilder {
     access_ttl: Duration,
     key_source: KeySource,
     problems: Vec<String>,
+    trusted_proxies: Vec<Cidr>,
 }
 
 impl SecurityConfigBuilder {
+    /// Addresses or ranges of proxies whose `Forwarded` / `X-Forwarded-For`
+    /// headers are believed for the client address.
+    #[must_use]
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = Cidr>) -> Self {
+        self.trusted_proxies.extend(proxies);
+        self
+    }
+
     /// Adds an access-token key. The first key that can sign signs new tokens;
     /// every key verifies the tokens that name its `kid`.
     #[must_use]
@@ -336,6 +372,8 @@ impl SecurityConfigBuilder {
                     mode: self.mode,
                     key_source: self.key_source,
                     jwt,
+                    trusted_proxies: self.trusted_proxies,
+                    limits: Limits::default(),
                 }),
             }),
             Ok(_) => Err(ConfigError { problems }),

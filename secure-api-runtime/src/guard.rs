@@ -7,16 +7,20 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{AUTHORIZATION, HeaderMap};
+use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap};
 use actix_web::{Error, HttpMessage};
 
 use crate::audit;
 use crate::auth::Principal;
 use crate::config::SecurityConfig;
-use crate::policy::{Access, OwnerRule, RoutePolicy};
+use crate::limit::client_ip::client_ip;
+use crate::limit::{InFlight, Key, RouteLimits};
+use crate::policy::{Access, LimitKey, OwnerRule, RoutePolicy};
 use crate::problem::Problem;
 use crate::roles::RoleHierarchy;
 use actix_web::http::StatusCode;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 /// Why a request was refused: the problem sent, and the rule and reason logged.
 #[derive(Debug)]
@@ -101,24 +105,26 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
     Ok(token)
 }
 
+/// What a route guard needs besides the route's policy.
+#[derive(Clone)]
+pub(crate) struct GuardContext {
+    pub(crate) security: SecurityConfig,
+    pub(crate) hierarchy: Rc<RoleHierarchy>,
+    /// The route's own quotas and in-flight cap.
+    pub(crate) limits: Option<Arc<RouteLimits>>,
+    /// The application's default quotas, for a route without its own.
+    pub(crate) default_limits: Option<Arc<RouteLimits>>,
+}
+
 /// Resource middleware that runs the route's policy.
 pub(crate) struct RouteGuard {
     policy: &'static RoutePolicy,
-    security: SecurityConfig,
-    hierarchy: Rc<RoleHierarchy>,
+    context: GuardContext,
 }
 
 impl RouteGuard {
-    pub(crate) fn new(
-        policy: &'static RoutePolicy,
-        security: SecurityConfig,
-        hierarchy: Rc<RoleHierarchy>,
-    ) -> Self {
-        Self {
-            policy,
-            security,
-            hierarchy,
-        }
+    pub(crate) fn new(policy: &'static RoutePolicy, context: GuardContext) -> Self {
+        Self { policy, context }
     }
 }
 
@@ -137,8 +143,7 @@ where
         ready(Ok(RouteGuardService {
             service: Rc::new(service),
             policy: self.policy,
-            security: self.security.clone(),
-            hierarchy: Rc::clone(&self.hierarchy),
+            context: self.context.clone(),
         }))
     }
 }
@@ -146,11 +151,116 @@ where
 pub(crate) struct RouteGuardService<S> {
     service: Rc<S>,
     policy: &'static RoutePolicy,
-    security: SecurityConfig,
-    hierarchy: Rc<RoleHierarchy>,
+    context: GuardContext,
 }
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+impl<S> RouteGuardService<S> {
+    /// The quotas that count `kind` requests: the route's own, or the
+    /// application default keyed by address on public routes and by user
+    /// on the others.
+    fn quotas_for(&self, stage: Stage) -> Option<(&RouteLimits, LimitKey)> {
+        match &self.context.limits {
+            Some(own) if own.has_quotas() => {
+                let key = self.policy.limit.key;
+                (stage == Stage::of(key)).then_some((own.as_ref(), key))
+            }
+            _ => {
+                let key = if self.policy.access == Access::Public {
+                    LimitKey::Ip
+                } else {
+                    LimitKey::User
+                };
+                let default = self.context.default_limits.as_deref()?;
+                (stage == Stage::of(key)).then_some((default, key))
+            }
+        }
+    }
+
+    /// Everything that can be decided before the handler: limits, token,
+    /// roles, owner. The principal (if any) and the in-flight slot.
+    fn decide(
+        &self,
+        req: &ServiceRequest,
+    ) -> Result<(Option<Principal>, Option<InFlight>), Refusal> {
+        let policy = self.policy;
+        if let Some(cap) = policy.limit.body
+            && declared_length(req.headers()).is_some_and(|length| length > cap)
+        {
+            return Err(Refusal {
+                problem: Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+                    .with_detail(format!("the body is larger than {cap} bytes")),
+                rule: "limit",
+                reason: "body_too_large",
+                principal: None,
+            });
+        }
+        let ip = client_ip(
+            req.peer_addr().map(|a| a.ip()),
+            req.headers(),
+            self.context.security.trusted_proxies(),
+        )
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let limited = |stage, sub: Option<&str>| -> Result<(), Refusal> {
+            let Some((limits, kind)) = self.quotas_for(stage) else {
+                return Ok(());
+            };
+            let Some(key) = Key::for_request(kind, Some(ip), sub) else {
+                return Ok(());
+            };
+            limits.check(&key).map_err(|problem| Refusal {
+                problem,
+                rule: "limit",
+                reason: "quota_used_up",
+                principal: sub.map(str::to_owned),
+            })
+        };
+        limited(Stage::BeforeAuthentication, None)?;
+        let principal = authorize(
+            policy,
+            &self.context.security,
+            &self.context.hierarchy,
+            req.headers(),
+            |name| req.match_info().get(name),
+        )?;
+        limited(
+            Stage::AfterAuthentication,
+            principal.as_ref().map(|p| p.sub.as_str()),
+        )?;
+        let slot = match &self.context.limits {
+            Some(limits) => limits.enter().map_err(|problem| Refusal {
+                problem,
+                rule: "limit",
+                reason: "too_many_in_flight",
+                principal: principal.as_ref().map(|p| p.sub.clone()),
+            })?,
+            None => None,
+        };
+        Ok((principal, slot))
+    }
+}
+
+/// When a quota is counted: address-keyed quotas before the token is
+/// verified, user-keyed ones after.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    BeforeAuthentication,
+    AfterAuthentication,
+}
+
+impl Stage {
+    fn of(key: LimitKey) -> Self {
+        match key {
+            LimitKey::Ip => Self::BeforeAuthentication,
+            LimitKey::User | LimitKey::IpAndUser => Self::AfterAuthentication,
+        }
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
 
 impl<S, B> Service<ServiceRequest> for RouteGuardService<S>
 where
@@ -164,71 +274,65 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let decision = authorize(
-            self.policy,
-            &self.security,
-            &self.hierarchy,
-            req.headers(),
-            |name| req.match_info().get(name),
-        );
-        match decision {
-            Ok(principal) => {
-                let lookup = match (self.policy.owner, self.policy.check_owned, &principal) {
-                    (
-                        OwnerRule::Resource {
-                            param, or_roles, ..
-                        },
-                        Some(check),
-                        Some(principal),
-                    ) => {
-                        let id = req.match_info().get(param).unwrap_or_default().to_owned();
-                        let bypass = holds_any(&self.hierarchy.expand(&principal.roles), or_roles);
-                        Some(check(
-                            id,
-                            req.request().clone(),
-                            principal.sub.clone(),
-                            bypass,
-                        ))
-                    }
-                    _ => None,
-                };
-                let sub = principal.as_ref().map(|p| p.sub.clone());
-                if let Some(principal) = principal {
-                    req.extensions_mut().insert(principal);
-                }
-                let service = Rc::clone(&self.service);
-                let policy = self.policy;
-                Box::pin(async move {
-                    if let Some(lookup) = lookup
-                        && let Err(problem) = lookup.await
-                    {
-                        let reason = if problem.status() == StatusCode::NOT_FOUND {
-                            "not_owner_or_missing"
-                        } else {
-                            "lookup_failed"
-                        };
-                        audit::refused(policy, sub.as_deref(), "owner", reason);
-                        return Ok(req
-                            .into_response(problem.to_response())
-                            .map_into_right_body());
-                    }
-                    service
-                        .call(req)
-                        .await
-                        .map(ServiceResponse::map_into_left_body)
-                })
-            }
+        let policy = self.policy;
+        let (principal, slot) = match self.decide(&req) {
+            Ok(decision) => decision,
             Err(refusal) => {
                 audit::refused(
-                    self.policy,
+                    policy,
                     refusal.principal.as_deref(),
                     refusal.rule,
                     refusal.reason,
                 );
                 let response = req.into_response(refusal.problem.to_response());
-                Box::pin(ready(Ok(response.map_into_right_body())))
+                return Box::pin(ready(Ok(response.map_into_right_body())));
             }
+        };
+        let lookup = match (policy.owner, policy.check_owned, &principal) {
+            (
+                OwnerRule::Resource {
+                    param, or_roles, ..
+                },
+                Some(check),
+                Some(principal),
+            ) => {
+                let id = req.match_info().get(param).unwrap_or_default().to_owned();
+                let bypass = holds_any(&self.context.hierarchy.expand(&principal.roles), or_roles);
+                Some(check(
+                    id,
+                    req.request().clone(),
+                    principal.sub.clone(),
+                    bypass,
+                ))
+            }
+            _ => None,
+        };
+        let sub = principal.as_ref().map(|p| p.sub.clone());
+        if let Some(principal) = principal {
+            req.extensions_mut().insert(principal);
         }
+        let service = Rc::clone(&self.service);
+        Box::pin(async move {
+            // Held until the handler's response is ready.
+            let _slot = slot;
+            if let Some(lookup) = lookup
+                && let Err(problem) = lookup.await
+            {
+                let reason = if problem.status() == StatusCode::NOT_FOUND {
+                    "not_owner_or_missing"
+                } else {
+                    "lookup_failed"
+                };
+                audit::refused(policy, sub.as_deref(), "owner", reason);
+                return Ok(req
+                    .into_response(problem.to_response())
+                    .map_into_right_body());
+            }
+            service
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        })
     }
 }
 
@@ -251,6 +355,7 @@ mod tests {
             or_roles: &["support"],
         },
         check_owned: None,
+        limit: crate::policy::LimitRule::NONE,
     };
 
     static ADMIN: RoutePolicy = RoutePolicy {
@@ -261,6 +366,7 @@ mod tests {
         roles: RoleRule::Any(&["admin"]),
         owner: OwnerRule::None,
         check_owned: None,
+        limit: crate::policy::LimitRule::NONE,
     };
 
     fn config() -> SecurityConfig {

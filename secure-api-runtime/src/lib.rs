@@ -42,6 +42,7 @@ pub mod config;
 pub mod expose;
 pub mod guard;
 pub mod input;
+pub mod limit;
 pub mod owned;
 pub mod policy;
 pub mod problem;
@@ -88,7 +89,9 @@ pub mod __private {
     pub use crate::expose::{Exposable, FieldWriter, One, safe_response};
     pub use crate::input::{Input, validate_body, validate_with_garde};
     pub use crate::owned::check_owned;
-    pub use crate::policy::{Access, Method, OwnerRule, RoleRule, RoutePolicy};
+    pub use crate::policy::{
+        Access, LimitKey, LimitRule, Method, OwnerRule, Quota, RoleRule, RoutePolicy,
+    };
     pub use crate::problem::Problem;
     pub use actix_web::{HttpResponse, Responder};
 

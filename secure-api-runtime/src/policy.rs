@@ -127,6 +127,75 @@ pub enum OwnerRule {
     },
 }
 
+/// One quota of a `#[limit]`: `count` requests per `period_secs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Quota {
+    /// Requests allowed in a burst, refilled evenly over the period.
+    pub count: u32,
+    /// The period, in seconds.
+    pub period_secs: u64,
+}
+
+/// Who a quota counts requests for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LimitKey {
+    /// The client address (IPv6 by its /64).
+    Ip,
+    /// The principal's subject.
+    User,
+    /// Both together.
+    IpAndUser,
+}
+
+/// Resource limits of a route (`#[limit]`, OWASP API4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitRule {
+    /// Quotas, all of which must allow a request (429 otherwise).
+    pub quotas: &'static [Quota],
+    /// Who the quotas count for.
+    pub key: LimitKey,
+    /// Body cap in bytes (413 beyond it); the default JSON cap otherwise.
+    pub body: Option<u64>,
+    /// Requests in flight at once (503 beyond it).
+    pub concurrency: Option<u32>,
+}
+
+impl Quota {
+    /// `count` requests per second.
+    pub const fn per_second(count: u32) -> Self {
+        Self {
+            count,
+            period_secs: 1,
+        }
+    }
+
+    /// `count` requests per minute.
+    pub const fn per_minute(count: u32) -> Self {
+        Self {
+            count,
+            period_secs: 60,
+        }
+    }
+
+    /// `count` requests per hour.
+    pub const fn per_hour(count: u32) -> Self {
+        Self {
+            count,
+            period_secs: 3600,
+        }
+    }
+}
+
+impl LimitRule {
+    /// No limit declared: the application's default quota applies.
+    pub const NONE: LimitRule = LimitRule {
+        quotas: &[],
+        key: LimitKey::Ip,
+        body: None,
+        concurrency: None,
+    };
+}
+
 /// Everything a route declares about its security.
 #[derive(Debug)]
 pub struct RoutePolicy {
@@ -144,6 +213,8 @@ pub struct RoutePolicy {
     pub owner: OwnerRule,
     /// The lookup behind [`OwnerRule::Resource`].
     pub check_owned: Option<crate::owned::CheckOwned>,
+    /// Quotas, body cap and in-flight cap.
+    pub limit: LimitRule,
 }
 
 impl RoutePolicy {
@@ -162,6 +233,7 @@ impl RoutePolicy {
     ///     roles: RoleRule::None,
     ///     owner: OwnerRule::Subject { param: "user_id", or_roles: &["admin"] },
     ///     check_owned: None,
+    ///     limit: LimitRule::NONE,
     /// };
     /// assert_eq!(POLICY.describe(), "owner(user_id, or_roles(admin))");
     /// ```
