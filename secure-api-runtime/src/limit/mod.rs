@@ -3,10 +3,11 @@
 //!
 //! Limiters live in a registry shared by every worker (it hangs off
 //! [`SecurityConfig`](crate::SecurityConfig)), so a quota holds for the
-//! process, not per worker thread. Each limiter keeps at most
-//! [`MAX_KEYS`] clients; when it is full, entries that no longer hold any
-//! state are dropped, and if it is still full the limiter fails closed:
-//! every request it decides is refused (429) until entries expire.
+//! process, not per worker thread. Each limiter keeps about [`MAX_KEYS`]
+//! clients (it measures its table every 256 decisions, so at most 256 more);
+//! when it is full, entries that no longer hold any state are dropped, and if
+//! it is still full the limiter fails closed: every request it decides is
+//! refused (429) until entries expire.
 
 pub mod client_ip;
 
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +29,9 @@ use crate::problem::Problem;
 
 /// The most clients one limiter tracks at once.
 pub const MAX_KEYS: usize = 100_000;
+
+/// How often (in decisions) a limiter measures its table.
+const MEASURE_EVERY: u64 = 256;
 
 /// How often (in decisions) a limiter drops entries that no longer matter.
 const CLEANUP_EVERY: u64 = 4096;
@@ -59,6 +63,8 @@ struct QuotaLimiter {
     quota: Quota,
     limiter: DefaultKeyedRateLimiter<Key>,
     decisions: AtomicU64,
+    /// Set when the table was found full; cleared once it has room.
+    full: AtomicBool,
     max_keys: usize,
 }
 
@@ -71,6 +77,7 @@ impl QuotaLimiter {
             quota,
             limiter: RateLimiter::keyed(governor_quota),
             decisions: AtomicU64::new(0),
+            full: AtomicBool::new(false),
             max_keys,
         })
     }
@@ -78,13 +85,17 @@ impl QuotaLimiter {
     /// `Err(wait)` when the key has used its quota.
     fn check(&self, key: &Key) -> Result<(), Duration> {
         let decisions = self.decisions.fetch_add(1, Ordering::Relaxed);
-        if decisions % CLEANUP_EVERY == 0 || self.limiter.len() >= self.max_keys {
-            self.limiter.retain_recent();
-            if self.limiter.len() >= self.max_keys {
-                // The table is full of active clients: refusing keeps memory
-                // bounded (fail closed) until their entries expire.
-                return Err(Duration::from_secs(self.quota.period_secs) / self.quota.count);
+        if decisions.is_multiple_of(MEASURE_EVERY) {
+            if decisions.is_multiple_of(CLEANUP_EVERY) || self.limiter.len() >= self.max_keys {
+                self.limiter.retain_recent();
             }
+            self.full
+                .store(self.limiter.len() >= self.max_keys, Ordering::Relaxed);
+        }
+        if self.full.load(Ordering::Relaxed) {
+            // The table is full of active clients: refusing keeps memory
+            // bounded (fail closed) until their entries expire.
+            return Err(Duration::from_secs(self.quota.period_secs) / self.quota.count);
         }
         self.limiter
             .check_key(key)
@@ -362,7 +373,7 @@ mod tests {
         for n in 0..5000 {
             let _ = limits.check(&key(n));
         }
-        assert!(limits.quotas[0].limiter.len() <= 1000);
+        assert!(limits.quotas[0].limiter.len() <= 1000 + MEASURE_EVERY as usize);
         // Full of active clients: the limiter fails closed.
         assert!(limits.check(&key(999_999)).is_err());
     }
