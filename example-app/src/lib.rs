@@ -12,6 +12,7 @@ use std::net::TcpListener;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
+use secure_api_runtime::policy::Quota;
 use secure_api_runtime::{RoleHierarchy, SecureApp, SecurityConfig};
 
 use crate::store::{Store, StoreError};
@@ -20,10 +21,12 @@ use crate::store::{Store, StoreError};
 pub fn app(security: SecurityConfig, store: Store) -> SecureApp {
     let app = SecureApp::new(security)
         .role_hierarchy(RoleHierarchy::new().role("admin", ["user"]))
+        .default_limit(&[Quota::per_minute(200)])
         .app_data(web::Data::new(store))
         .service(routes::health)
         .service(routes::get_user)
         .service(routes::update_me)
+        .service(routes::search)
         .service(routes::orders::create_order)
         .service(routes::orders::validate_order);
     routes::admin::mount(app)

@@ -249,6 +249,30 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Users whose username or display name contains `text`, by id, at most
+    /// `limit` of them.
+    pub async fn search_users(&self, text: &str, limit: u32) -> Result<Vec<User>, StoreError> {
+        // `%`, `_` and `\\` in the text match themselves.
+        let mut pattern = String::with_capacity(text.len() + 2);
+        pattern.push('%');
+        for c in text.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let rows = sqlx::query(
+            "SELECT id, username, display_name, password_hash, roles, salary_cents, internal_note FROM users \
+             WHERE username LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT ?2",
+        )
+        .bind(pattern)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_from).collect())
+    }
+
     /// The user named `username`, if any.
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(

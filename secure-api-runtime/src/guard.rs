@@ -14,7 +14,7 @@ use crate::audit;
 use crate::auth::Principal;
 use crate::config::SecurityConfig;
 use crate::limit::client_ip::client_ip;
-use crate::limit::{InFlight, Key, RouteLimits};
+use crate::limit::{InFlight, Key, Limiter};
 use crate::policy::{Access, LimitKey, OwnerRule, RoutePolicy};
 use crate::problem::Problem;
 use crate::roles::RoleHierarchy;
@@ -111,9 +111,9 @@ pub(crate) struct GuardContext {
     pub(crate) security: SecurityConfig,
     pub(crate) hierarchy: Rc<RoleHierarchy>,
     /// The route's own quotas and in-flight cap.
-    pub(crate) limits: Option<Arc<RouteLimits>>,
+    pub(crate) limits: Option<Arc<Limiter>>,
     /// The application's default quotas, for a route without its own.
-    pub(crate) default_limits: Option<Arc<RouteLimits>>,
+    pub(crate) default_limits: Option<Arc<Limiter>>,
 }
 
 /// Resource middleware that runs the route's policy.
@@ -160,7 +160,7 @@ impl<S> RouteGuardService<S> {
     /// The quotas that count `kind` requests: the route's own, or the
     /// application default keyed by address on public routes and by user
     /// on the others.
-    fn quotas_for(&self, stage: Stage) -> Option<(&RouteLimits, LimitKey)> {
+    fn quotas_for(&self, stage: Stage) -> Option<(&Limiter, LimitKey)> {
         match &self.context.limits {
             Some(own) if own.has_quotas() => {
                 let key = self.policy.limit.key;

@@ -60,7 +60,7 @@ pub use owned::{Checked, Owned};
 pub use problem::Problem;
 pub use roles::RoleHierarchy;
 pub use secure_api_macros::{
-    Input, authenticated, delete, expose, get, owner, patch, post, public, put, roles,
+    Input, authenticated, delete, expose, get, limit, owner, patch, post, public, put, roles,
 };
 
 /// The actix-web version this crate is built on.
@@ -78,7 +78,7 @@ pub mod prelude {
     pub use crate::{SecureApp, SecureRoute};
     pub use actix_web::{HttpRequest, HttpResponse, HttpServer, Responder, web};
     pub use secure_api_macros::{
-        Input, authenticated, delete, expose, get, owner, patch, post, public, put, roles,
+        Input, authenticated, delete, expose, get, limit, owner, patch, post, public, put, roles,
     };
 }
 

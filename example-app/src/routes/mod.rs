@@ -31,6 +31,38 @@ pub async fn get_user(user_id: web::Path<i64>, store: web::Data<Store>) -> Resul
     }
 }
 
+/// The most results one search returns.
+pub const MAX_SEARCH_LIMIT: u32 = 50;
+/// The longest search text considered; longer text is cut.
+pub const MAX_SEARCH_CHARS: usize = 128;
+
+/// `?q=&limit=`
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    limit: Option<u32>,
+}
+
+/// Finds users by name: 30 a minute and 5 a second per user.
+#[get("/api/search")]
+#[authenticated]
+#[limit("30/minute; 5/second")]
+#[expose(id, username, display_name)]
+pub async fn search(
+    query: web::Query<SearchQuery>,
+    store: web::Data<Store>,
+) -> Result<Page<User>, Problem> {
+    let SearchQuery { q, limit } = query.into_inner();
+    let text: String = q.chars().take(MAX_SEARCH_CHARS).collect();
+    let limit = limit.unwrap_or(20).clamp(1, MAX_SEARCH_LIMIT);
+    let items = store
+        .search_users(&text, limit)
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok(Page { items, limit })
+}
+
 /// What a user may change about themselves: only the display name.
 #[derive(Debug, Deserialize, Validate, Input)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +74,7 @@ pub struct UpdateMe {
 /// Updates the caller's own profile.
 #[patch("/api/users/me")]
 #[authenticated]
+#[limit(body = "4KiB")]
 #[expose(id, username, display_name)]
 pub async fn update_me(
     me: Principal,

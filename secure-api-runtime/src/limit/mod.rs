@@ -86,7 +86,7 @@ impl QuotaLimiter {
     fn check(&self, key: &Key) -> Result<(), Duration> {
         let decisions = self.decisions.fetch_add(1, Ordering::Relaxed);
         if decisions.is_multiple_of(MEASURE_EVERY) {
-            if decisions.is_multiple_of(CLEANUP_EVERY) || self.limiter.len() >= self.max_keys {
+            if decisions.is_multiple_of(CLEANUP_EVERY) {
                 self.limiter.retain_recent();
             }
             self.full
@@ -103,16 +103,32 @@ impl QuotaLimiter {
     }
 }
 
-/// The quotas and in-flight count of one route (or the application default).
-pub(crate) struct RouteLimits {
+/// The quotas and in-flight count of one route (or of the application
+/// default). `SecureApp` builds these from `#[limit]`; build one directly
+/// to limit something else, or to measure.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use secure_api_runtime::limit::{Key, Limiter, MAX_KEYS};
+/// use secure_api_runtime::policy::Quota;
+///
+/// let limiter = Limiter::new(&[Quota::per_minute(2)], None, MAX_KEYS);
+/// let client = Key::Ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+/// assert!(limiter.check(&client).is_ok());
+/// assert!(limiter.check(&client).is_ok());
+/// assert!(limiter.check(&client).is_err());
+/// ```
+pub struct Limiter {
     quotas: Vec<QuotaLimiter>,
     in_flight: AtomicU32,
     concurrency: Option<u32>,
 }
 
-impl fmt::Debug for RouteLimits {
+impl fmt::Debug for Limiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RouteLimits")
+        f.debug_struct("Limiter")
             .field(
                 "quotas",
                 &self.quotas.iter().map(|q| q.quota).collect::<Vec<_>>(),
@@ -122,8 +138,10 @@ impl fmt::Debug for RouteLimits {
     }
 }
 
-impl RouteLimits {
-    fn new(quotas: &[Quota], concurrency: Option<u32>, max_keys: usize) -> Self {
+impl Limiter {
+    /// Quotas that all must allow a request, an optional in-flight cap, and
+    /// the most clients each quota tracks.
+    pub fn new(quotas: &[Quota], concurrency: Option<u32>, max_keys: usize) -> Self {
         Self {
             quotas: quotas
                 .iter()
@@ -135,7 +153,7 @@ impl RouteLimits {
     }
 
     /// Whether `key` may make another request; a 429 problem otherwise.
-    pub(crate) fn check(&self, key: &Key) -> Result<(), Problem> {
+    pub fn check(&self, key: &Key) -> Result<(), Problem> {
         for limiter in &self.quotas {
             if let Err(wait) = limiter.check(key) {
                 return Err(too_many_requests(&self.quotas, limiter.quota, wait));
@@ -166,11 +184,16 @@ impl RouteLimits {
     pub(crate) fn has_quotas(&self) -> bool {
         !self.quotas.is_empty()
     }
+
+    /// How many clients the quotas track now, summed over the quotas.
+    pub fn tracked_keys(&self) -> usize {
+        self.quotas.iter().map(|q| q.limiter.len()).sum()
+    }
 }
 
 /// An in-flight slot of a route with `concurrency = N`.
 #[derive(Debug)]
-pub(crate) struct InFlight(Arc<RouteLimits>);
+pub(crate) struct InFlight(Arc<Limiter>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -215,8 +238,8 @@ fn too_many_requests(all: &[QuotaLimiter], refused: Quota, wait: Duration) -> Pr
 
 /// Every route's limiters, shared by all workers of the process.
 pub(crate) struct Limits {
-    routes: Mutex<HashMap<usize, Arc<RouteLimits>>>,
-    defaults: Mutex<HashMap<Vec<Quota>, Arc<RouteLimits>>>,
+    routes: Mutex<HashMap<usize, Arc<Limiter>>>,
+    defaults: Mutex<HashMap<Vec<Quota>, Arc<Limiter>>>,
     max_keys: usize,
 }
 
@@ -244,7 +267,7 @@ impl Limits {
     }
 
     /// The limiters of `policy`'s route, created on first use.
-    pub(crate) fn route(&self, policy: &'static RoutePolicy) -> Option<Arc<RouteLimits>> {
+    pub(crate) fn route(&self, policy: &'static RoutePolicy) -> Option<Arc<Limiter>> {
         let LimitRule {
             quotas,
             concurrency,
@@ -259,13 +282,13 @@ impl Limits {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = routes
             .entry(std::ptr::from_ref(policy) as usize)
-            .or_insert_with(|| Arc::new(RouteLimits::new(quotas, concurrency, self.max_keys)));
+            .or_insert_with(|| Arc::new(Limiter::new(quotas, concurrency, self.max_keys)));
         Some(Arc::clone(entry))
     }
 
     /// The application-wide default quotas, shared by every route without
     /// quotas of its own.
-    pub(crate) fn default_quotas(&self, quotas: &[Quota]) -> Option<Arc<RouteLimits>> {
+    pub(crate) fn default_quotas(&self, quotas: &[Quota]) -> Option<Arc<Limiter>> {
         if quotas.is_empty() {
             return None;
         }
@@ -275,7 +298,7 @@ impl Limits {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = defaults
             .entry(quotas.to_vec())
-            .or_insert_with(|| Arc::new(RouteLimits::new(quotas, None, self.max_keys)));
+            .or_insert_with(|| Arc::new(Limiter::new(quotas, None, self.max_keys)));
         Some(Arc::clone(entry))
     }
 }
@@ -290,7 +313,7 @@ mod tests {
 
     #[test]
     fn a_burst_gets_exactly_the_quota() {
-        let limits = RouteLimits::new(
+        let limits = Limiter::new(
             &[Quota {
                 count: 5,
                 period_secs: 60,
@@ -308,7 +331,7 @@ mod tests {
 
     #[test]
     fn every_quota_must_allow() {
-        let limits = RouteLimits::new(
+        let limits = Limiter::new(
             &[
                 Quota {
                     count: 30,
@@ -328,7 +351,7 @@ mod tests {
 
     #[test]
     fn refusals_carry_retry_after_and_ratelimit_headers() {
-        let limits = RouteLimits::new(
+        let limits = Limiter::new(
             &[Quota {
                 count: 1,
                 period_secs: 60,
@@ -362,7 +385,7 @@ mod tests {
 
     #[test]
     fn the_key_table_is_bounded() {
-        let limits = RouteLimits::new(
+        let limits = Limiter::new(
             &[Quota {
                 count: 10,
                 period_secs: 3600,
@@ -380,7 +403,7 @@ mod tests {
 
     #[test]
     fn in_flight_slots_are_released_on_drop() {
-        let limits = Arc::new(RouteLimits::new(&[], Some(2), MAX_KEYS));
+        let limits = Arc::new(Limiter::new(&[], Some(2), MAX_KEYS));
         let a = limits.enter();
         let b = limits.enter();
         assert!(a.is_ok() && b.is_ok());

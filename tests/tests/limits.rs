@@ -1,0 +1,156 @@
+//! Resource limits of the example app over HTTP (OWASP API4).
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use secure_api_tests::TestApp;
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_gets_exactly_five_answers_then_429_with_headers() {
+    let app = TestApp::start().await;
+    let client = Client::new();
+    let token = app.token("1", &["user"]);
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for _ in 0..8 {
+        let response = client
+            .get(app.url("/api/search?q=a"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        statuses.push(response.status().as_u16());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS && refused.is_none() {
+            refused = Some(response);
+        }
+    }
+    // `5/second` is a burst of five; sequential requests on loopback take
+    // far less than the 200 ms that frees the next slot.
+    assert_eq!(
+        &statuses[..6],
+        [200, 200, 200, 200, 200, 429],
+        "{statuses:?}"
+    );
+    let Some(refused) = refused else {
+        panic!("no 429 in {statuses:?}")
+    };
+    let header = |name: &str| {
+        refused
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(header("content-type"), "application/problem+json");
+    assert!(
+        header("retry-after").parse::<u64>().is_ok_and(|s| s >= 1),
+        "{}",
+        header("retry-after")
+    );
+    let policy = header("ratelimit-policy");
+    assert!(
+        policy.contains("q=30;w=60") && policy.contains("q=5;w=1"),
+        "{policy}"
+    );
+    assert!(
+        header("ratelimit").contains(";r=0;t="),
+        "{}",
+        header("ratelimit")
+    );
+    // Another user is not affected.
+    let other = client
+        .get(app.url("/api/search"))
+        .bearer_auth(app.token("2", &["user"]))
+        .send()
+        .await;
+    assert_eq!(other.map(|r| r.status()).ok(), Some(StatusCode::OK));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_clamps_its_limit_and_cuts_its_text() {
+    let app = TestApp::start().await;
+    let client = Client::new();
+    let token = app.token("1", &["user"]);
+    let get = |query: String| {
+        let request = client
+            .get(app.url(&format!("/api/search?{query}")))
+            .bearer_auth(&token);
+        async move {
+            let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
+            (
+                response.status(),
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, body) = get("limit=1000".to_owned()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["limit"], json!(50));
+    assert_eq!(
+        body["items"],
+        json!([{"id": 1, "username": "admin", "display_name": "Administrator"}])
+    );
+    let (status, body) = get("limit=0".to_owned()).await;
+    assert_eq!((status, body["limit"].clone()), (StatusCode::OK, json!(1)));
+    // 300 characters are cut to 128: "adm" followed by 297 "x" finds nothing,
+    // but it is answered, not refused.
+    let (status, body) = get(format!("q=adm{}", "x".repeat(297))).await;
+    assert_eq!((status, body["items"].clone()), (StatusCode::OK, json!([])));
+    // `%` is text, not a wildcard.
+    let (status, body) = get("q=%25".to_owned()).await;
+    assert_eq!((status, body["items"].clone()), (StatusCode::OK, json!([])));
+    let (status, _) = get("limit=-1".to_owned()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_10_mb_body_against_a_small_cap_is_refused_without_being_read() {
+    let app = TestApp::start().await;
+    let token = app.token("1", &["user"]);
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(&address).unwrap_or_else(|e| panic!("{e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Declare 10 MB, send only the head and 1 KiB of it.
+        let head = format!(
+            "PATCH /api/users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 10485760\r\n\r\n"
+        );
+        stream
+            .write_all(head.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        stream
+            .write_all(&[b' '; 1024])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let started = Instant::now();
+        let mut buffer = [0u8; 4096];
+        let read = stream.read(&mut buffer).unwrap_or(0);
+        (
+            String::from_utf8_lossy(&buffer[..read]).into_owned(),
+            started.elapsed(),
+        )
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (response, waited) = answer;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{response}"
+    );
+    assert!(
+        waited < Duration::from_secs(5),
+        "answered without waiting for the body: {waited:?}"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,10 @@
+use secure_api_runtime::prelude::*;
+
+#[get("/api/search")]
+#[authenticated]
+#[limit("30/minutes")]
+async fn search() -> &'static str {
+    "results"
+}
+
+fn main() {}

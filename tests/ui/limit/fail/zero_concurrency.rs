@@ -1,0 +1,10 @@
+use secure_api_runtime::prelude::*;
+
+#[get("/api/report")]
+#[authenticated]
+#[limit(concurrency = 0)]
+async fn report() -> &'static str {
+    "report"
+}
+
+fn main() {}
