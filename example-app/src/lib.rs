@@ -9,9 +9,11 @@ pub mod settings;
 pub mod store;
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
+use secure_api_runtime::page::PageConfig;
 use secure_api_runtime::policy::Quota;
 use secure_api_runtime::{RoleHierarchy, SecureApp, SecurityConfig};
 
@@ -22,6 +24,10 @@ pub fn app(security: SecurityConfig, store: Store) -> SecureApp {
     let app = SecureApp::new(security)
         .role_hierarchy(RoleHierarchy::new().role("admin", ["user"]))
         .default_limit(&[Quota::per_minute(200)])
+        .app_data(PageConfig {
+            default_limit: 20,
+            max_limit: routes::MAX_SEARCH_LIMIT,
+        })
         .app_data(web::Data::new(store))
         .service(routes::health)
         .service(routes::get_user)
@@ -53,13 +59,21 @@ pub async fn ensure_admin(store: &Store, password: String) -> Result<(), String>
     }
 }
 
-/// Starts serving on `listener`.
+/// How long a client may take to send a request's head.
+pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Starts serving on `listener`. Slow clients are cut off: the request head
+/// must arrive within [`REQUEST_HEAD_TIMEOUT`], idle keep-alive connections
+/// close after 30 s.
 pub fn serve(
     security: SecurityConfig,
     store: Store,
     listener: TcpListener,
 ) -> std::io::Result<Server> {
     let server = HttpServer::new(move || app(security.clone(), store.clone()).into_app())
+        .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .keep_alive(Duration::from_secs(30))
         .listen(listener)?
         .run();
     Ok(server)

@@ -250,8 +250,13 @@ impl Store {
     }
 
     /// Users whose username or display name contains `text`, by id, at most
-    /// `limit` of them.
-    pub async fn search_users(&self, text: &str, limit: u32) -> Result<Vec<User>, StoreError> {
+    /// `limit` of them after skipping `offset`.
+    pub async fn search_users(
+        &self,
+        text: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<User>, StoreError> {
         // `%`, `_` and `\\` in the text match themselves.
         let mut pattern = String::with_capacity(text.len() + 2);
         pattern.push('%');
@@ -264,10 +269,11 @@ impl Store {
         pattern.push('%');
         let rows = sqlx::query(
             "SELECT id, username, display_name, password_hash, roles, salary_cents, internal_note FROM users \
-             WHERE username LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT ?2",
+             WHERE username LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT ?2 OFFSET ?3",
         )
         .bind(pattern)
         .bind(i64::from(limit))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(user_from).collect())

@@ -21,14 +21,22 @@ fn status_kib(field: &str) -> Option<u64> {
 
 fn main() {
     let before = status_kib("VmRSS:").unwrap_or(0);
-    let limiter = Limiter::new(&[Quota::per_minute(30), Quota::per_second(5)], None, MAX_KEYS);
+    let limiter = Limiter::new(
+        &[Quota::per_minute(30), Quota::per_second(5)],
+        None,
+        MAX_KEYS,
+    );
     // Spread over the address space, each client distinct.
     let key = |n: u32| Key::Ip(IpAddr::V4(Ipv4Addr::from(n.wrapping_mul(2_654_435_761))));
-    println!("{CLIENTS} distinct clients through one limiter of `30/minute; 5/second`, {MAX_KEYS} keys per quota");
+    println!(
+        "{CLIENTS} distinct clients through one limiter of `30/minute; 5/second`, {MAX_KEYS} keys per quota"
+    );
     let mut start = 0;
     for end in [50_000, 100_000, CLIENTS] {
         let started = Instant::now();
-        let allowed = (start..end).filter(|n| limiter.check(&key(*n)).is_ok()).count();
+        let allowed = (start..end)
+            .filter(|n| limiter.check(&key(*n)).is_ok())
+            .count();
         let decisions = end - start;
         println!(
             "clients {start:>7}..{end:<7}: {allowed:>6} allowed, {:>6} refused, {:>4.0} ns per decision",
@@ -38,6 +46,13 @@ fn main() {
         start = end;
     }
     let peak = status_kib("VmHWM:").unwrap_or(0);
-    println!("keys tracked at the end: {} across the 2 quotas", limiter.tracked_keys());
-    println!("peak resident memory: {:.1} MiB (at start: {:.1} MiB)", peak as f64 / 1024.0, before as f64 / 1024.0);
+    println!(
+        "keys tracked at the end: {} across the 2 quotas",
+        limiter.tracked_keys()
+    );
+    println!(
+        "peak resident memory: {:.1} MiB (at start: {:.1} MiB)",
+        peak as f64 / 1024.0,
+        before as f64 / 1024.0
+    );
 }

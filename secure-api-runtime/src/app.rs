@@ -24,6 +24,12 @@ use crate::roles::RoleHierarchy;
 /// The default cap on JSON request bodies.
 pub const DEFAULT_JSON_LIMIT: usize = 1024 * 1024;
 
+/// The longest query string answered (414 beyond it).
+pub const MAX_QUERY_BYTES: usize = 4 * 1024;
+
+/// The most header bytes (names and values) answered (431 beyond them).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// A route declared with the secure-api route attributes.
 ///
 /// Only the route macros implement it: the trait is sealed, so a plain
@@ -425,6 +431,10 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
+        if let Some(problem) = oversized_head(&req) {
+            let response = req.into_response(problem.to_response());
+            return Box::pin(ready(Ok(response.map_into_right_body())));
+        }
         let problem = match self.table.classify(
             req.method(),
             req.match_info().unprocessed(),
@@ -459,6 +469,26 @@ where
         let response = req.into_response(problem.to_response());
         Box::pin(ready(Ok(response.map_into_right_body())))
     }
+}
+
+/// A query string or header block larger than the caps, answered before
+/// routing.
+fn oversized_head(req: &ServiceRequest) -> Option<Problem> {
+    if req.query_string().len() > MAX_QUERY_BYTES {
+        return Some(Problem::new(StatusCode::URI_TOO_LONG).with_detail(format!(
+            "the query string is longer than {MAX_QUERY_BYTES} bytes"
+        )));
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (header_bytes > MAX_HEADER_BYTES).then(|| {
+        Problem::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).with_detail(format!(
+            "the headers are larger than {MAX_HEADER_BYTES} bytes"
+        ))
+    })
 }
 
 /// Replaces the body of a response produced from an error with a generic

@@ -44,6 +44,7 @@ pub mod guard;
 pub mod input;
 pub mod limit;
 pub mod owned;
+pub mod page;
 pub mod policy;
 pub mod problem;
 pub mod roles;
@@ -51,7 +52,7 @@ pub mod roles;
 mod app;
 mod audit;
 
-pub use app::{DEFAULT_JSON_LIMIT, SecureApp, SecureRoute};
+pub use app::{DEFAULT_JSON_LIMIT, MAX_HEADER_BYTES, MAX_QUERY_BYTES, SecureApp, SecureRoute};
 pub use auth::Principal;
 pub use config::{ConfigError, KeySource, Mode, SecurityConfig};
 pub use expose::{Created, Page, SafeResponse, SerializeWhole};
@@ -73,6 +74,7 @@ pub mod prelude {
     pub use crate::expose::{Created, Page, SerializeWhole};
     pub use crate::input::Input;
     pub use crate::owned::{Checked, Owned};
+    pub use crate::page::{PageConfig, PageRequest};
     pub use crate::problem::Problem;
     pub use crate::roles::RoleHierarchy;
     pub use crate::{SecureApp, SecureRoute};

@@ -154,3 +154,63 @@ async fn a_10_mb_body_against_a_small_cap_is_refused_without_being_read() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_query_strings_and_headers_are_refused_as_problems() {
+    let app = TestApp::start().await;
+    let client = Client::new();
+    let token = app.token("1", &["user"]);
+    let long_query = client
+        .get(app.url(&format!("/api/search?q={}", "a".repeat(5000))))
+        .bearer_auth(&token)
+        .send()
+        .await;
+    let long_query = long_query.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(long_query.status(), StatusCode::URI_TOO_LONG);
+    assert_eq!(
+        long_query
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let mut request = client.get(app.url("/api/search")).bearer_auth(&token);
+    for i in 0..4 {
+        request = request.header(format!("x-padding-{i}"), "p".repeat(5000));
+    }
+    let big_headers = request.send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        big_headers.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_request_head_is_cut_off() {
+    let app = TestApp::start().await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let (closed, waited) = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(&address).unwrap_or_else(|e| panic!("{e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let started = Instant::now();
+        let mut answer = Vec::new();
+        // The server answers 408 and closes, or just closes: either way the
+        // read ends well before our own 15 s timeout.
+        let closed = stream.read_to_end(&mut answer).is_ok();
+        (closed, started.elapsed())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(closed, "the connection was left open");
+    assert!(
+        waited >= Duration::from_secs(4) && waited < Duration::from_secs(12),
+        "{waited:?}"
+    );
+    app.stop().await;
+}

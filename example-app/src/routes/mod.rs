@@ -36,12 +36,11 @@ pub const MAX_SEARCH_LIMIT: u32 = 50;
 /// The longest search text considered; longer text is cut.
 pub const MAX_SEARCH_CHARS: usize = 128;
 
-/// `?q=&limit=`
+/// `?q=`; the page comes from `PageRequest`.
 #[derive(Debug, Deserialize)]
 pub struct SearchQuery {
     #[serde(default)]
     q: String,
-    limit: Option<u32>,
 }
 
 /// Finds users by name: 30 a minute and 5 a second per user.
@@ -51,16 +50,18 @@ pub struct SearchQuery {
 #[expose(id, username, display_name)]
 pub async fn search(
     query: web::Query<SearchQuery>,
+    page: PageRequest,
     store: web::Data<Store>,
 ) -> Result<Page<User>, Problem> {
-    let SearchQuery { q, limit } = query.into_inner();
-    let text: String = q.chars().take(MAX_SEARCH_CHARS).collect();
-    let limit = limit.unwrap_or(20).clamp(1, MAX_SEARCH_LIMIT);
+    let text: String = query.q.chars().take(MAX_SEARCH_CHARS).collect();
     let items = store
-        .search_users(&text, limit)
+        .search_users(&text, page.limit, page.offset)
         .await
         .map_err(|e| internal(&e))?;
-    Ok(Page { items, limit })
+    Ok(Page {
+        items,
+        limit: page.limit,
+    })
 }
 
 /// What a user may change about themselves: only the display name.
