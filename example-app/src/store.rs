@@ -7,6 +7,8 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use secure_api_runtime::prelude::{StateMachine, Stateful, Transition};
+use serde::Serialize;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -59,8 +61,29 @@ pub struct Order {
     pub item: String,
     /// How many.
     pub quantity: i64,
-    /// `draft`, `validated` or `executed`.
-    pub state: String,
+    /// Where it is in its life.
+    pub state: OrderState,
+}
+
+/// The life of an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, StateMachine)]
+#[serde(rename_all = "snake_case")]
+#[transitions(Draft => Validated, Validated => Executed)]
+pub enum OrderState {
+    /// Placed, not yet checked.
+    Draft,
+    /// Checked by its owner.
+    Validated,
+    /// Carried out.
+    Executed,
+}
+
+impl Stateful for Order {
+    type State = OrderState;
+
+    fn state(&self) -> OrderState {
+        self.state
+    }
 }
 
 /// Users, in SQLite.
@@ -72,12 +95,17 @@ pub struct Store {
 #[derive(Debug)]
 struct Embedded;
 
-const MIGRATIONS: [(i64, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str); 3] = [
     (1, "users", include_str!("../migrations/0001_users.sql")),
     (
         2,
         "profile_and_orders",
         include_str!("../migrations/0002_profile_and_orders.sql"),
+    ),
+    (
+        3,
+        "order_transitions",
+        include_str!("../migrations/0003_order_transitions.sql"),
     ),
 ];
 
@@ -218,7 +246,7 @@ impl Store {
             owner_id,
             item: item.to_owned(),
             quantity,
-            state: "draft".to_owned(),
+            state: OrderState::Draft,
         })
     }
 
@@ -229,24 +257,55 @@ impl Store {
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(|row| order_from(&row)))
+        Ok(row.and_then(|row| order_from(&row)))
     }
 
-    /// Moves an order from `from` to `to` in one statement; `false` when it
-    /// was not in `from` (someone else moved it first).
+    /// Moves an order along `transition` with one compare-and-set
+    /// (`UPDATE .. WHERE state = from`), and records who moved it, from where
+    /// to where and when, in the same transaction. `false` when it was no
+    /// longer in `from` (someone else moved it first): nothing is written.
     pub async fn transition_order(
         &self,
         id: i64,
-        from: &str,
-        to: &str,
+        transition: Transition<OrderState>,
+        actor: &str,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE orders SET state = ? WHERE id = ? AND state = ?")
-            .bind(to)
+            .bind(transition.to.name())
             .bind(id)
-            .bind(from)
-            .execute(&self.pool)
+            .bind(transition.from.name())
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO order_transitions (order_id, actor, from_state, to_state, at) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(actor)
+            .bind(transition.from.name())
+            .bind(transition.to.name())
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The recorded transitions of an order, oldest first, as
+    /// `(actor, from, to)`.
+    pub async fn order_transitions(
+        &self,
+        id: i64,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT actor, from_state, to_state FROM order_transitions WHERE order_id = ? ORDER BY id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("actor"), r.get("from_state"), r.get("to_state")))
+            .collect())
     }
 
     /// Users whose username or display name contains `text`, by id, at most
@@ -304,14 +363,20 @@ fn user_from(row: &SqliteRow) -> User {
     }
 }
 
-fn order_from(row: &SqliteRow) -> Order {
-    Order {
+/// An order row; `None` (logged) for a state this version does not know.
+fn order_from(row: &SqliteRow) -> Option<Order> {
+    let state: String = row.get("state");
+    let Some(state) = OrderState::from_name(&state) else {
+        tracing::error!(target: "example_app", state, "an order is in an unknown state");
+        return None;
+    };
+    Some(Order {
         id: row.get("id"),
         owner_id: row.get("owner_id"),
         item: row.get("item"),
         quantity: row.get("quantity"),
-        state: row.get("state"),
-    }
+        state,
+    })
 }
 
 fn now() -> i64 {

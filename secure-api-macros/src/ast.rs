@@ -25,10 +25,11 @@ pub(crate) enum Kind {
     Owner,
     Expose,
     Limit,
+    StateRequires,
 }
 
 impl Kind {
-    const ALL: [Self; 11] = [
+    const ALL: [Self; 12] = [
         Self::Get,
         Self::Post,
         Self::Put,
@@ -40,6 +41,7 @@ impl Kind {
         Self::Owner,
         Self::Expose,
         Self::Limit,
+        Self::StateRequires,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -55,6 +57,7 @@ impl Kind {
             Self::Owner => "owner",
             Self::Expose => "expose",
             Self::Limit => "limit",
+            Self::StateRequires => "state_requires",
         }
     }
 
@@ -103,6 +106,52 @@ pub(crate) enum OwnerSpec {
     },
     /// `#[owner(none, reason = "...")]`
     Waived { reason: LitStr },
+}
+
+/// `#[state_requires(order_id, Order: Validated => Executed)]`
+pub(crate) struct StateSpec {
+    pub param: Ident,
+    pub resource: syn::Path,
+    pub from: Ident,
+    pub to: Ident,
+}
+
+fn parse_state_requires(input: ParseStream<'_>, span: Span) -> syn::Result<StateSpec> {
+    let help = "write `#[state_requires(order_id, Order: Validated => Executed)]`";
+    if input.is_empty() {
+        return Err(error(
+            span,
+            "`#[state_requires]` needs the object and its transition",
+            help,
+        ));
+    }
+    let shape = |e: syn::Error| {
+        error(
+            e.span(),
+            "expected `<path parameter>, <Type>: <From> => <To>`",
+            help,
+        )
+    };
+    let param: Ident = input.call(Ident::parse_any).map_err(shape)?;
+    input.parse::<Token![,]>().map_err(shape)?;
+    let resource: syn::Path = input.parse().map_err(shape)?;
+    input.parse::<Token![:]>().map_err(shape)?;
+    let from: Ident = input.parse().map_err(shape)?;
+    input.parse::<Token![=>]>().map_err(shape)?;
+    let to: Ident = input.parse().map_err(shape)?;
+    if !input.is_empty() {
+        return Err(error(
+            input.span(),
+            "unexpected tokens after the transition",
+            help,
+        ));
+    }
+    Ok(StateSpec {
+        param,
+        resource,
+        from,
+        to,
+    })
 }
 
 /// Who a `#[limit]` counts requests for.
@@ -249,6 +298,7 @@ pub(crate) struct Declared {
     pub owner: Option<(Span, OwnerSpec)>,
     pub expose: Option<(Span, Vec<Ident>)>,
     pub limit: Option<(Span, LimitSpec)>,
+    pub state: Option<(Span, StateSpec)>,
     /// Attributes that were written but did not parse; their errors are
     /// reported already, so rules that look for them stay silent.
     pub invalid: Vec<Kind>,
@@ -265,6 +315,7 @@ impl Declared {
                 Kind::Owner => self.owner.is_some(),
                 Kind::Expose => self.expose.is_some(),
                 Kind::Limit => self.limit.is_some(),
+                Kind::StateRequires => self.state.is_some(),
                 _ => self.has_route(),
             }
     }
@@ -378,6 +429,7 @@ fn parse_one(
         Kind::Roles => declared.roles.as_ref().map(|_| kind),
         Kind::Expose => declared.expose.as_ref().map(|_| kind),
         Kind::Limit => declared.limit.as_ref().map(|_| kind),
+        Kind::StateRequires => declared.state.as_ref().map(|_| kind),
         _ => declared.owner.as_ref().map(|_| kind),
     };
     if let Some(first) = taken {
@@ -412,6 +464,9 @@ fn parse_one(
             .parse2(args)
             .map(|list| declared.roles = Some((span, list))),
         Kind::Limit => parse_limit(args, span).map(|limit| declared.limit = Some((span, limit))),
+        Kind::StateRequires => (|input: ParseStream<'_>| parse_state_requires(input, span))
+            .parse2(args)
+            .map(|state| declared.state = Some((span, state))),
         Kind::Expose => (|input: ParseStream<'_>| parse_expose(input, span))
             .parse2(args)
             .map(|fields| declared.expose = Some((span, fields))),

@@ -19,6 +19,50 @@ pub(crate) fn all(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
     check_object_ids_have_owner(declared, errors);
     check_checked_matches_resource(declared, item, errors);
     check_user_limits_need_a_user(declared, errors);
+    check_state_object_is_looked_up(declared, errors);
+}
+
+/// `#[state_requires(p, T: ..)]` checks the object that
+/// `#[owner(p, resource = T)]` loads: the route declares that lookup, for
+/// the same parameter and type.
+fn check_state_object_is_looked_up(declared: &Declared, errors: &mut Errors) {
+    let Some((_, state)) = &declared.state else {
+        return;
+    };
+    let written = state
+        .resource
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::");
+    let looked_up = match &declared.owner {
+        Some((
+            _,
+            OwnerSpec::Param {
+                param,
+                resource: Some(path),
+                ..
+            },
+        )) => {
+            *param == state.param
+                && path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect::<Vec<_>>()
+                    .join("::")
+                    == written
+        }
+        _ => false,
+    };
+    if !looked_up {
+        errors.push(
+            state.param.span(),
+            format!("`#[state_requires]` checks the `{written}` named by `{}`, but the route does not load it", state.param),
+            format!("add `#[owner({}, resource = {written})]`, which loads the object once and checks its owner", state.param),
+        );
+    }
 }
 
 /// A limit counted per user needs a user: `key = user` and

@@ -26,7 +26,9 @@ pub(crate) fn route(trigger: Kind, args: TokenStream, item: TokenStream) -> Toke
     }
     let policy = policy(&declared, &handler);
     let wrapper = wrapper(&declared, &handler);
-    route_type(&handler, &policy, Some(&wrapper))
+    let state_checks = state_checks(&declared);
+    let route = route_type(&handler, &policy, Some(&wrapper));
+    quote! { #state_checks #route }
 }
 
 /// On error: the compile errors, and a route type that keeps the handler's
@@ -44,6 +46,7 @@ fn fallback(handler: &ItemFn, errors: Errors) -> TokenStream {
             owner: ::secure_api_runtime::__private::OwnerRule::None,
             check_owned: ::core::option::Option::None,
             limit: ::secure_api_runtime::__private::LimitRule::NONE,
+            state: ::core::option::Option::None,
         }
     };
     let route = route_type(handler, &unchecked, None);
@@ -89,8 +92,13 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
                         &quote!(#resource).to_string().replace(' ', ""),
                         resource.span(),
                     );
+                    let check = if declared.state.is_some() {
+                        quote!(check_owned_in_state)
+                    } else {
+                        quote!(check_owned)
+                    };
                     check_owned = quote_spanned! {resource.span()=>
-                        ::core::option::Option::Some(#private::check_owned::<#resource>)
+                        ::core::option::Option::Some(#private::#check::<#resource>)
                     };
                     quote!(#private::OwnerRule::Resource { param: #param, resource: #written, or_roles: &[#(#or_roles),*] })
                 }
@@ -101,6 +109,20 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
         }
     };
     let limit = limit_rule(declared);
+    let state = match &declared.state {
+        None => quote!(::core::option::Option::None),
+        Some((_, state)) => {
+            let param = LitStr::new(&state.param.to_string(), state.param.span());
+            let resource = &state.resource;
+            let written = LitStr::new(
+                &quote!(#resource).to_string().replace(' ', ""),
+                resource.span(),
+            );
+            let from = LitStr::new(&state.from.to_string(), state.from.span());
+            let to = LitStr::new(&state.to.to_string(), state.to.span());
+            quote!(::core::option::Option::Some(#private::StateRule { param: #param, resource: #written, from: #from, to: #to }))
+        }
+    };
     quote! {
         #private::RoutePolicy {
             handler: #name,
@@ -111,6 +133,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
             owner: #owner,
             check_owned: #check_owned,
             limit: #limit,
+            state: #state,
         }
     }
 }
@@ -147,6 +170,54 @@ fn limit_rule(declared: &Declared) -> TokenStream {
             body: #body,
             concurrency: #concurrency,
         }
+    }
+}
+
+/// Compile-time checks of `#[state_requires]`: both states exist on the
+/// resource's state machine, and the transition is declared. Evaluated as
+/// constants, each failing at the name the user wrote.
+fn state_checks(declared: &Declared) -> TokenStream {
+    let Some((_, state)) = &declared.state else {
+        return TokenStream::new();
+    };
+    let private = quote!(::secure_api_runtime::__private);
+    let resource = &state.resource;
+    let written = quote!(#resource).to_string().replace(' ', "");
+    let machine = quote_spanned! {resource.span()=>
+        <<#resource as #private::Stateful>::State as #private::StateMachine>
+    };
+    let index = |name: &Ident| {
+        let text = LitStr::new(&name.to_string(), name.span());
+        let message = LitStr::new(
+            &format!(
+                "`{name}` is not a state of `{written}`'s state machine; help: use one of the variants of its `#[derive(StateMachine)]` enum"
+            ),
+            name.span(),
+        );
+        quote_spanned! {name.span()=>
+            match #private::state_index(#machine::VARIANTS, #text) {
+                ::core::option::Option::Some(index) => index,
+                ::core::option::Option::None => ::core::panic!(#message),
+            }
+        }
+    };
+    let (from, to) = (index(&state.from), index(&state.to));
+    let undeclared = LitStr::new(
+        &format!(
+            "`{} => {}` is not a declared transition of `{written}`'s state machine; help: add it to its `#[transitions(..)]`, or require another state",
+            state.from, state.to
+        ),
+        state.to.span(),
+    );
+    let to_span = state.to.span();
+    quote_spanned! {to_span=>
+        const _: () = {
+            const FROM: usize = #from;
+            const TO: usize = #to;
+            if !#private::transition_declared(#machine::TRANSITIONS, FROM, TO) {
+                ::core::panic!(#undeclared);
+            }
+        };
     }
 }
 

@@ -13,6 +13,7 @@ mod expand;
 mod input;
 mod limit;
 mod path;
+mod state;
 
 use proc_macro::TokenStream;
 
@@ -58,6 +59,17 @@ entry_points! {
     /// `#[limit("30/minute; 5/second", key = user, body = "64KiB", concurrency = 4)]`:
     /// per-route quotas (429), body cap (413) and in-flight cap (503).
     limit => Limit,
+    /// `#[state_requires(order_id, Order: Validated => Executed)]`: the
+    /// object (loaded by `#[owner(order_id, resource = Order)]`) must be in
+    /// the first state (409 otherwise); the transition must be declared.
+    state_requires => StateRequires,
+}
+
+/// `#[derive(StateMachine)]` with `#[transitions(Draft => Validated, ..)]`:
+/// an enum of states and the moves between them.
+#[proc_macro_derive(StateMachine, attributes(transitions))]
+pub fn derive_state_machine(item: TokenStream) -> TokenStream {
+    state::derive(item.into()).into()
 }
 
 /// `#[derive(Input)]`: a declared request body. Requires

@@ -22,6 +22,7 @@ static POLICY: RoutePolicy = RoutePolicy {
     },
     check_owned: None,
     limit: LimitRule::NONE,
+    state: None,
 };
 
 fn guard(c: &mut Criterion) {

@@ -303,6 +303,7 @@ where
                     req.request().clone(),
                     principal.sub.clone(),
                     bypass,
+                    policy.state.as_ref(),
                 ))
             }
             _ => None,
@@ -356,6 +357,7 @@ mod tests {
         },
         check_owned: None,
         limit: crate::policy::LimitRule::NONE,
+        state: None,
     };
 
     static ADMIN: RoutePolicy = RoutePolicy {
@@ -367,6 +369,7 @@ mod tests {
         owner: OwnerRule::None,
         check_owned: None,
         limit: crate::policy::LimitRule::NONE,
+        state: None,
     };
 
     fn config() -> SecurityConfig {

@@ -48,6 +48,7 @@ pub mod page;
 pub mod policy;
 pub mod problem;
 pub mod roles;
+pub mod state;
 
 mod app;
 mod audit;
@@ -61,7 +62,8 @@ pub use owned::{Checked, Owned};
 pub use problem::Problem;
 pub use roles::RoleHierarchy;
 pub use secure_api_macros::{
-    Input, authenticated, delete, expose, get, limit, owner, patch, post, public, put, roles,
+    Input, StateMachine, authenticated, delete, expose, get, limit, owner, patch, post, public,
+    put, roles, state_requires,
 };
 
 /// The actix-web version this crate is built on.
@@ -77,10 +79,12 @@ pub mod prelude {
     pub use crate::page::{PageConfig, PageRequest};
     pub use crate::problem::Problem;
     pub use crate::roles::RoleHierarchy;
+    pub use crate::state::{StateMachine, Stateful, Transition};
     pub use crate::{SecureApp, SecureRoute};
     pub use actix_web::{HttpRequest, HttpResponse, HttpServer, Responder, web};
     pub use secure_api_macros::{
-        Input, authenticated, delete, expose, get, limit, owner, patch, post, public, put, roles,
+        Input, StateMachine, authenticated, delete, expose, get, limit, owner, patch, post, public,
+        put, roles, state_requires,
     };
 }
 
@@ -95,6 +99,9 @@ pub mod __private {
         Access, LimitKey, LimitRule, Method, OwnerRule, Quota, RoleRule, RoutePolicy,
     };
     pub use crate::problem::Problem;
+    pub use crate::state::{
+        StateMachine, StateRule, Stateful, check_owned_in_state, state_index, transition_declared,
+    };
     pub use actix_web::{HttpResponse, Responder};
 
     /// Implemented only by the route macros, which seals [`SecureRoute`].

@@ -95,8 +95,13 @@ impl<T: 'static> FromRequest for Checked<T> {
 }
 
 /// The type-erased ownership check a route's policy points to.
-pub type CheckOwned =
-    fn(String, HttpRequest, String, bool) -> Pin<Box<dyn Future<Output = Result<(), Problem>>>>;
+pub type CheckOwned = fn(
+    String,
+    HttpRequest,
+    String,
+    bool,
+    Option<&'static crate::state::StateRule>,
+) -> Pin<Box<dyn Future<Output = Result<(), Problem>>>>;
 
 /// Loads `T` by `id`; passes if `sub` owns it or `bypass` (an `or_roles`
 /// role) holds, and stores it for [`Checked<T>`]. 404 otherwise.
@@ -105,6 +110,7 @@ pub fn check_owned<T: Owned>(
     req: HttpRequest,
     sub: String,
     bypass: bool,
+    _state: Option<&'static crate::state::StateRule>,
 ) -> Pin<Box<dyn Future<Output = Result<(), Problem>>>> {
     Box::pin(async move {
         let object = T::load(&id, &req).await?.ok_or_else(Problem::not_found)?;

@@ -215,6 +215,8 @@ pub struct RoutePolicy {
     pub check_owned: Option<crate::owned::CheckOwned>,
     /// Quotas, body cap and in-flight cap.
     pub limit: LimitRule,
+    /// The business state the object must be in (`#[state_requires]`).
+    pub state: Option<crate::state::StateRule>,
 }
 
 impl RoutePolicy {
@@ -234,6 +236,7 @@ impl RoutePolicy {
     ///     owner: OwnerRule::Subject { param: "user_id", or_roles: &["admin"] },
     ///     check_owned: None,
     ///     limit: LimitRule::NONE,
+    ///     state: None,
     /// };
     /// assert_eq!(POLICY.describe(), "owner(user_id, or_roles(admin))");
     /// ```

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use example_app::store::OrderState;
 use reqwest::{Client, Method, StatusCode};
 use secure_api_tests::TestApp;
 use serde_json::{Value, json};
@@ -166,8 +167,8 @@ async fn users_cannot_reach_each_others_profiles_or_orders() {
         .flatten()
         .map(|o| o.state);
     assert_eq!(
-        order_row.as_deref(),
-        Some("draft"),
+        order_row,
+        Some(OrderState::Draft),
         "Alice's attempt changed nothing"
     );
 

@@ -9,7 +9,7 @@ use secure_api_runtime::prelude::*;
 use serde::Deserialize;
 
 use super::{internal, printable};
-use crate::store::{Order, Store};
+use crate::store::{Order, OrderState, Store};
 
 impl Owned for Order {
     async fn load(id: &str, req: &HttpRequest) -> Result<Option<Self>, Problem> {
@@ -60,20 +60,22 @@ pub async fn create_order(
 /// Moves the caller's draft order to validated.
 #[post("/api/orders/{order_id}/validate")]
 #[owner(order_id, resource = Order)]
+#[state_requires(order_id, Order: Draft => Validated)]
 #[expose(id, state)]
 pub async fn validate_order(
+    me: Principal,
     order: Checked<Order>,
+    transition: Transition<OrderState>,
     store: web::Data<Store>,
 ) -> Result<Order, Problem> {
     let mut order = order.into_inner();
-    match store.transition_order(order.id, "draft", "validated").await {
+    match store.transition_order(order.id, transition, &me.sub).await {
         Ok(true) => {
-            order.state = "validated".to_owned();
+            order.state = transition.to;
             Ok(order)
         }
         Ok(false) => {
-            Err(Problem::new(StatusCode::CONFLICT)
-                .with_detail("only a draft order can be validated"))
+            Err(Problem::new(StatusCode::CONFLICT).with_detail("the order changed state meanwhile"))
         }
         Err(e) => Err(internal(&e)),
     }

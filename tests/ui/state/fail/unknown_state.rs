@@ -1,0 +1,43 @@
+use std::borrow::Cow;
+
+use secure_api_runtime::prelude::*;
+
+#[derive(Clone, Copy, PartialEq, Eq, StateMachine)]
+#[transitions(Draft => Validated, Validated => Executed)]
+enum OrderState {
+    Draft,
+    Validated,
+    Executed,
+}
+
+struct Order {
+    owner_id: String,
+    state: OrderState,
+}
+
+impl Owned for Order {
+    async fn load(_id: &str, _req: &HttpRequest) -> Result<Option<Self>, Problem> {
+        Ok(None)
+    }
+
+    fn owner(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.owner_id)
+    }
+}
+
+impl Stateful for Order {
+    type State = OrderState;
+
+    fn state(&self) -> OrderState {
+        self.state
+    }
+}
+
+#[post("/api/orders/{order_id}/execute")]
+#[owner(order_id, resource = Order)]
+#[state_requires(order_id, Order: Validatd => Executed)]
+async fn execute() -> &'static str {
+    "executed"
+}
+
+fn main() {}
