@@ -34,7 +34,8 @@ pub fn app(security: SecurityConfig, store: Store) -> SecureApp {
         .service(routes::update_me)
         .service(routes::search)
         .service(routes::orders::create_order)
-        .service(routes::orders::validate_order);
+        .service(routes::orders::validate_order)
+        .service(routes::orders::execute_order);
     routes::admin::mount(app)
 }
 

@@ -26,10 +26,11 @@ pub(crate) enum Kind {
     Expose,
     Limit,
     StateRequires,
+    Idempotent,
 }
 
 impl Kind {
-    const ALL: [Self; 12] = [
+    const ALL: [Self; 13] = [
         Self::Get,
         Self::Post,
         Self::Put,
@@ -42,6 +43,7 @@ impl Kind {
         Self::Expose,
         Self::Limit,
         Self::StateRequires,
+        Self::Idempotent,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -58,6 +60,7 @@ impl Kind {
             Self::Expose => "expose",
             Self::Limit => "limit",
             Self::StateRequires => "state_requires",
+            Self::Idempotent => "idempotent",
         }
     }
 
@@ -299,6 +302,7 @@ pub(crate) struct Declared {
     pub expose: Option<(Span, Vec<Ident>)>,
     pub limit: Option<(Span, LimitSpec)>,
     pub state: Option<(Span, StateSpec)>,
+    pub idempotent: Option<Span>,
     /// Attributes that were written but did not parse; their errors are
     /// reported already, so rules that look for them stay silent.
     pub invalid: Vec<Kind>,
@@ -316,6 +320,7 @@ impl Declared {
                 Kind::Expose => self.expose.is_some(),
                 Kind::Limit => self.limit.is_some(),
                 Kind::StateRequires => self.state.is_some(),
+                Kind::Idempotent => self.idempotent.is_some(),
                 _ => self.has_route(),
             }
     }
@@ -430,6 +435,7 @@ fn parse_one(
         Kind::Expose => declared.expose.as_ref().map(|_| kind),
         Kind::Limit => declared.limit.as_ref().map(|_| kind),
         Kind::StateRequires => declared.state.as_ref().map(|_| kind),
+        Kind::Idempotent => declared.idempotent.map(|_| kind),
         _ => declared.owner.as_ref().map(|_| kind),
     };
     if let Some(first) = taken {
@@ -453,13 +459,13 @@ fn parse_one(
         return;
     }
     let parsed = match kind {
-        Kind::Public | Kind::Authenticated => no_options(kind, args).map(|()| {
-            if kind == Kind::Public {
-                declared.public = Some(span);
-            } else {
-                declared.authenticated = Some(span);
-            }
-        }),
+        Kind::Public | Kind::Authenticated | Kind::Idempotent => {
+            no_options(kind, args).map(|()| match kind {
+                Kind::Public => declared.public = Some(span),
+                Kind::Authenticated => declared.authenticated = Some(span),
+                _ => declared.idempotent = Some(span),
+            })
+        }
         Kind::Roles => (|input: ParseStream<'_>| parse_role_list(input, span, "roles", false))
             .parse2(args)
             .map(|list| declared.roles = Some((span, list))),

@@ -47,6 +47,7 @@ fn fallback(handler: &ItemFn, errors: Errors) -> TokenStream {
             check_owned: ::core::option::Option::None,
             limit: ::secure_api_runtime::__private::LimitRule::NONE,
             state: ::core::option::Option::None,
+            idempotent: false,
         }
     };
     let route = route_type(handler, &unchecked, None);
@@ -109,6 +110,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
         }
     };
     let limit = limit_rule(declared);
+    let idempotent = declared.idempotent.is_some();
     let state = match &declared.state {
         None => quote!(::core::option::Option::None),
         Some((_, state)) => {
@@ -134,6 +136,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
             check_owned: #check_owned,
             limit: #limit,
             state: #state,
+            idempotent: #idempotent,
         }
     }
 }
@@ -335,9 +338,9 @@ fn expose(handler: &ItemFn, fields: &[Ident], out: &Ident) -> TokenStream {
         None => (false, ty),
     };
     let shaped = |value: TokenStream| {
-        let direct = value_ty
-            .and_then(outer_type)
-            .is_some_and(|(name, _)| ["Vec", "Option", "Page", "Created"].contains(&name.as_str()));
+        let direct = value_ty.and_then(outer_type).is_some_and(|(name, _)| {
+            ["Vec", "Option", "Page", "Created", "Accepted"].contains(&name.as_str())
+        });
         if direct {
             quote!(#private::Exposable::respond(#value, #project))
         } else {

@@ -63,6 +63,9 @@ entry_points! {
     /// object (loaded by `#[owner(order_id, resource = Order)]`) must be in
     /// the first state (409 otherwise); the transition must be declared.
     state_requires => StateRequires,
+    /// `#[idempotent]`: the route requires an `Idempotency-Key` header; a
+    /// replay returns the first answer without running the handler again.
+    idempotent => Idempotent,
 }
 
 /// `#[derive(StateMachine)]` with `#[transitions(Draft => Validated, ..)]`:

@@ -23,6 +23,7 @@ static POLICY: RoutePolicy = RoutePolicy {
     check_owned: None,
     limit: LimitRule::NONE,
     state: None,
+    idempotent: false,
 };
 
 fn guard(c: &mut Criterion) {

@@ -83,7 +83,11 @@ impl Mount<'_> {
             },
         };
         let mut resource = Resource::new(policy.path).guard(guard::Method(policy.method.as_http()));
-        if let Some(cap) = policy.limit.body.and_then(|cap| usize::try_from(cap).ok()) {
+        let cap = policy.limit.body.and_then(|cap| usize::try_from(cap).ok());
+        // An idempotent route reads its body in the guard (to recognise a
+        // replay): it gets the JSON cap for raw bodies too.
+        let cap = cap.or(policy.idempotent.then_some(DEFAULT_JSON_LIMIT));
+        if let Some(cap) = cap {
             resource = resource
                 .app_data(
                     web::JsonConfig::default()

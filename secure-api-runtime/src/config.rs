@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::auth::jwt::{Jwt, JwtSettings, random_bytes};
 use crate::auth::{IssuedToken, JwtKey, Principal, TokenError};
+use crate::idempotency::Idempotency;
 use crate::limit::Limits;
 use crate::limit::client_ip::Cidr;
 
@@ -65,6 +66,7 @@ struct Inner {
     jwt: Jwt,
     trusted_proxies: Vec<Cidr>,
     limits: Limits,
+    idempotency: Idempotency,
 }
 
 impl fmt::Debug for SecurityConfig {
@@ -249,6 +251,11 @@ impl SecurityConfig {
         &self.inner.trusted_proxies
     }
 
+    /// The idempotency keys shared by every worker of this process.
+    pub(crate) fn idempotency(&self) -> &Idempotency {
+        &self.inner.idempotency
+    }
+
     /// The limiters shared by every worker of this process.
     pub(crate) fn limits(&self) -> &Limits {
         &self.inner.limits
@@ -374,6 +381,7 @@ impl SecurityConfigBuilder {
                     jwt,
                     trusted_proxies: self.trusted_proxies,
                     limits: Limits::default(),
+                    idempotency: Idempotency::default(),
                 }),
             }),
             Ok(_) => Err(ConfigError { problems }),

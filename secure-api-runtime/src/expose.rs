@@ -82,6 +82,21 @@ fn respond(status: StatusCode, written: Result<Vec<u8>, serde_json::Error>) -> H
 #[derive(Debug)]
 pub struct Created<T>(pub T);
 
+/// An accepted request: answered 202 with the projection of its object.
+#[derive(Debug)]
+pub struct Accepted<T>(pub T);
+
+impl<T> Exposable for Accepted<T> {
+    type Item = T;
+    fn respond(self, project: impl Projection<T>) -> HttpResponse {
+        let mut buf = Vec::with_capacity(128);
+        respond(
+            StatusCode::ACCEPTED,
+            object(&mut buf, &self.0, &project).map(|()| buf),
+        )
+    }
+}
+
 /// One page of a list, answered as `{"items": [...], "limit": n}`.
 #[derive(Debug)]
 pub struct Page<T> {
@@ -92,8 +107,8 @@ pub struct Page<T> {
 }
 
 /// The shapes `#[expose]` projects. Implemented for `T` through
-/// [`One`], and for `Vec<T>`, `Option<T>` (404 when `None`), [`Page<T>`]
-/// and [`Created<T>`].
+/// [`One`], and for `Vec<T>`, `Option<T>` (404 when `None`), [`Page<T>`],
+/// [`Created<T>`] (201) and [`Accepted<T>`] (202).
 pub trait Exposable {
     /// The projected object's type.
     type Item;

@@ -13,12 +13,16 @@ use actix_web::{Error, HttpMessage};
 use crate::audit;
 use crate::auth::Principal;
 use crate::config::SecurityConfig;
+use crate::idempotency;
 use crate::limit::client_ip::client_ip;
 use crate::limit::{InFlight, Key, Limiter};
 use crate::policy::{Access, LimitKey, OwnerRule, RoutePolicy};
 use crate::problem::Problem;
 use crate::roles::RoleHierarchy;
+use actix_web::HttpResponse;
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
@@ -180,10 +184,7 @@ impl<S> RouteGuardService<S> {
 
     /// Everything that can be decided before the handler: limits, token,
     /// roles, owner. The principal (if any) and the in-flight slot.
-    fn decide(
-        &self,
-        req: &ServiceRequest,
-    ) -> Result<(Option<Principal>, Option<InFlight>), Refusal> {
+    fn decide(&self, req: &ServiceRequest) -> Result<Decision, Refusal> {
         let policy = self.policy;
         if let Some(cap) = policy.limit.body
             && declared_length(req.headers()).is_some_and(|length| length > cap)
@@ -228,6 +229,22 @@ impl<S> RouteGuardService<S> {
             Stage::AfterAuthentication,
             principal.as_ref().map(|p| p.sub.as_str()),
         )?;
+        let idempotency_key = if policy.idempotent {
+            let key = idempotency::key_of(req.headers()).map_err(|problem| Refusal {
+                problem,
+                rule: "idempotency",
+                reason: "missing_or_malformed_key",
+                principal: principal.as_ref().map(|p| p.sub.clone()),
+            })?;
+            // Keys belong to the caller: the subject, or the address of an
+            // anonymous caller.
+            let who = principal
+                .as_ref()
+                .map_or_else(|| format!("ip:{ip}"), |p| format!("sub:{}", p.sub));
+            Some((who, key))
+        } else {
+            None
+        };
         let slot = match &self.context.limits {
             Some(limits) => limits.enter().map_err(|problem| Refusal {
                 problem,
@@ -237,8 +254,20 @@ impl<S> RouteGuardService<S> {
             })?,
             None => None,
         };
-        Ok((principal, slot))
+        Ok(Decision {
+            principal,
+            slot,
+            idempotency_key,
+        })
     }
+}
+
+/// What the guard decided before the handler: who calls, the in-flight slot
+/// held for the request, and the caller's idempotency key.
+struct Decision {
+    principal: Option<Principal>,
+    slot: Option<InFlight>,
+    idempotency_key: Option<(String, String)>,
 }
 
 /// When a quota is counted: address-keyed quotas before the token is
@@ -275,7 +304,11 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let policy = self.policy;
-        let (principal, slot) = match self.decide(&req) {
+        let Decision {
+            principal,
+            slot,
+            idempotency_key,
+        } = match self.decide(&req) {
             Ok(decision) => decision,
             Err(refusal) => {
                 audit::refused(
@@ -313,28 +346,117 @@ where
             req.extensions_mut().insert(principal);
         }
         let service = Rc::clone(&self.service);
+        let security = self.context.security.clone();
         Box::pin(async move {
             // Held until the handler's response is ready.
             let _slot = slot;
+            let mut req = req;
+            let claimed = match idempotency_key {
+                None => None,
+                Some((who, key)) => {
+                    let scope = (who, std::ptr::from_ref(policy) as usize, key);
+                    match claim(&security, &mut req, scope).await {
+                        Ok(Claim::Run(scope)) => Some(scope),
+                        Ok(Claim::Answered(response)) => {
+                            return Ok(req.into_response(response).map_into_right_body());
+                        }
+                        Err(problem) => {
+                            audit::refused(
+                                policy,
+                                sub.as_deref(),
+                                "idempotency",
+                                "key_reused_or_busy",
+                            );
+                            return Ok(req
+                                .into_response(problem.to_response())
+                                .map_into_right_body());
+                        }
+                    }
+                }
+            };
             if let Some(lookup) = lookup
                 && let Err(problem) = lookup.await
             {
-                let reason = if problem.status() == StatusCode::NOT_FOUND {
-                    "not_owner_or_missing"
-                } else {
-                    "lookup_failed"
+                if let Some(scope) = &claimed {
+                    security.idempotency().abandon(scope);
+                }
+                let reason = match problem.status() {
+                    StatusCode::NOT_FOUND => "not_owner_or_missing",
+                    StatusCode::CONFLICT => "wrong_state",
+                    _ => "lookup_failed",
                 };
                 audit::refused(policy, sub.as_deref(), "owner", reason);
                 return Ok(req
                     .into_response(problem.to_response())
                     .map_into_right_body());
             }
-            service
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body)
+            let answer = service.call(req).await;
+            let Some(scope) = claimed else {
+                return answer.map(ServiceResponse::map_into_left_body);
+            };
+            remember(&security, &scope, answer).await
         })
     }
+}
+
+enum Claim {
+    Run(idempotency::Scope),
+    Answered(HttpResponse),
+}
+
+/// Reads the body (within the route's cap), puts it back for the handler,
+/// and claims the key for this exact request.
+async fn claim(
+    security: &SecurityConfig,
+    req: &mut ServiceRequest,
+    scope: idempotency::Scope,
+) -> Result<Claim, Problem> {
+    let body = req.extract::<Bytes>().await.map_err(|e| {
+        let status = e.as_response_error().status_code();
+        Problem::new(if status.is_client_error() {
+            status
+        } else {
+            StatusCode::BAD_REQUEST
+        })
+        .with_detail("the body could not be read")
+    })?;
+    let print = idempotency::fingerprint(req.method(), &req.uri().to_string(), &body);
+    req.set_payload(Payload::from(body));
+    Ok(match security.idempotency().claim(scope.clone(), print)? {
+        idempotency::Claim::Run => Claim::Run(scope),
+        idempotency::Claim::Replay(response) => Claim::Answered(response),
+    })
+}
+
+/// Stores the handler's answer under the claimed key and sends it.
+async fn remember<B: MessageBody + 'static>(
+    security: &SecurityConfig,
+    scope: &idempotency::Scope,
+    answer: Result<ServiceResponse<B>, Error>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(e) => {
+            security.idempotency().abandon(scope);
+            return Err(e);
+        }
+    };
+    let (request, response) = answer.into_parts();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let Ok(body) = actix_web::body::to_bytes(response.into_body()).await else {
+        security.idempotency().abandon(scope);
+        let failed = Problem::new(StatusCode::INTERNAL_SERVER_ERROR).to_response();
+        return Ok(ServiceResponse::new(request, failed).map_into_right_body());
+    };
+    security
+        .idempotency()
+        .finish(scope, status, &headers, &body);
+    let mut rebuilt = HttpResponse::build(status);
+    for (name, value) in &headers {
+        rebuilt.append_header((name.clone(), value.clone()));
+    }
+    Ok(ServiceResponse::new(request, rebuilt.body(body)).map_into_right_body())
 }
 
 #[cfg(test)]
@@ -358,6 +480,7 @@ mod tests {
         check_owned: None,
         limit: crate::policy::LimitRule::NONE,
         state: None,
+        idempotent: false,
     };
 
     static ADMIN: RoutePolicy = RoutePolicy {
@@ -370,6 +493,7 @@ mod tests {
         check_owned: None,
         limit: crate::policy::LimitRule::NONE,
         state: None,
+        idempotent: false,
     };
 
     fn config() -> SecurityConfig {

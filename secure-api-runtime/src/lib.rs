@@ -41,6 +41,7 @@ pub mod auth;
 pub mod config;
 pub mod expose;
 pub mod guard;
+pub mod idempotency;
 pub mod input;
 pub mod limit;
 pub mod owned;
@@ -56,14 +57,14 @@ mod audit;
 pub use app::{DEFAULT_JSON_LIMIT, MAX_HEADER_BYTES, MAX_QUERY_BYTES, SecureApp, SecureRoute};
 pub use auth::Principal;
 pub use config::{ConfigError, KeySource, Mode, SecurityConfig};
-pub use expose::{Created, Page, SafeResponse, SerializeWhole};
+pub use expose::{Accepted, Created, Page, SafeResponse, SerializeWhole};
 pub use input::Input;
 pub use owned::{Checked, Owned};
 pub use problem::Problem;
 pub use roles::RoleHierarchy;
 pub use secure_api_macros::{
-    Input, StateMachine, authenticated, delete, expose, get, limit, owner, patch, post, public,
-    put, roles, state_requires,
+    Input, StateMachine, authenticated, delete, expose, get, idempotent, limit, owner, patch, post,
+    public, put, roles, state_requires,
 };
 
 /// The actix-web version this crate is built on.
@@ -73,7 +74,7 @@ pub use actix_web;
 pub mod prelude {
     pub use crate::auth::Principal;
     pub use crate::config::{Mode, SecurityConfig};
-    pub use crate::expose::{Created, Page, SerializeWhole};
+    pub use crate::expose::{Accepted, Created, Page, SerializeWhole};
     pub use crate::input::Input;
     pub use crate::owned::{Checked, Owned};
     pub use crate::page::{PageConfig, PageRequest};
@@ -83,8 +84,8 @@ pub mod prelude {
     pub use crate::{SecureApp, SecureRoute};
     pub use actix_web::{HttpRequest, HttpResponse, HttpServer, Responder, web};
     pub use secure_api_macros::{
-        Input, StateMachine, authenticated, delete, expose, get, limit, owner, patch, post, public,
-        put, roles, state_requires,
+        Input, StateMachine, authenticated, delete, expose, get, idempotent, limit, owner, patch,
+        post, public, put, roles, state_requires,
     };
 }
 

@@ -217,6 +217,8 @@ pub struct RoutePolicy {
     pub limit: LimitRule,
     /// The business state the object must be in (`#[state_requires]`).
     pub state: Option<crate::state::StateRule>,
+    /// Whether the route requires an `Idempotency-Key` (`#[idempotent]`).
+    pub idempotent: bool,
 }
 
 impl RoutePolicy {
@@ -237,6 +239,7 @@ impl RoutePolicy {
     ///     check_owned: None,
     ///     limit: LimitRule::NONE,
     ///     state: None,
+    ///     idempotent: false,
     /// };
     /// assert_eq!(POLICY.describe(), "owner(user_id, or_roles(admin))");
     /// ```

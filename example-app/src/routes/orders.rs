@@ -80,3 +80,29 @@ pub async fn validate_order(
         Err(e) => Err(internal(&e)),
     }
 }
+
+/// Carries out the caller's validated order, once: a retry with the same
+/// `Idempotency-Key` gets the first answer back.
+#[post("/api/orders/{order_id}/execute")]
+#[owner(order_id, resource = Order)]
+#[state_requires(order_id, Order: Validated => Executed)]
+#[idempotent]
+#[expose(id, state)]
+pub async fn execute_order(
+    me: Principal,
+    order: Checked<Order>,
+    transition: Transition<OrderState>,
+    store: web::Data<Store>,
+) -> Result<Accepted<Order>, Problem> {
+    let mut order = order.into_inner();
+    match store.transition_order(order.id, transition, &me.sub).await {
+        Ok(true) => {
+            order.state = transition.to;
+            Ok(Accepted(order))
+        }
+        Ok(false) => {
+            Err(Problem::new(StatusCode::CONFLICT).with_detail("the order changed state meanwhile"))
+        }
+        Err(e) => Err(internal(&e)),
+    }
+}

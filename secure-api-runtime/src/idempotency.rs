@@ -1,0 +1,301 @@
+//! `#[idempotent]` (OWASP API6): a route that requires an `Idempotency-Key`
+//! header. The first request with a key runs and its answer is stored; a
+//! replay with the same key and the same request gets the stored answer
+//! without running the handler again; the same key with a different request
+//! is refused (422). Keys are scoped to the caller and the route, and expire
+//! after [`KEY_TTL`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::HttpResponse;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::web::Bytes;
+use sha2::{Digest as _, Sha256};
+
+use crate::problem::Problem;
+
+/// How long a stored answer is replayed.
+pub const KEY_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// The most keys kept at once; past it, expired keys are dropped, and if
+/// none has expired a new key is refused (503) until some do.
+pub const MAX_KEYS: usize = 100_000;
+
+/// The longest `Idempotency-Key` accepted.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// The header.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// A stored answer.
+#[derive(Clone)]
+struct Stored {
+    status: StatusCode,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Bytes,
+}
+
+enum State {
+    InFlight,
+    Done(Stored),
+}
+
+struct Entry {
+    fingerprint: [u8; 32],
+    created: Instant,
+    state: State,
+}
+
+/// Which request a key belongs to: caller, route and key.
+pub(crate) type Scope = (String, usize, String);
+
+/// What to do with a request that carries a key.
+pub(crate) enum Claim {
+    /// First use: run it, then [`Idempotency::finish`].
+    Run,
+    /// Seen before: answer this.
+    Replay(HttpResponse),
+}
+
+/// The keys of every idempotent route, shared by all workers.
+pub(crate) struct Idempotency {
+    entries: Mutex<HashMap<Scope, Entry>>,
+    max_keys: usize,
+}
+
+impl fmt::Debug for Idempotency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Idempotency")
+            .field("max_keys", &self.max_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Idempotency {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            max_keys: MAX_KEYS,
+        }
+    }
+}
+
+/// The request's `Idempotency-Key`: one header of 1 to 255 visible ASCII
+/// characters; a 400 problem otherwise.
+pub(crate) fn key_of(headers: &HeaderMap) -> Result<String, Problem> {
+    let bad = |detail: &str| Problem::new(StatusCode::BAD_REQUEST).with_detail(detail);
+    let mut values = headers.get_all(IDEMPOTENCY_KEY);
+    let value = values
+        .next()
+        .ok_or_else(|| bad("this route needs an `Idempotency-Key` header"))?;
+    if values.next().is_some() {
+        return Err(bad("send one `Idempotency-Key` header"));
+    }
+    let key = value
+        .to_str()
+        .map_err(|_| bad("the `Idempotency-Key` is not visible ASCII"))?;
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad(
+            "the `Idempotency-Key` is 1 to 255 visible ASCII characters",
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+/// What identifies "the same request": method, path, query and body.
+pub(crate) fn fingerprint(method: &Method, uri: &str, body: &[u8]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(method.as_str().as_bytes());
+    hash.update([0]);
+    hash.update(uri.as_bytes());
+    hash.update([0]);
+    hash.update(body);
+    hash.finalize().into()
+}
+
+impl Idempotency {
+    /// Claims `scope` for a request with `fingerprint`.
+    pub(crate) fn claim(&self, scope: Scope, fingerprint: [u8; 32]) -> Result<Claim, Problem> {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if let Some(entry) = entries.get(&scope) {
+            if now.duration_since(entry.created) < KEY_TTL {
+                if entry.fingerprint != fingerprint {
+                    return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                        .with_detail("this `Idempotency-Key` was used for a different request"));
+                }
+                return match &entry.state {
+                    State::InFlight => Err(Problem::new(StatusCode::CONFLICT).with_detail(
+                        "a request with this `Idempotency-Key` is still being processed",
+                    )),
+                    State::Done(stored) => Ok(Claim::Replay(replay(stored))),
+                };
+            }
+            entries.remove(&scope);
+        }
+        if entries.len() >= self.max_keys {
+            entries.retain(|_, entry| now.duration_since(entry.created) < KEY_TTL);
+            if entries.len() >= self.max_keys {
+                return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_detail("too many requests are being remembered; try again later")
+                    .with_header(
+                        actix_web::http::header::RETRY_AFTER,
+                        HeaderValue::from_static("60"),
+                    ));
+            }
+        }
+        entries.insert(
+            scope,
+            Entry {
+                fingerprint,
+                created: now,
+                state: State::InFlight,
+            },
+        );
+        Ok(Claim::Run)
+    }
+
+    /// Stores the answer to a claimed request; a server error frees the key
+    /// instead, so the client may retry.
+    pub(crate) fn finish(
+        &self,
+        scope: &Scope,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if status.is_server_error() {
+            entries.remove(scope);
+            return;
+        }
+        if let Some(entry) = entries.get_mut(scope) {
+            let headers = headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect();
+            entry.state = State::Done(Stored {
+                status,
+                headers,
+                body: body.clone(),
+            });
+        }
+    }
+
+    /// Frees a claimed key whose request failed before it was answered.
+    pub(crate) fn abandon(&self, scope: &Scope) {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(scope);
+    }
+}
+
+fn replay(stored: &Stored) -> HttpResponse {
+    let mut response = HttpResponse::build(stored.status);
+    for (name, value) in &stored.headers {
+        response.insert_header((name.clone(), value.clone()));
+    }
+    response.insert_header((
+        HeaderName::from_static("idempotent-replayed"),
+        HeaderValue::from_static("true"),
+    ));
+    response.body(stored.body.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(key: &str) -> Scope {
+        ("7".to_owned(), 1, key.to_owned())
+    }
+
+    #[test]
+    fn the_first_use_runs_a_replay_answers_a_changed_request_is_refused() {
+        let store = Idempotency::default();
+        let print = fingerprint(&Method::POST, "/a", b"{}");
+        assert!(matches!(store.claim(scope("k"), print), Ok(Claim::Run)));
+        assert!(
+            store
+                .claim(scope("k"), print)
+                .is_err_and(|p| p.status() == StatusCode::CONFLICT)
+        );
+        store.finish(
+            &scope("k"),
+            StatusCode::ACCEPTED,
+            &HeaderMap::new(),
+            &Bytes::from_static(b"{\"ok\":1}"),
+        );
+        let Ok(Claim::Replay(response)) = store.claim(scope("k"), print) else {
+            panic!("a replay")
+        };
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        assert!(response.headers().contains_key("idempotent-replayed"));
+        let other = fingerprint(&Method::POST, "/a", b"{\"x\":1}");
+        assert!(
+            store
+                .claim(scope("k"), other)
+                .is_err_and(|p| p.status() == StatusCode::UNPROCESSABLE_ENTITY)
+        );
+    }
+
+    #[test]
+    fn server_errors_free_the_key() {
+        let store = Idempotency::default();
+        let print = fingerprint(&Method::POST, "/a", b"");
+        assert!(matches!(store.claim(scope("k"), print), Ok(Claim::Run)));
+        store.finish(
+            &scope("k"),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &HeaderMap::new(),
+            &Bytes::new(),
+        );
+        assert!(matches!(store.claim(scope("k"), print), Ok(Claim::Run)));
+    }
+
+    #[test]
+    fn the_store_is_bounded() {
+        let store = Idempotency {
+            entries: Mutex::new(HashMap::new()),
+            max_keys: 3,
+        };
+        for key in ["a", "b", "c"] {
+            assert!(matches!(store.claim(scope(key), [0; 32]), Ok(Claim::Run)));
+        }
+        assert!(
+            store
+                .claim(scope("d"), [0; 32])
+                .is_err_and(|p| p.status() == StatusCode::SERVICE_UNAVAILABLE)
+        );
+    }
+
+    #[test]
+    fn key_forms() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(HeaderName::from_static(IDEMPOTENCY_KEY), value);
+            }
+            key_of(&headers).map_err(|p| p.status())
+        };
+        assert_eq!(with("order-42-execute"), Ok("order-42-execute".to_owned()));
+        assert_eq!(with(""), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(with("has space"), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(with(&"k".repeat(256)), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(
+            key_of(&HeaderMap::new()).map_err(|p| p.status()),
+            Err(StatusCode::BAD_REQUEST)
+        );
+    }
+}

@@ -1,0 +1,10 @@
+use secure_api_runtime::prelude::*;
+
+#[post("/api/payments")]
+#[authenticated]
+#[idempotent(ttl = 60)]
+async fn pay() -> &'static str {
+    "paid"
+}
+
+fn main() {}
