@@ -66,6 +66,12 @@ fn array<T>(
     Ok(())
 }
 
+/// One object, projected, answered with `status`.
+fn single<T>(status: StatusCode, item: &T, project: &impl Projection<T>) -> HttpResponse {
+    let mut buf = Vec::with_capacity(128);
+    respond(status, object(&mut buf, item, project).map(|()| buf))
+}
+
 fn respond(status: StatusCode, written: Result<Vec<u8>, serde_json::Error>) -> HttpResponse {
     match written {
         Ok(body) => HttpResponse::build(status)
@@ -89,11 +95,7 @@ pub struct Accepted<T>(pub T);
 impl<T> Exposable for Accepted<T> {
     type Item = T;
     fn respond(self, project: impl Projection<T>) -> HttpResponse {
-        let mut buf = Vec::with_capacity(128);
-        respond(
-            StatusCode::ACCEPTED,
-            object(&mut buf, &self.0, &project).map(|()| buf),
-        )
+        single(StatusCode::ACCEPTED, &self.0, &project)
     }
 }
 
@@ -124,22 +126,14 @@ pub struct One<T>(pub T);
 impl<T> Exposable for One<T> {
     type Item = T;
     fn respond(self, project: impl Projection<T>) -> HttpResponse {
-        let mut buf = Vec::with_capacity(128);
-        respond(
-            StatusCode::OK,
-            object(&mut buf, &self.0, &project).map(|()| buf),
-        )
+        single(StatusCode::OK, &self.0, &project)
     }
 }
 
 impl<T> Exposable for Created<T> {
     type Item = T;
     fn respond(self, project: impl Projection<T>) -> HttpResponse {
-        let mut buf = Vec::with_capacity(128);
-        respond(
-            StatusCode::CREATED,
-            object(&mut buf, &self.0, &project).map(|()| buf),
-        )
+        single(StatusCode::CREATED, &self.0, &project)
     }
 }
 

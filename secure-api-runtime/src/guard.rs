@@ -161,9 +161,9 @@ pub(crate) struct RouteGuardService<S> {
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 impl<S> RouteGuardService<S> {
-    /// The quotas that count `kind` requests: the route's own, or the
-    /// application default keyed by address on public routes and by user
-    /// on the others.
+    /// The quotas counted at `stage`, and who they count for: the route's
+    /// own, or the application default, keyed by address on public routes
+    /// and by user on the others.
     fn quotas_for(&self, stage: Stage) -> Option<(&Limiter, LimitKey)> {
         match &self.context.limits {
             Some(own) if own.has_quotas() => {
