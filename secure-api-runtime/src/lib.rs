@@ -31,8 +31,11 @@
 //! | `#[owner(user_id)]`, `#[owner(user_id, or_roles(admin))]` | API1 Broken Object Level Authorization | the path parameter equals the principal's subject |
 //! | `#[owner(order_id, resource = Order)]` | API1 | the object is loaded through [`Owned`] and must belong to the caller (404 otherwise); the handler receives it as [`Checked<Order>`] |
 //! | `#[owner(none, reason = "...")]` | API1 | waives the ownership lint for an id route, with a reason |
-//! | `#[expose(id, name)]` | API3 Broken Object Property Level Authorization | the response carries exactly these fields ([`expose`]) |
+//! | `#[expose(id, name)]` | API3 Broken Object Property Level Authorization | the response carries exactly these fields ([`expose`](mod@expose)) |
 //! | `#[derive(Input)]` | API3 | a request body: unknown fields refused, every field validated ([`input`]) |
+//! | `#[limit("30/minute; 5/second", key = user, body = "64KiB", concurrency = 4)]` | API4 Unrestricted Resource Consumption | quotas, body cap and in-flight cap ([`limit`](mod@limit)) |
+//! | `#[state_requires(order_id, Order: Validated => Executed)]`, `#[derive(StateMachine)]` | API6 Unrestricted Access to Sensitive Business Flows | business-state preconditions checked at compile time and before the handler ([`state`]) |
+//! | `#[idempotent]` | API6 | an `Idempotency-Key` replays the first answer ([`idempotency`]) |
 //!
 //! Refusals answer RFC 9457 `application/problem+json` ([`problem`]) and
 //! emit one audit event on the `secure_api::audit` tracing target.
