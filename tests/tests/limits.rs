@@ -214,3 +214,38 @@ async fn a_client_that_never_finishes_its_request_head_is_cut_off() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_body_is_cut_off_once_it_passes_the_cap() {
+    let app = TestApp::start().await;
+    let token = app.token("1", &["user"]);
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let response = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(&address).unwrap_or_else(|e| panic!("{e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // No length declared: 8 KiB in 1 KiB chunks against the route's
+        // 4 KiB cap, and the body is never finished.
+        let head = format!(
+            "PATCH /api/users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        stream
+            .write_all(head.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..8 {
+            let chunk = format!("400\r\n{}\r\n", " ".repeat(1024));
+            if stream.write_all(chunk.as_bytes()).is_err() {
+                break;
+            }
+        }
+        let mut buffer = [0u8; 4096];
+        let read = stream.read(&mut buffer).unwrap_or(0);
+        String::from_utf8_lossy(&buffer[..read]).into_owned()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    app.stop().await;
+}
