@@ -15,8 +15,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{App, Error, FromRequest, Handler, Resource, Responder, guard, web};
 
-use crate::config::SecurityConfig;
+use crate::config::{Mode, SecurityConfig};
 use crate::guard::{GuardContext, RouteGuard};
+use crate::headers::SecurityHeaders;
 use crate::policy::{Quota, RoutePolicy};
 use crate::problem::{PROBLEM_JSON, Problem};
 use crate::roles::RoleHierarchy;
@@ -133,6 +134,7 @@ pub struct SecureApp {
     security: SecurityConfig,
     hierarchy: RoleHierarchy,
     default_quotas: Vec<Quota>,
+    headers: SecurityHeaders,
     routes: Vec<Mounted>,
     configure: Vec<Configure>,
 }
@@ -156,6 +158,7 @@ impl SecureApp {
             security,
             hierarchy: RoleHierarchy::new(),
             default_quotas: Vec::new(),
+            headers: SecurityHeaders::default(),
             routes: Vec::new(),
             configure: Vec::new(),
         }
@@ -210,6 +213,14 @@ impl SecureApp {
         self
     }
 
+    /// Replaces the security headers added to every response (for example
+    /// a different `Content-Security-Policy`).
+    #[must_use]
+    pub fn security_headers(mut self, headers: SecurityHeaders) -> Self {
+        self.headers = headers;
+        self
+    }
+
     /// Adds application data, as `actix_web::App::app_data` does.
     #[must_use]
     pub fn app_data<U: 'static>(mut self, data: U) -> Self {
@@ -250,6 +261,10 @@ impl SecureApp {
                 .map(|r| (Pattern::new(r.policy.path), r.policy))
                 .collect(),
         };
+        let headers = self
+            .headers
+            .clone()
+            .always_hsts(self.security.mode() == Mode::Prod);
         let mut app = App::new()
             .app_data(
                 web::JsonConfig::default()
@@ -269,6 +284,7 @@ impl SecureApp {
         })
         .wrap(Backstop {
             table: Rc::new(table),
+            headers: Rc::new(headers),
         })
     }
 }
@@ -395,6 +411,7 @@ impl RouteTable {
 /// errors into problem+json.
 struct Backstop {
     table: Rc<RouteTable>,
+    headers: Rc<SecurityHeaders>,
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Backstop
@@ -412,6 +429,7 @@ where
         ready(Ok(BackstopService {
             service: Rc::new(service),
             table: Rc::clone(&self.table),
+            headers: Rc::clone(&self.headers),
         }))
     }
 }
@@ -419,6 +437,7 @@ where
 struct BackstopService<S> {
     service: Rc<S>,
     table: Rc<RouteTable>,
+    headers: Rc<SecurityHeaders>,
 }
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -435,8 +454,11 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
+        let headers = Rc::clone(&self.headers);
+        let over_tls = req.app_config().secure();
         if let Some(problem) = oversized_head(&req) {
-            let response = req.into_response(problem.to_response());
+            let mut response = req.into_response(problem.to_response());
+            headers.apply(response.headers_mut(), over_tls);
             return Box::pin(ready(Ok(response.map_into_right_body())));
         }
         let problem = match self.table.classify(
@@ -446,7 +468,11 @@ where
         ) {
             Dispatch::Secured => {
                 let service = Rc::clone(&self.service);
-                return Box::pin(async move { Ok(problem_for_errors(service.call(req).await?)) });
+                return Box::pin(async move {
+                    let mut response = problem_for_errors(service.call(req).await?);
+                    headers.apply(response.headers_mut(), over_tls);
+                    Ok(response)
+                });
             }
             Dispatch::MethodNotAllowed(allow) => {
                 let mut problem = Problem::new(StatusCode::METHOD_NOT_ALLOWED)
@@ -470,7 +496,8 @@ where
             }
             Dispatch::NotFound => Problem::not_found(),
         };
-        let response = req.into_response(problem.to_response());
+        let mut response = req.into_response(problem.to_response());
+        headers.apply(response.headers_mut(), over_tls);
         Box::pin(ready(Ok(response.map_into_right_body())))
     }
 }

@@ -44,6 +44,7 @@ pub mod auth;
 pub mod config;
 pub mod expose;
 pub mod guard;
+pub mod headers;
 pub mod idempotency;
 pub mod input;
 pub mod limit;

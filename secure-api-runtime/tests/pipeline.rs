@@ -214,3 +214,25 @@ async fn the_inventory_lists_every_mounted_policy() {
         ]
     );
 }
+
+#[actix_web::test]
+async fn production_mode_sends_hsts_on_every_response() {
+    let prod = SecurityConfig::builder(Mode::Prod)
+        .key(JwtKey::hs256(
+            b"a production secret of at least 32 bytes".to_vec(),
+        ))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = init_service(secure_app(&prod).into_app()).await;
+    for uri in ["/api/health", "/api/reports", "/missing"] {
+        let response = call_service(&app, TestRequest::get().uri(uri).to_request()).await;
+        assert_eq!(
+            response
+                .headers()
+                .get("strict-transport-security")
+                .and_then(|v| v.to_str().ok()),
+            Some("max-age=63072000; includeSubDomains"),
+            "{uri}"
+        );
+    }
+}

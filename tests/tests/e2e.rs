@@ -331,3 +331,89 @@ async fn framework_errors_are_problem_json() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::start().await;
+    let client = Client::new();
+    let token = app.token("1", &["admin"]);
+    let responses = [
+        client.get(app.url("/health")).send().await,
+        client
+            .get(app.url("/api/users/1"))
+            .bearer_auth(&token)
+            .send()
+            .await,
+        client.get(app.url("/api/users/1")).send().await,
+        client
+            .get(app.url("/api/users/2"))
+            .bearer_auth(&token)
+            .send()
+            .await,
+        client.get(app.url("/nowhere")).send().await,
+        client.delete(app.url("/health")).send().await,
+        client
+            .patch(app.url("/api/users/me"))
+            .bearer_auth(&token)
+            .json(&json!({"x": 1}))
+            .send()
+            .await,
+    ];
+    for response in responses {
+        let response = response.unwrap_or_else(|e| panic!("{e}"));
+        let status = response.status();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            header("content-security-policy").as_deref(),
+            Some("default-src 'none'; frame-ancestors 'none'"),
+            "{status}"
+        );
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{status}"
+        );
+        assert_eq!(
+            header("x-frame-options").as_deref(),
+            Some("DENY"),
+            "{status}"
+        );
+        assert_eq!(
+            header("referrer-policy").as_deref(),
+            Some("no-referrer"),
+            "{status}"
+        );
+        assert_eq!(
+            header("cache-control").as_deref(),
+            Some("no-store"),
+            "{status}"
+        );
+        assert_eq!(
+            header("cross-origin-opener-policy").as_deref(),
+            Some("same-origin"),
+            "{status}"
+        );
+        assert_eq!(
+            header("cross-origin-resource-policy").as_deref(),
+            Some("same-origin"),
+            "{status}"
+        );
+        assert!(
+            header("permissions-policy").is_some_and(|p| p.contains("camera=()")),
+            "{status}"
+        );
+        assert_eq!(header("server"), None, "{status}");
+        assert_eq!(
+            header("strict-transport-security"),
+            None,
+            "plain HTTP in dev mode: {status}"
+        );
+    }
+    app.stop().await;
+}
