@@ -16,6 +16,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{App, Error, FromRequest, Handler, Resource, Responder, guard, web};
 
 use crate::config::{Mode, SecurityConfig};
+use crate::cors::Cors;
 use crate::guard::{GuardContext, RouteGuard};
 use crate::headers::SecurityHeaders;
 use crate::policy::{Quota, RoutePolicy};
@@ -135,6 +136,7 @@ pub struct SecureApp {
     hierarchy: RoleHierarchy,
     default_quotas: Vec<Quota>,
     headers: SecurityHeaders,
+    cors: Option<Cors>,
     routes: Vec<Mounted>,
     configure: Vec<Configure>,
 }
@@ -159,6 +161,7 @@ impl SecureApp {
             hierarchy: RoleHierarchy::new(),
             default_quotas: Vec::new(),
             headers: SecurityHeaders::default(),
+            cors: None,
             routes: Vec::new(),
             configure: Vec::new(),
         }
@@ -221,6 +224,14 @@ impl SecureApp {
         self
     }
 
+    /// Answers CORS preflights and marks answers to the origins `cors`
+    /// allows. Without it, no cross-origin page can read any answer.
+    #[must_use]
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = Some(cors);
+        self
+    }
+
     /// Adds application data, as `actix_web::App::app_data` does.
     #[must_use]
     pub fn app_data<U: 'static>(mut self, data: U) -> Self {
@@ -265,6 +276,7 @@ impl SecureApp {
             .headers
             .clone()
             .always_hsts(self.security.mode() == Mode::Prod);
+        let cors = self.cors.clone().map(Rc::new);
         let mut app = App::new()
             .app_data(
                 web::JsonConfig::default()
@@ -285,6 +297,7 @@ impl SecureApp {
         .wrap(Backstop {
             table: Rc::new(table),
             headers: Rc::new(headers),
+            cors,
         })
     }
 }
@@ -379,6 +392,17 @@ enum Dispatch {
 }
 
 impl RouteTable {
+    /// The methods the secured routes serve at `path`, comma separated.
+    fn methods(&self, path: &str) -> String {
+        let mut methods: Vec<&str> = Vec::new();
+        for (def, policy) in &self.routes {
+            if def.is_match(path) && !methods.contains(&policy.method.as_str()) {
+                methods.push(policy.method.as_str());
+            }
+        }
+        methods.join(", ")
+    }
+
     fn classify(
         &self,
         method: &actix_web::http::Method,
@@ -412,6 +436,7 @@ impl RouteTable {
 struct Backstop {
     table: Rc<RouteTable>,
     headers: Rc<SecurityHeaders>,
+    cors: Option<Rc<Cors>>,
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Backstop
@@ -430,6 +455,7 @@ where
             service: Rc::new(service),
             table: Rc::clone(&self.table),
             headers: Rc::clone(&self.headers),
+            cors: self.cors.clone(),
         }))
     }
 }
@@ -438,6 +464,7 @@ struct BackstopService<S> {
     service: Rc<S>,
     table: Rc<RouteTable>,
     headers: Rc<SecurityHeaders>,
+    cors: Option<Rc<Cors>>,
 }
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -456,9 +483,44 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let headers = Rc::clone(&self.headers);
         let over_tls = req.app_config().secure();
+        let origin = self
+            .cors
+            .as_ref()
+            .and_then(|cors| cors.allowed_origin(req.headers()).cloned());
+        if let Some(cors) = &self.cors
+            && Cors::is_preflight(req.method(), req.headers())
+        {
+            let methods = self.table.methods(req.match_info().unprocessed());
+            let requested = req
+                .headers()
+                .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+                .and_then(|m| m.to_str().ok());
+            let serves = requested.is_some_and(|m| methods.split(", ").any(|served| served == m));
+            let mut response = match (&origin, serves) {
+                (Some(origin), true) => {
+                    let mut response = actix_web::HttpResponse::NoContent().finish();
+                    cors.apply_preflight(origin, &methods, response.headers_mut());
+                    req.into_response(response)
+                }
+                _ => req.into_response(
+                    Problem::new(StatusCode::FORBIDDEN)
+                        .with_detail("this origin may not call this route with that method")
+                        .to_response(),
+                ),
+            };
+            headers.apply(response.headers_mut(), over_tls);
+            return Box::pin(ready(Ok(response.map_into_right_body())));
+        }
+        let cors = self.cors.clone();
+        let mark = move |map: &mut header::HeaderMap| {
+            if let (Some(cors), Some(origin)) = (&cors, &origin) {
+                cors.apply(origin, map);
+            }
+        };
         if let Some(problem) = oversized_head(&req) {
             let mut response = req.into_response(problem.to_response());
             headers.apply(response.headers_mut(), over_tls);
+            mark(response.headers_mut());
             return Box::pin(ready(Ok(response.map_into_right_body())));
         }
         let problem = match self.table.classify(
@@ -471,6 +533,7 @@ where
                 return Box::pin(async move {
                     let mut response = problem_for_errors(service.call(req).await?);
                     headers.apply(response.headers_mut(), over_tls);
+                    mark(response.headers_mut());
                     Ok(response)
                 });
             }
@@ -498,6 +561,7 @@ where
         };
         let mut response = req.into_response(problem.to_response());
         headers.apply(response.headers_mut(), over_tls);
+        mark(response.headers_mut());
         Box::pin(ready(Ok(response.map_into_right_body())))
     }
 }

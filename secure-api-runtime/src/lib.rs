@@ -42,6 +42,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod expose;
 pub mod guard;
 pub mod headers;

@@ -236,3 +236,95 @@ async fn production_mode_sends_hsts_on_every_response() {
         );
     }
 }
+
+#[actix_web::test]
+async fn cors_answers_preflights_for_allowed_origins_only() {
+    use secure_api_runtime::cors::Cors;
+    let security = security();
+    let cors = Cors::allow_origins(["https://app.example.com"])
+        .allow_credentials(true)
+        .build();
+    let cors = cors.unwrap_or_else(|e| panic!("{e}"));
+    let app = init_service(secure_app(&security).cors(cors).into_app()).await;
+    let preflight = |origin: &str, method: &str| {
+        TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/api/reports")
+            .insert_header(("origin", origin.to_owned()))
+            .insert_header(("access-control-request-method", method.to_owned()))
+            .to_request()
+    };
+    let allowed = call_service(&app, preflight("https://app.example.com", "DELETE")).await;
+    assert_eq!(allowed.status(), StatusCode::NO_CONTENT);
+    let header = |headers: &actix_web::http::header::HeaderMap, name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header(allowed.headers(), "access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        header(allowed.headers(), "access-control-allow-methods").as_deref(),
+        Some("GET, DELETE")
+    );
+    assert_eq!(
+        header(allowed.headers(), "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    assert!(
+        header(allowed.headers(), "access-control-allow-headers")
+            .is_some_and(|h| h.contains("authorization"))
+    );
+    let stranger = call_service(&app, preflight("https://evil.example", "GET")).await;
+    assert_eq!(stranger.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        header(stranger.headers(), "access-control-allow-origin"),
+        None
+    );
+    let unserved = call_service(&app, preflight("https://app.example.com", "PUT")).await;
+    assert_eq!(unserved.status(), StatusCode::FORBIDDEN);
+
+    let actual = |origin: &str| {
+        TestRequest::get()
+            .uri("/api/health")
+            .insert_header(("origin", origin.to_owned()))
+            .to_request()
+    };
+    let from_app = call_service(&app, actual("https://app.example.com")).await;
+    assert_eq!(
+        header(from_app.headers(), "access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        header(from_app.headers(), "vary").as_deref(),
+        Some("Origin")
+    );
+    let from_elsewhere = call_service(&app, actual("https://evil.example")).await;
+    assert_eq!(from_elsewhere.status(), StatusCode::OK);
+    assert_eq!(
+        header(from_elsewhere.headers(), "access-control-allow-origin"),
+        None
+    );
+}
+
+#[test]
+fn cors_policies_are_checked_when_built() {
+    use secure_api_runtime::cors::{Cors, CorsError};
+    assert_eq!(
+        Cors::allow_origins(["*"])
+            .allow_credentials(true)
+            .build()
+            .err(),
+        Some(CorsError::WildcardWithCredentials)
+    );
+    assert!(Cors::allow_origins(["app.example.com"]).build().is_err());
+    assert!(
+        Cors::allow_origins(["https://app.example.com/path"])
+            .build()
+            .is_err()
+    );
+    assert!(Cors::allow_origins(["*"]).build().is_ok());
+}
