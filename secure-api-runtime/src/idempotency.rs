@@ -3,7 +3,8 @@
 //! replay with the same key and the same request gets the stored answer
 //! without running the handler again; the same key with a different request
 //! is refused (422). Keys are scoped to the caller and the route, and expire
-//! after [`KEY_TTL`].
+//! after [`KEY_TTL`]; the store holds at most [`MAX_KEYS`] keys and
+//! [`MAX_STORED_BYTES`] of answers.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -11,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpResponse;
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 use sha2::{Digest as _, Sha256};
@@ -25,6 +26,9 @@ pub const KEY_TTL: Duration = Duration::from_secs(24 * 3600);
 /// none has expired a new key is refused (503) until some do.
 pub const MAX_KEYS: usize = 100_000;
 
+/// The most answer bytes kept at once, with the same rule as [`MAX_KEYS`].
+pub const MAX_STORED_BYTES: usize = 64 * 1024 * 1024;
+
 /// The longest `Idempotency-Key` accepted.
 pub const MAX_KEY_LEN: usize = 255;
 
@@ -32,7 +36,6 @@ pub const MAX_KEY_LEN: usize = 255;
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// A stored answer.
-#[derive(Clone)]
 struct Stored {
     status: StatusCode,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -50,6 +53,15 @@ struct Entry {
     state: State,
 }
 
+impl Entry {
+    fn size(&self) -> usize {
+        match &self.state {
+            State::InFlight => 0,
+            State::Done(stored) => stored.body.len(),
+        }
+    }
+}
+
 /// Which request a key belongs to: caller, route and key.
 pub(crate) type Scope = (String, usize, String);
 
@@ -61,26 +73,52 @@ pub(crate) enum Claim {
     Replay(HttpResponse),
 }
 
+#[derive(Default)]
+struct Entries {
+    by_scope: HashMap<Scope, Entry>,
+    /// Bytes of the stored answers' bodies.
+    bytes: usize,
+}
+
+impl Entries {
+    fn remove(&mut self, scope: &Scope) {
+        if let Some(entry) = self.by_scope.remove(scope) {
+            self.bytes -= entry.size();
+        }
+    }
+
+    fn drop_expired(&mut self, now: Instant) {
+        let mut freed = 0;
+        self.by_scope.retain(|_, entry| {
+            let keep = now.duration_since(entry.created) < KEY_TTL;
+            if !keep {
+                freed += entry.size();
+            }
+            keep
+        });
+        self.bytes -= freed;
+    }
+}
+
 /// The keys of every idempotent route, shared by all workers.
 pub(crate) struct Idempotency {
-    entries: Mutex<HashMap<Scope, Entry>>,
+    entries: Mutex<Entries>,
     max_keys: usize,
+    max_bytes: usize,
 }
 
 impl fmt::Debug for Idempotency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Idempotency")
             .field("max_keys", &self.max_keys)
+            .field("max_bytes", &self.max_bytes)
             .finish_non_exhaustive()
     }
 }
 
 impl Default for Idempotency {
     fn default() -> Self {
-        Self {
-            entries: Mutex::new(HashMap::new()),
-            max_keys: MAX_KEYS,
-        }
+        Self::with_bounds(MAX_KEYS, MAX_STORED_BYTES)
     }
 }
 
@@ -118,6 +156,14 @@ pub(crate) fn fingerprint(method: &Method, uri: &str, body: &[u8]) -> [u8; 32] {
 }
 
 impl Idempotency {
+    fn with_bounds(max_keys: usize, max_bytes: usize) -> Self {
+        Self {
+            entries: Mutex::new(Entries::default()),
+            max_keys,
+            max_bytes,
+        }
+    }
+
     /// Claims `scope` for a request with `fingerprint`.
     pub(crate) fn claim(&self, scope: Scope, fingerprint: [u8; 32]) -> Result<Claim, Problem> {
         let mut entries = self
@@ -125,7 +171,7 @@ impl Idempotency {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
-        if let Some(entry) = entries.get(&scope) {
+        if let Some(entry) = entries.by_scope.get(&scope) {
             if now.duration_since(entry.created) < KEY_TTL {
                 if entry.fingerprint != fingerprint {
                     return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
@@ -140,18 +186,18 @@ impl Idempotency {
             }
             entries.remove(&scope);
         }
-        if entries.len() >= self.max_keys {
-            entries.retain(|_, entry| now.duration_since(entry.created) < KEY_TTL);
-            if entries.len() >= self.max_keys {
+        let full = |entries: &Entries| {
+            entries.by_scope.len() >= self.max_keys || entries.bytes >= self.max_bytes
+        };
+        if full(&entries) {
+            entries.drop_expired(now);
+            if full(&entries) {
                 return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                    .with_detail("too many requests are being remembered; try again later")
-                    .with_header(
-                        actix_web::http::header::RETRY_AFTER,
-                        HeaderValue::from_static("60"),
-                    ));
+                    .with_detail("too many answers are being remembered; try again later")
+                    .with_header(RETRY_AFTER, HeaderValue::from_static("60")));
             }
         }
-        entries.insert(
+        entries.by_scope.insert(
             scope,
             Entry {
                 fingerprint,
@@ -179,7 +225,7 @@ impl Idempotency {
             entries.remove(scope);
             return;
         }
-        if let Some(entry) = entries.get_mut(scope) {
+        if let Some(entry) = entries.by_scope.get_mut(scope) {
             let headers = headers
                 .iter()
                 .map(|(name, value)| (name.clone(), value.clone()))
@@ -189,6 +235,7 @@ impl Idempotency {
                 headers,
                 body: body.clone(),
             });
+            entries.bytes += body.len();
         }
     }
 
@@ -221,16 +268,19 @@ mod tests {
         ("7".to_owned(), 1, key.to_owned())
     }
 
+    fn refused_with(result: Result<Claim, Problem>, status: StatusCode) -> bool {
+        result.is_err_and(|p| p.status() == status)
+    }
+
     #[test]
     fn the_first_use_runs_a_replay_answers_a_changed_request_is_refused() {
         let store = Idempotency::default();
         let print = fingerprint(&Method::POST, "/a", b"{}");
         assert!(matches!(store.claim(scope("k"), print), Ok(Claim::Run)));
-        assert!(
-            store
-                .claim(scope("k"), print)
-                .is_err_and(|p| p.status() == StatusCode::CONFLICT)
-        );
+        assert!(refused_with(
+            store.claim(scope("k"), print),
+            StatusCode::CONFLICT
+        ));
         store.finish(
             &scope("k"),
             StatusCode::ACCEPTED,
@@ -243,11 +293,10 @@ mod tests {
         assert_eq!(response.status(), StatusCode::ACCEPTED);
         assert!(response.headers().contains_key("idempotent-replayed"));
         let other = fingerprint(&Method::POST, "/a", b"{\"x\":1}");
-        assert!(
-            store
-                .claim(scope("k"), other)
-                .is_err_and(|p| p.status() == StatusCode::UNPROCESSABLE_ENTITY)
-        );
+        assert!(refused_with(
+            store.claim(scope("k"), other),
+            StatusCode::UNPROCESSABLE_ENTITY
+        ));
     }
 
     #[test]
@@ -265,19 +314,41 @@ mod tests {
     }
 
     #[test]
-    fn the_store_is_bounded() {
-        let store = Idempotency {
-            entries: Mutex::new(HashMap::new()),
-            max_keys: 3,
-        };
+    fn the_number_of_keys_is_bounded() {
+        let store = Idempotency::with_bounds(3, MAX_STORED_BYTES);
         for key in ["a", "b", "c"] {
             assert!(matches!(store.claim(scope(key), [0; 32]), Ok(Claim::Run)));
         }
-        assert!(
-            store
-                .claim(scope("d"), [0; 32])
-                .is_err_and(|p| p.status() == StatusCode::SERVICE_UNAVAILABLE)
+        assert!(refused_with(
+            store.claim(scope("d"), [0; 32]),
+            StatusCode::SERVICE_UNAVAILABLE
+        ));
+        // A freed key makes room again.
+        store.abandon(&scope("a"));
+        assert!(matches!(store.claim(scope("d"), [0; 32]), Ok(Claim::Run)));
+    }
+
+    #[test]
+    fn the_stored_bytes_are_bounded() {
+        let store = Idempotency::with_bounds(MAX_KEYS, 1000);
+        assert!(matches!(store.claim(scope("a"), [0; 32]), Ok(Claim::Run)));
+        store.finish(
+            &scope("a"),
+            StatusCode::OK,
+            &HeaderMap::new(),
+            &Bytes::from(vec![b'x'; 1000]),
         );
+        assert!(refused_with(
+            store.claim(scope("b"), [0; 32]),
+            StatusCode::SERVICE_UNAVAILABLE
+        ));
+        // The stored answer still replays, and freeing it makes room.
+        assert!(matches!(
+            store.claim(scope("a"), [0; 32]),
+            Ok(Claim::Replay(_))
+        ));
+        store.abandon(&scope("a"));
+        assert!(matches!(store.claim(scope("b"), [0; 32]), Ok(Claim::Run)));
     }
 
     #[test]
