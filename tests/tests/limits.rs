@@ -109,38 +109,56 @@ async fn search_clamps_its_limit_and_cuts_its_text() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_10_mb_body_against_a_small_cap_is_refused_without_being_read() {
-    let app = TestApp::start().await;
-    let token = app.token("1", &["user"]);
+/// Speaks raw HTTP/1.1 to the app: writes `parts` in order (stopping when
+/// the server stops taking them), then reads its answer, once or until it
+/// closes the connection. The answer, whether the read ended cleanly, and
+/// how long the read waited; reads give up after 10 s.
+async fn raw_exchange(
+    app: &TestApp,
+    parts: Vec<String>,
+    until_closed: bool,
+) -> (String, bool, Duration) {
     let address = app.base.trim_start_matches("http://").to_owned();
-    let answer = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(&address).unwrap_or_else(|e| panic!("{e}"));
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap_or_else(|e| panic!("{e}"));
-        // Declare 10 MB, send only the head and 1 KiB of it.
-        let head = format!(
-            "PATCH /api/users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: application/json\r\nContent-Length: 10485760\r\n\r\n"
-        );
-        stream
-            .write_all(head.as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"));
-        stream
-            .write_all(&[b' '; 1024])
-            .unwrap_or_else(|e| panic!("{e}"));
+        for part in parts {
+            if stream.write_all(part.as_bytes()).is_err() {
+                break;
+            }
+        }
         let started = Instant::now();
-        let mut buffer = [0u8; 4096];
-        let read = stream.read(&mut buffer).unwrap_or(0);
+        let mut answer = Vec::new();
+        let ended = if until_closed {
+            stream.read_to_end(&mut answer).is_ok()
+        } else {
+            let mut buffer = [0u8; 4096];
+            let read = stream.read(&mut buffer).unwrap_or(0);
+            answer.extend_from_slice(&buffer[..read]);
+            read > 0
+        };
         (
-            String::from_utf8_lossy(&buffer[..read]).into_owned(),
+            String::from_utf8_lossy(&answer).into_owned(),
+            ended,
             started.elapsed(),
         )
     })
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let (response, waited) = answer;
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_10_mb_body_against_a_small_cap_is_refused_without_being_read() {
+    let app = TestApp::start().await;
+    let token = app.token("1", &["user"]);
+    // Declare 10 MB, send only the head and 1 KiB of it.
+    let head = format!(
+        "PATCH /api/users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 10485760\r\n\r\n"
+    );
+    let (response, _, waited) = raw_exchange(&app, vec![head, " ".repeat(1024)], false).await;
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(
         response
@@ -189,27 +207,13 @@ async fn oversized_query_strings_and_headers_are_refused_as_problems() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_finishes_its_request_head_is_cut_off() {
     let app = TestApp::start().await;
-    let address = app.base.trim_start_matches("http://").to_owned();
-    let (closed, waited) = tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(&address).unwrap_or_else(|e| panic!("{e}"));
-        stream
-            .set_read_timeout(Some(Duration::from_secs(15)))
-            .unwrap_or_else(|e| panic!("{e}"));
-        stream
-            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
-            .unwrap_or_else(|e| panic!("{e}"));
-        let started = Instant::now();
-        let mut answer = Vec::new();
-        // The server answers 408 and closes, or just closes: either way the
-        // read ends well before our own 15 s timeout.
-        let closed = stream.read_to_end(&mut answer).is_ok();
-        (closed, started.elapsed())
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    // The server answers 408 and closes, or just closes: either way the read
+    // ends well before our own 10 s timeout.
+    let head = "GET /health HTTP/1.1\r\nHost: x\r\n".to_owned();
+    let (_, closed, waited) = raw_exchange(&app, vec![head], true).await;
     assert!(closed, "the connection was left open");
     assert!(
-        waited >= Duration::from_secs(4) && waited < Duration::from_secs(12),
+        waited >= Duration::from_secs(4) && waited < Duration::from_secs(10),
         "{waited:?}"
     );
     app.stop().await;
@@ -219,33 +223,15 @@ async fn a_client_that_never_finishes_its_request_head_is_cut_off() {
 async fn a_streamed_body_is_cut_off_once_it_passes_the_cap() {
     let app = TestApp::start().await;
     let token = app.token("1", &["user"]);
-    let address = app.base.trim_start_matches("http://").to_owned();
-    let response = tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(&address).unwrap_or_else(|e| panic!("{e}"));
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap_or_else(|e| panic!("{e}"));
-        // No length declared: 8 KiB in 1 KiB chunks against the route's
-        // 4 KiB cap, and the body is never finished.
-        let head = format!(
-            "PATCH /api/users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-        );
-        stream
-            .write_all(head.as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"));
-        for _ in 0..8 {
-            let chunk = format!("400\r\n{}\r\n", " ".repeat(1024));
-            if stream.write_all(chunk.as_bytes()).is_err() {
-                break;
-            }
-        }
-        let mut buffer = [0u8; 4096];
-        let read = stream.read(&mut buffer).unwrap_or(0);
-        String::from_utf8_lossy(&buffer[..read]).into_owned()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    // No length declared: 8 KiB in 1 KiB chunks against the route's 4 KiB
+    // cap, and the body is never finished.
+    let head = format!(
+        "PATCH /api/users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let mut parts = vec![head];
+    parts.extend((0..8).map(|_| format!("400\r\n{}\r\n", " ".repeat(1024))));
+    let (response, _, _) = raw_exchange(&app, parts, false).await;
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     app.stop().await;
 }
