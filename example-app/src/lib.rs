@@ -3,12 +3,14 @@
 //! `cargo run -p example-app` serves it on `127.0.0.1:8080` in dev mode with
 //! SQLite; see the README for the routes and the environment it reads.
 
-pub mod password;
+pub mod auth;
 pub mod routes;
 pub mod settings;
 pub mod store;
 
 use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -17,10 +19,11 @@ use secure_api_runtime::page::PageConfig;
 use secure_api_runtime::policy::Quota;
 use secure_api_runtime::{RoleHierarchy, SecureApp, SecurityConfig};
 
-use crate::store::{Store, StoreError};
+use crate::auth::Auth;
+use crate::store::Store;
 
 /// The application with every route mounted.
-pub fn app(security: SecurityConfig, store: Store) -> SecureApp {
+pub fn app(security: SecurityConfig, store: Store, auth: web::Data<Auth>) -> SecureApp {
     let app = SecureApp::new(security)
         .role_hierarchy(RoleHierarchy::new().role("admin", ["user"]))
         .default_limit(&[Quota::per_minute(200)])
@@ -29,6 +32,7 @@ pub fn app(security: SecurityConfig, store: Store) -> SecureApp {
             max_limit: routes::MAX_SEARCH_LIMIT,
         })
         .app_data(web::Data::new(store))
+        .app_data(auth)
         .service(routes::health)
         .service(routes::get_user)
         .service(routes::update_me)
@@ -36,46 +40,55 @@ pub fn app(security: SecurityConfig, store: Store) -> SecureApp {
         .service(routes::orders::create_order)
         .service(routes::orders::validate_order)
         .service(routes::orders::execute_order);
-    routes::admin::mount(app)
+    routes::admin::mount(routes::auth::mount(app))
 }
 
-/// Creates the `admin` user with role `admin` if it does not exist yet.
-pub async fn ensure_admin(store: &Store, password: String) -> Result<(), String> {
-    if store
-        .user_by_name("admin")
-        .await
-        .map_err(|e| e.to_string())?
-        .is_some()
-    {
-        return Ok(());
-    }
-    password::check_length(&password).map_err(|rule| format!("EXAMPLE_ADMIN_PASSWORD: {rule}"))?;
-    let hash = password::hash(password).await.map_err(|p| p.to_string())?;
-    match store
-        .create_user("admin", "Administrator", &hash, &["admin".to_owned()])
-        .await
-    {
-        Ok(_) | Err(StoreError::UsernameTaken) => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
-}
+pub use auth::ensure_admin;
 
 /// How long a client may take to send a request's head.
 pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Starts serving on `listener`. Slow clients are cut off: the request head
-/// must arrive within [`REQUEST_HEAD_TIMEOUT`], idle keep-alive connections
-/// close after 30 s.
+/// Starts serving on `listener`, over TLS when `tls` is given. Slow
+/// clients are cut off: the request head must arrive within
+/// [`REQUEST_HEAD_TIMEOUT`], idle keep-alive connections close after 30 s.
 pub fn serve(
     security: SecurityConfig,
     store: Store,
+    auth: Auth,
     listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<Server> {
-    let server = HttpServer::new(move || app(security.clone(), store.clone()).into_app())
-        .client_request_timeout(REQUEST_HEAD_TIMEOUT)
-        .client_disconnect_timeout(Duration::from_secs(1))
-        .keep_alive(Duration::from_secs(30))
-        .listen(listener)?
-        .run();
-    Ok(server)
+    let auth = web::Data::new(auth);
+    let server =
+        HttpServer::new(move || app(security.clone(), store.clone(), auth.clone()).into_app())
+            .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .keep_alive(Duration::from_secs(30));
+    let server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
+}
+
+/// A TLS server configuration from PEM files: the certificate chain at
+/// `cert` and the private key at `key`; `ring` provides the cryptography.
+pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("TLS_CERT {}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("TLS_CERT {}: no certificate found", cert.display()));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("TLS_KEY {}: {e}", key.display()))?;
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("TLS_CERT/TLS_KEY: {e}"))
 }

@@ -4,12 +4,13 @@
 use std::net::TcpListener;
 use std::process::ExitCode;
 
+use example_app::auth::Auth;
 use example_app::settings::Settings;
 use example_app::store::Store;
 use secure_api_runtime::Mode;
 
 const USAGE: &str = "usage:
-  example-app                                   serve the API (BIND, DATABASE_URL, SECURE_API_* from the environment)
+  example-app                                   serve the API (BIND, DATABASE_URL, SECURE_API_*, TLS_CERT/TLS_KEY from the environment)
   example-app token --sub ID [--roles a,b] [--ttl SECONDS]
                                                 print an access token signed with the configured key (dev mode only)";
 
@@ -97,11 +98,16 @@ fn serve(settings: Settings) -> Result<(), String> {
         )
         .init();
     actix_web::rt::System::new().block_on(async move {
+        let tls = match &settings.tls {
+            Some((cert, key)) => Some(example_app::tls_config(cert, key)?),
+            None => None,
+        };
         let store = Store::open(&settings.database_url)
             .await
             .map_err(|e| e.to_string())?;
+        let auth = Auth::new(settings.security.clone(), &store, settings.auth).await?;
         if let Some(password) = settings.admin_password.clone() {
-            example_app::ensure_admin(&store, password).await?;
+            example_app::ensure_admin(&store, &auth, password).await?;
         }
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
@@ -109,14 +115,15 @@ fn serve(settings: Settings) -> Result<(), String> {
             Mode::Dev => "dev",
             Mode::Prod => "prod",
         };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(
             target: "example_app",
-            "serving on http://{} in {mode} mode; database {}; access tokens signed with {}",
+            "serving on {scheme}://{} in {mode} mode; database {}; access tokens signed with {}",
             settings.bind,
             settings.database_url,
             settings.key_origin
         );
-        example_app::serve(settings.security, store, listener)
+        example_app::serve(settings.security, store, auth, listener, tls)
             .map_err(|e| e.to_string())?
             .await
             .map_err(|e| e.to_string())

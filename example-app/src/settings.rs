@@ -6,8 +6,10 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use secure_api_runtime::auth::JwtKey;
+use secure_api_runtime::auth::{Argon2Params, JwtKey, PasswordPolicy, SymbolRule};
 use secure_api_runtime::{ConfigError, KeySource, Mode, SecurityConfig};
+
+use crate::auth::AuthOptions;
 
 /// The example's settings.
 #[derive(Debug)]
@@ -22,6 +24,10 @@ pub struct Settings {
     pub security: SecurityConfig,
     /// Where the dev signing key came from, for the start-up line.
     pub key_origin: String,
+    /// Password hashing and policy.
+    pub auth: AuthOptions,
+    /// `TLS_CERT` and `TLS_KEY`: PEM files; the app then serves HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The file that keeps the dev-mode signing key between runs.
@@ -31,6 +37,7 @@ impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         let var = |name: &str| std::env::var(name).ok();
+        let (auth, tls) = auth_and_tls(&var)?;
         let mut security = SecurityConfig::from_env()?;
         let mut key_origin = "SECURE_API_JWT_SECRET".to_owned();
         if security.key_source() == KeySource::Generated && security.mode() == Mode::Dev {
@@ -59,8 +66,73 @@ impl Settings {
             admin_password: var("EXAMPLE_ADMIN_PASSWORD"),
             security,
             key_origin,
+            auth,
+            tls,
         })
     }
+}
+
+/// `SECURE_API_ARGON2_{MEMORY_KIB,ITERATIONS,PARALLELISM}` (OWASP's values by
+/// default, never below them), `SECURE_API_PASSWORD_REQUIRE_SYMBOL`
+/// (`true`/`false`), `TLS_CERT` and `TLS_KEY`; one line per problem.
+fn auth_and_tls(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<(AuthOptions, Option<(PathBuf, PathBuf)>), ConfigError> {
+    let mut problems = Vec::new();
+    let mut number = |name: &str, default: u32| match var(name) {
+        None => default,
+        Some(text) => text.parse().unwrap_or_else(|_| {
+            problems.push(format!("{name} is `{text}`: expected a whole number"));
+            default
+        }),
+    };
+    let argon2 = Argon2Params {
+        memory_kib: number(
+            "SECURE_API_ARGON2_MEMORY_KIB",
+            Argon2Params::OWASP.memory_kib,
+        ),
+        iterations: number(
+            "SECURE_API_ARGON2_ITERATIONS",
+            Argon2Params::OWASP.iterations,
+        ),
+        parallelism: number(
+            "SECURE_API_ARGON2_PARALLELISM",
+            Argon2Params::OWASP.parallelism,
+        ),
+    };
+    if let Err(problem) = argon2.validate() {
+        problems.push(problem);
+    }
+    let symbols = match var("SECURE_API_PASSWORD_REQUIRE_SYMBOL").as_deref() {
+        None | Some("false") => SymbolRule::NotRequired,
+        Some("true") => SymbolRule::Required,
+        Some(other) => {
+            problems.push(format!(
+                "SECURE_API_PASSWORD_REQUIRE_SYMBOL is `{other}`: use `true` or `false`"
+            ));
+            SymbolRule::NotRequired
+        }
+    };
+    let tls = match (var("TLS_CERT"), var("TLS_KEY")) {
+        (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
+        (None, None) => None,
+        _ => {
+            problems.push("TLS_CERT and TLS_KEY are set together or not at all".to_owned());
+            None
+        }
+    };
+    if !problems.is_empty() {
+        return Err(ConfigError { problems });
+    }
+    let policy = PasswordPolicy::default().symbols(symbols);
+    Ok((
+        AuthOptions {
+            argon2,
+            policy,
+            hash_slots: None,
+        },
+        tls,
+    ))
 }
 
 /// Reads the dev key at `path`, or generates 32 random bytes and writes

@@ -95,7 +95,7 @@ pub struct Store {
 #[derive(Debug)]
 struct Embedded;
 
-const MIGRATIONS: [(i64, &str, &str); 3] = [
+const MIGRATIONS: [(i64, &str, &str); 4] = [
     (1, "users", include_str!("../migrations/0001_users.sql")),
     (
         2,
@@ -106,6 +106,11 @@ const MIGRATIONS: [(i64, &str, &str); 3] = [
         3,
         "order_transitions",
         include_str!("../migrations/0003_order_transitions.sql"),
+    ),
+    (
+        4,
+        "second_factor",
+        include_str!("../migrations/0004_second_factor.sql"),
     ),
 ];
 
@@ -144,6 +149,83 @@ impl Store {
             .await?;
         Migrator::new(Embedded).await?.run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// The connection pool, shared with the token store.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Replaces a user's password hash (after a rehash on login).
+    pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A user's confirmed TOTP secret and the last step accepted, if the
+    /// second factor is on.
+    pub async fn totp(&self, id: i64) -> Result<Option<(String, Option<u64>)>, StoreError> {
+        let row = sqlx::query("SELECT totp_secret, totp_last_step FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let secret: Option<String> = row.try_get("totp_secret")?;
+        let last: Option<i64> = row.try_get("totp_last_step")?;
+        Ok(secret.map(|secret| (secret, last.and_then(|l| u64::try_from(l).ok()))))
+    }
+
+    /// Records that `step` was used, if no later step was; false on a replay.
+    pub async fn use_totp_step(&self, id: i64, step: u64) -> Result<bool, StoreError> {
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = ? WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        )
+        .bind(step)
+        .bind(id)
+        .bind(step)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Keeps a TOTP secret waiting for its first code.
+    pub async fn set_totp_pending(&self, id: i64, secret: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET totp_pending = ? WHERE id = ?")
+            .bind(secret)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The TOTP secret waiting for its first code.
+    pub async fn totp_pending(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT totp_pending FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(row.try_get("totp_pending")?),
+            None => Ok(None),
+        }
+    }
+
+    /// Turns the pending secret on, remembering `step` as used.
+    pub async fn confirm_totp(&self, id: i64, secret: &str, step: u64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ? WHERE id = ? AND totp_pending = ?",
+        )
+        .bind(i64::try_from(step).unwrap_or(i64::MAX))
+        .bind(id)
+        .bind(secret)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Creates a user; [`StoreError::UsernameTaken`] when the name is in use.

@@ -103,7 +103,7 @@ fn a_token_from_the_command_opens_the_servers_owner_route() {
     let mut serve = command(&dir);
     serve
         .envs(envs)
-        .env("EXAMPLE_ADMIN_PASSWORD", "admin password for the cli test");
+        .env("EXAMPLE_ADMIN_PASSWORD", "plum tree at dusk, for the cli");
     let _server = start(serve, port);
 
     let output = token(&dir, &envs, &["--sub", "1", "--roles", "admin"]);
@@ -128,7 +128,7 @@ fn without_a_secret_dev_mode_keeps_one_generated_key_for_server_and_command() {
     let dir = scratch("generated");
     let port = free_port();
     let mut serve = command(&dir);
-    serve.env("EXAMPLE_ADMIN_PASSWORD", "admin password for the cli test");
+    serve.env("EXAMPLE_ADMIN_PASSWORD", "plum tree at dusk, for the cli");
     let _server = start(serve, port);
     let key = std::fs::read(dir.join("example-app.dev-key")).unwrap_or_default();
     assert_eq!(key.len(), 32);

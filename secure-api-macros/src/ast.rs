@@ -297,6 +297,8 @@ pub(crate) struct Declared {
     pub route: Option<(Span, Route)>,
     pub public: Option<Span>,
     pub authenticated: Option<Span>,
+    /// `#[authenticated(fresh)]`.
+    pub fresh: bool,
     pub roles: Option<(Span, RoleList)>,
     pub owner: Option<(Span, OwnerSpec)>,
     pub expose: Option<(Span, Vec<Ident>)>,
@@ -459,13 +461,14 @@ fn parse_one(
         return;
     }
     let parsed = match kind {
-        Kind::Public | Kind::Authenticated | Kind::Idempotent => {
-            no_options(kind, args).map(|()| match kind {
-                Kind::Public => declared.public = Some(span),
-                Kind::Authenticated => declared.authenticated = Some(span),
-                _ => declared.idempotent = Some(span),
-            })
-        }
+        Kind::Public | Kind::Idempotent => no_options(kind, args).map(|()| match kind {
+            Kind::Public => declared.public = Some(span),
+            _ => declared.idempotent = Some(span),
+        }),
+        Kind::Authenticated => parse_authenticated(args).map(|fresh| {
+            declared.authenticated = Some(span);
+            declared.fresh = fresh;
+        }),
         Kind::Roles => (|input: ParseStream<'_>| parse_role_list(input, span, "roles", false))
             .parse2(args)
             .map(|list| declared.roles = Some((span, list))),
@@ -487,6 +490,30 @@ fn parse_one(
         declared.invalid.push(kind);
         errors.push_syn(e);
     }
+}
+
+/// `#[authenticated]` or `#[authenticated(fresh)]`; true for `fresh`.
+fn parse_authenticated(args: TokenStream) -> syn::Result<bool> {
+    let mut tokens = args.into_iter();
+    let Some(first) = tokens.next() else {
+        return Ok(false);
+    };
+    let fresh = matches!(&first, proc_macro2::TokenTree::Ident(ident) if ident == "fresh");
+    if !fresh {
+        return Err(error(
+            first.span(),
+            format!("`{first}` is not an option of `#[authenticated]`"),
+            "write `#[authenticated]` for any valid token, or `#[authenticated(fresh)]` for a token from a recent password login",
+        ));
+    }
+    if let Some(extra) = tokens.next() {
+        return Err(error(
+            extra.span(),
+            "`#[authenticated]` takes at most one option, `fresh`",
+            "write `#[authenticated(fresh)]`",
+        ));
+    }
+    Ok(true)
 }
 
 fn no_options(kind: Kind, args: TokenStream) -> syn::Result<()> {

@@ -64,6 +64,8 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
     let path = &route.path;
     let access = if declared.public.is_some() {
         quote!(Public)
+    } else if declared.fresh {
+        quote!(FreshLogin)
     } else {
         quote!(Authenticated)
     };

@@ -15,10 +15,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{App, Error, FromRequest, Handler, Resource, Responder, guard, web};
 
-use crate::config::{Mode, SecurityConfig};
+use crate::config::{Mode, PlainHttp, SecurityConfig};
 use crate::cors::Cors;
 use crate::guard::{GuardContext, RouteGuard};
 use crate::headers::SecurityHeaders;
+use crate::limit::client_ip::forwarded_https;
 use crate::policy::{Quota, RoutePolicy};
 use crate::problem::{PROBLEM_JSON, Problem};
 use crate::roles::RoleHierarchy;
@@ -288,6 +289,7 @@ impl SecureApp {
         for configure in self.configure {
             app = app.configure(configure);
         }
+        let security = self.security.clone();
         app.service(Routes {
             security: self.security,
             hierarchy: Rc::new(self.hierarchy),
@@ -298,6 +300,7 @@ impl SecureApp {
             table: Rc::new(table),
             headers: Rc::new(headers),
             cors,
+            security,
         })
     }
 }
@@ -437,6 +440,7 @@ struct Backstop {
     table: Rc<RouteTable>,
     headers: Rc<SecurityHeaders>,
     cors: Option<Rc<Cors>>,
+    security: SecurityConfig,
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Backstop
@@ -456,8 +460,54 @@ where
             table: Rc::clone(&self.table),
             headers: Rc::clone(&self.headers),
             cors: self.cors.clone(),
+            security: self.security.clone(),
         }))
     }
+}
+
+/// The answer to a request that did not arrive over TLS in production:
+/// 403, or a 308 to the `https` URL for a `GET` or `HEAD` when configured.
+fn plain_http_answer(choice: PlainHttp, req: &ServiceRequest) -> actix_web::HttpResponse {
+    let safe = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    if choice == PlainHttp::Redirect && safe {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            });
+        let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        if let Some(host) = host {
+            // An explicit port was the plain-HTTP one; the https URL keeps
+            // the host only (`[v6]:port` keeps `[v6]`).
+            let host = match host.strip_prefix('[') {
+                Some(rest) => rest
+                    .split_once(']')
+                    .map_or(host, |(v6, _)| &host[..v6.len() + 2]),
+                None => host.split_once(':').map_or(host, |(name, _)| name),
+            };
+            if let Ok(location) = HeaderValue::from_str(&format!("https://{host}{target}")) {
+                return actix_web::HttpResponse::PermanentRedirect()
+                    .insert_header((header::LOCATION, location))
+                    .finish();
+            }
+        }
+    }
+    tracing::warn!(
+        target: "secure_api::audit",
+        rule = "transport",
+        outcome = "refused",
+        reason = "plain_http",
+        path = %req.path(),
+        "a request arrived without TLS in production mode"
+    );
+    Problem::forbidden("this API is served over HTTPS only").to_response()
 }
 
 struct BackstopService<S> {
@@ -465,6 +515,7 @@ struct BackstopService<S> {
     table: Rc<RouteTable>,
     headers: Rc<SecurityHeaders>,
     cors: Option<Rc<Cors>>,
+    security: SecurityConfig,
 }
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -482,7 +533,18 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let headers = Rc::clone(&self.headers);
-        let over_tls = req.app_config().secure();
+        let over_tls = req.app_config().secure()
+            || forwarded_https(
+                req.peer_addr().map(|a| a.ip()),
+                req.headers(),
+                self.security.trusted_proxies(),
+            );
+        if !over_tls && self.security.mode() == Mode::Prod {
+            let answer = plain_http_answer(self.security.plain_http(), &req);
+            let mut response = req.into_response(answer);
+            headers.apply(response.headers_mut(), over_tls);
+            return Box::pin(ready(Ok(response.map_into_right_body())));
+        }
         let origin = self
             .cors
             .as_ref()

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::jwt::{Jwt, JwtSettings, random_bytes};
+use crate::auth::revocation::Revocations;
 use crate::auth::{IssuedToken, JwtKey, Principal, TokenError};
 use crate::idempotency::Idempotency;
 use crate::limit::Limits;
@@ -30,6 +31,21 @@ pub enum KeySource {
     /// Generated at random at start (dev mode only); tokens die with the process.
     Generated,
 }
+
+/// What production mode does with a request that did not arrive over TLS
+/// (directly, or per a trusted proxy's `X-Forwarded-Proto`/`Forwarded`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlainHttp {
+    /// Answer 403 with a problem+json body (the default).
+    #[default]
+    Refuse,
+    /// Answer 308 to the same URL over `https` (only for `GET` and `HEAD`;
+    /// other methods are refused, since their body was already sent in clear).
+    Redirect,
+}
+
+/// The default window in which a login counts as fresh.
+pub const DEFAULT_FRESH_LOGIN: Duration = Duration::from_secs(5 * 60);
 
 /// A configuration that cannot run, with one line per problem.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +83,9 @@ struct Inner {
     trusted_proxies: Vec<Cidr>,
     limits: Limits,
     idempotency: Idempotency,
+    revocations: Revocations,
+    fresh_login: Duration,
+    plain_http: PlainHttp,
 }
 
 impl fmt::Debug for SecurityConfig {
@@ -76,6 +95,8 @@ impl fmt::Debug for SecurityConfig {
             .field("key_source", &self.inner.key_source)
             .field("jwt", &self.inner.jwt)
             .field("trusted_proxies", &self.inner.trusted_proxies)
+            .field("fresh_login", &self.inner.fresh_login)
+            .field("plain_http", &self.inner.plain_http)
             .finish()
     }
 }
@@ -93,6 +114,8 @@ impl SecurityConfig {
             key_source: KeySource::Configured,
             problems: Vec::new(),
             trusted_proxies: Vec::new(),
+            fresh_login: DEFAULT_FRESH_LOGIN,
+            plain_http: PlainHttp::Refuse,
         }
     }
 
@@ -108,6 +131,8 @@ impl SecurityConfig {
     /// | `SECURE_API_JWT_LEEWAY_SECS` | clock leeway, 0 to 60 (default 30) |
     /// | `SECURE_API_ACCESS_TOKEN_TTL_SECS` | access-token lifetime (default 900) |
     /// | `SECURE_API_TRUSTED_PROXIES` | addresses or CIDR ranges, comma separated, whose forwarding headers are believed |
+    /// | `SECURE_API_FRESH_LOGIN_SECS` | how long a password login counts as fresh for `#[authenticated(fresh)]` (default 300) |
+    /// | `SECURE_API_PLAIN_HTTP` | prod mode, request not over TLS: `refuse` (403, default) or `redirect` (308 for `GET`/`HEAD`) |
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -187,6 +212,21 @@ impl SecurityConfig {
                 )),
             }
         }
+        if let Some(fresh) = lookup("SECURE_API_FRESH_LOGIN_SECS") {
+            match fresh.parse() {
+                Ok(secs) if secs > 0 => builder = builder.fresh_login(Duration::from_secs(secs)),
+                _ => problems.push(format!(
+                    "SECURE_API_FRESH_LOGIN_SECS is `{fresh}`: expected whole seconds above 0"
+                )),
+            }
+        }
+        match lookup("SECURE_API_PLAIN_HTTP").as_deref() {
+            None | Some("refuse") => {}
+            Some("redirect") => builder = builder.plain_http(PlainHttp::Redirect),
+            Some(other) => problems.push(format!(
+                "SECURE_API_PLAIN_HTTP is `{other}`: use `refuse` or `redirect`"
+            )),
+        }
         if let Some(proxies) = lookup("SECURE_API_TRUSTED_PROXIES") {
             let mut parsed = Vec::new();
             for proxy in proxies.split(',').filter(|p| !p.trim().is_empty()) {
@@ -228,7 +268,34 @@ impl SecurityConfig {
         sub: &str,
         roles: &[String],
     ) -> Result<IssuedToken, TokenError> {
-        self.inner.jwt.issue(sub, roles, None)
+        self.inner.jwt.issue(sub, roles, None, false)
+    }
+
+    /// Signs an access token for a password login: it carries `auth_time`,
+    /// so `#[authenticated(fresh)]` routes accept it for
+    /// [`SecurityConfig::fresh_login`].
+    pub fn issue_login_token(
+        &self,
+        sub: &str,
+        roles: &[String],
+    ) -> Result<IssuedToken, TokenError> {
+        self.inner.jwt.issue(sub, roles, None, true)
+    }
+
+    /// How long after a password login `#[authenticated(fresh)]` routes
+    /// accept its token.
+    pub fn fresh_login(&self) -> Duration {
+        self.inner.fresh_login
+    }
+
+    /// What production mode does with plain HTTP.
+    pub fn plain_http(&self) -> PlainHttp {
+        self.inner.plain_http
+    }
+
+    /// The access tokens revoked in this process.
+    pub(crate) fn revocations(&self) -> &Revocations {
+        &self.inner.revocations
     }
 
     /// Signs an access token that lives `ttl`.
@@ -238,7 +305,7 @@ impl SecurityConfig {
         roles: &[String],
         ttl: Duration,
     ) -> Result<IssuedToken, TokenError> {
-        self.inner.jwt.issue(sub, roles, Some(ttl))
+        self.inner.jwt.issue(sub, roles, Some(ttl), false)
     }
 
     /// The configured access-token lifetime.
@@ -279,9 +346,25 @@ pub struct SecurityConfigBuilder {
     key_source: KeySource,
     problems: Vec<String>,
     trusted_proxies: Vec<Cidr>,
+    fresh_login: Duration,
+    plain_http: PlainHttp,
 }
 
 impl SecurityConfigBuilder {
+    /// How long a password login counts as fresh (default 5 minutes).
+    #[must_use]
+    pub fn fresh_login(mut self, window: Duration) -> Self {
+        self.fresh_login = window;
+        self
+    }
+
+    /// What production mode does with plain HTTP (default: refuse).
+    #[must_use]
+    pub fn plain_http(mut self, choice: PlainHttp) -> Self {
+        self.plain_http = choice;
+        self
+    }
+
     /// Addresses or ranges of proxies whose `Forwarded` / `X-Forwarded-For`
     /// headers are believed for the client address.
     #[must_use]
@@ -382,6 +465,9 @@ impl SecurityConfigBuilder {
                     trusted_proxies: self.trusted_proxies,
                     limits: Limits::default(),
                     idempotency: Idempotency::default(),
+                    revocations: Revocations::default(),
+                    fresh_login: self.fresh_login,
+                    plain_http: self.plain_http,
                 }),
             }),
             Ok(_) => Err(ConfigError { problems }),

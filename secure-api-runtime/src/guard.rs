@@ -62,6 +62,28 @@ pub fn authorize<'a>(
     let principal = security
         .verify_access_token(token)
         .map_err(|e| refuse_authn(e.reason()))?;
+    // Checked after verification, never cached with it: a logout takes
+    // effect on the next request.
+    if security.revocations().is_revoked(&principal.jti) {
+        return Err(refuse_authn("revoked"));
+    }
+    if policy.access == Access::FreshLogin {
+        let window = security.fresh_login().as_secs();
+        let now = crate::auth::sessions::now_secs();
+        let fresh = principal
+            .auth_time
+            .is_some_and(|at| now.saturating_sub(at) <= window);
+        if !fresh {
+            return Err(Refusal {
+                problem: Problem::unauthorized(
+                    "this route needs a recent password login: sign in again",
+                ),
+                rule: "authentication",
+                reason: "login_not_fresh",
+                principal: Some(principal.sub),
+            });
+        }
+    }
     let held = hierarchy.expand(&principal.roles);
     if !policy.roles.allows(&held) {
         return Err(Refusal {

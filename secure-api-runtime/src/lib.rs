@@ -61,7 +61,7 @@ mod audit;
 
 pub use app::{DEFAULT_JSON_LIMIT, MAX_HEADER_BYTES, MAX_QUERY_BYTES, SecureApp, SecureRoute};
 pub use auth::Principal;
-pub use config::{ConfigError, KeySource, Mode, SecurityConfig};
+pub use config::{ConfigError, KeySource, Mode, PlainHttp, SecurityConfig};
 pub use expose::{Accepted, Created, Page, SafeResponse, SerializeWhole};
 pub use input::Input;
 pub use owned::{Checked, Owned};

@@ -60,6 +60,9 @@ pub enum Access {
     /// A valid access token is required (`#[authenticated]`, and implied by
     /// `#[roles]` and `#[owner]`).
     Authenticated,
+    /// `#[authenticated(fresh)]`: a token issued by a password login (not by
+    /// a refresh) within [`SecurityConfig::fresh_login`](crate::SecurityConfig::fresh_login).
+    FreshLogin,
 }
 
 /// A role requirement (`#[roles(...)]`).
@@ -245,6 +248,9 @@ impl RoutePolicy {
     /// ```
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
+        if self.access == Access::FreshLogin {
+            parts.push("authenticated(fresh)".to_owned());
+        }
         match self.roles {
             RoleRule::None => {}
             RoleRule::Any([one]) => parts.push(format!("roles({one})")),
@@ -282,7 +288,7 @@ impl RoutePolicy {
         if parts.is_empty() {
             match self.access {
                 Access::Public => "public".to_owned(),
-                Access::Authenticated => "authenticated".to_owned(),
+                Access::Authenticated | Access::FreshLogin => "authenticated".to_owned(),
             }
         } else {
             parts.join(" + ")

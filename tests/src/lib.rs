@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
+use example_app::auth::{Auth, AuthOptions};
 use example_app::store::Store;
 use secure_api_runtime::auth::JwtKey;
 use secure_api_runtime::{Mode, SecurityConfig};
@@ -14,7 +15,7 @@ use secure_api_runtime::{Mode, SecurityConfig};
 pub const TEST_SECRET: &[u8] = b"end-to-end test secret, 32 bytes or more";
 
 /// The password of the `admin` user the test app creates.
-pub const ADMIN_PASSWORD: &str = "admin password for tests";
+pub const ADMIN_PASSWORD: &str = "plum tree at dusk, for tests";
 
 /// A running example app.
 #[derive(Debug)]
@@ -33,19 +34,32 @@ impl TestApp {
     /// Starts the example app on a free loopback port with a fresh SQLite
     /// database and waits until it answers `/health`.
     pub async fn start() -> Self {
-        let security = SecurityConfig::builder(Mode::Dev)
-            .key(JwtKey::hs256(TEST_SECRET.to_vec()))
-            .build()
-            .unwrap_or_else(|e| panic!("test configuration: {e}"));
+        Self::start_with(AuthOptions::default()).await
+    }
+
+    /// Like [`TestApp::start`], with other password settings.
+    pub async fn start_with(options: AuthOptions) -> Self {
         let database = std::env::temp_dir().join(format!(
             "secure-api-e2e-{}-{}.db",
             std::process::id(),
             unique()
         ));
-        let store = Store::open(&format!("sqlite://{}", database.display()))
+        let url = format!("sqlite://{}", database.display());
+        Self::launch(database, &url, options).await
+    }
+
+    async fn launch(database: PathBuf, url: &str, options: AuthOptions) -> Self {
+        let security = SecurityConfig::builder(Mode::Dev)
+            .key(JwtKey::hs256(TEST_SECRET.to_vec()))
+            .build()
+            .unwrap_or_else(|e| panic!("test configuration: {e}"));
+        let store = Store::open(url)
             .await
             .unwrap_or_else(|e| panic!("test database: {e}"));
-        example_app::ensure_admin(&store, ADMIN_PASSWORD.to_owned())
+        let auth = Auth::new(security.clone(), &store, options)
+            .await
+            .unwrap_or_else(|e| panic!("auth services: {e}"));
+        example_app::ensure_admin(&store, &auth, ADMIN_PASSWORD.to_owned())
             .await
             .unwrap_or_else(|e| panic!("admin user: {e}"));
         let listener =
@@ -54,7 +68,7 @@ impl TestApp {
             "http://{}",
             listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
         );
-        let server = example_app::serve(security.clone(), store.clone(), listener)
+        let server = example_app::serve(security.clone(), store.clone(), auth, listener, None)
             .unwrap_or_else(|e| panic!("serve: {e}"));
         let handle = server.handle();
         tokio::spawn(server);
@@ -95,6 +109,54 @@ impl TestApp {
             .issue_access_token(sub, &roles)
             .map(|t| t.token)
             .unwrap_or_else(|e| panic!("token: {e}"))
+    }
+
+    /// Sends `method path` with an optional bearer token and JSON body; the
+    /// status and the JSON answer (`Null` when there is none). Every refusal
+    /// must be `application/problem+json`.
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut request = client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+        if !status.is_success() {
+            assert_eq!(
+                content_type, "application/problem+json",
+                "{path}: {status} {body}"
+            );
+        }
+        (status, body)
+    }
+
+    /// Stops the server and starts it again on the same database with a new
+    /// process state (limits, caches, revocations in memory), as a restart
+    /// of the binary would.
+    pub async fn restart(self) -> Self {
+        self.handle.stop(true).await;
+        let url = format!("sqlite://{}", self.database.display());
+        Self::launch(self.database, &url, AuthOptions::default()).await
     }
 
     /// Stops the server and removes its database.

@@ -22,32 +22,7 @@ impl Call<'_> {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, self.app.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            assert_eq!(
-                content_type, "application/problem+json",
-                "{path}: {status} {body}"
-            );
-        }
-        (status, body)
+        self.app.send(&self.client, method, path, token, body).await
     }
 }
 

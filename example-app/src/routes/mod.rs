@@ -2,6 +2,7 @@
 //! send back; the framework refuses to compile one that does not.
 
 pub mod admin;
+pub mod auth;
 pub mod orders;
 
 use actix_web::http::StatusCode;

@@ -83,6 +83,7 @@ mod tests {
             roles: vec![],
             jti: "j".to_owned(),
             exp,
+            auth_time: None,
         }
     }
 

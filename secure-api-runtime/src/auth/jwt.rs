@@ -245,6 +245,10 @@ struct AccessClaims {
     jti: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     nbf: Option<u64>,
+    /// When the user last proved a password (OpenID Connect's claim); only
+    /// on tokens issued directly by a login, never on refreshed ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auth_time: Option<u64>,
     #[serde(default)]
     roles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -439,18 +443,20 @@ impl Jwt {
             roles: claims.roles,
             jti: claims.jti,
             exp: claims.exp,
+            auth_time: claims.auth_time,
         };
         self.cache.insert(token, &principal);
         Ok(principal)
     }
 
     /// Signs an access token for `sub` with `roles`, living `ttl` (or the
-    /// configured default).
+    /// configured default); `login` marks a token issued by a password login.
     pub(crate) fn issue(
         &self,
         sub: &str,
         roles: &[String],
         ttl: Option<Duration>,
+        login: bool,
     ) -> Result<IssuedToken, TokenError> {
         let (kid, algorithm, key) = self.signer.as_ref().ok_or(TokenError::NoSigningKey)?;
         let ttl = ttl.unwrap_or(self.access_ttl).as_secs();
@@ -462,6 +468,7 @@ impl Jwt {
             iat: now,
             jti: jti.clone(),
             nbf: None,
+            auth_time: login.then_some(now),
             roles: roles.to_vec(),
             iss: self.issuer.clone(),
             aud: self.audience.clone().map(Audience::One),

@@ -1,9 +1,21 @@
 //! Authentication (OWASP API2): bearer access tokens and the [`Principal`]
-//! they prove.
+//! they prove; passwords, login throttling, and sessions of rotating
+//! refresh tokens with revocation.
 
 mod cache;
 pub mod jwt;
+pub mod password;
 mod principal;
+pub(crate) mod revocation;
+pub mod sessions;
+mod sqlite;
+mod throttle;
+pub mod totp;
 
 pub use jwt::{IssuedToken, JwtKey, TokenError};
+pub use password::{Argon2Params, PasswordPolicy, PasswordRejected, Passwords, SymbolRule};
 pub use principal::Principal;
+pub use sessions::{Sessions, TokenPair, TokenStore};
+pub use sqlite::SqliteTokenStore;
+pub use throttle::{Backoff, LoginThrottle};
+pub use totp::TotpSecret;

@@ -31,6 +31,9 @@ pub struct Principal {
     pub jti: String,
     /// Expiry, in seconds since the Unix epoch.
     pub exp: u64,
+    /// When the caller proved their password, for tokens issued by a
+    /// login (`auth_time`); `None` for tokens issued by a refresh.
+    pub auth_time: Option<u64>,
 }
 
 impl Principal {

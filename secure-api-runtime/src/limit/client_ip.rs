@@ -100,6 +100,55 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) ->
     Some(nearest)
 }
 
+/// Whether a trusted proxy says the client reached it over `https`.
+///
+/// Only the immediate peer's word counts, and only when it is a trusted
+/// proxy: the last `proto=` of `Forwarded`, else the last value of
+/// `X-Forwarded-Proto`.
+///
+/// # Examples
+///
+/// ```
+/// use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+/// use secure_api_runtime::limit::client_ip::{Cidr, forwarded_https};
+///
+/// let proxy: Cidr = "10.0.0.0/8".parse().unwrap();
+/// let mut headers = HeaderMap::new();
+/// headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static("https"));
+/// assert!(forwarded_https(Some("10.0.0.2".parse().unwrap()), &headers, &[proxy]));
+/// // Anyone else may say the same; it is not believed.
+/// assert!(!forwarded_https(Some("203.0.113.9".parse().unwrap()), &headers, &[proxy]));
+/// ```
+pub fn forwarded_https(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) -> bool {
+    let Some(peer) = peer.map(canonical) else {
+        return false;
+    };
+    if !trusted.iter().any(|c| c.contains(peer)) {
+        return false;
+    }
+    let forwarded = headers
+        .get_all("forwarded")
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|text| text.split(','))
+        .filter_map(|element| {
+            element
+                .split(';')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("proto"))
+                .map(|(_, proto)| proto.trim().trim_matches('"').to_owned())
+        })
+        .last();
+    let proto = forwarded.or_else(|| {
+        headers
+            .get_all("x-forwarded-proto")
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|text| text.split(','))
+            .map(|proto| proto.trim().to_owned())
+            .last()
+    });
+    proto.is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+}
+
 /// `for=` addresses of RFC 7239 `Forwarded`, in order; `None` inside for a
 /// hop that is not an address (`unknown`, an obfuscated name, garbage).
 fn forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {

@@ -63,7 +63,7 @@ fn a_valid_token_yields_its_principal() {
 #[test]
 fn issued_tokens_verify() {
     let jwt = hs256();
-    let issued = jwt.issue("42", &["admin".to_owned()], None);
+    let issued = jwt.issue("42", &["admin".to_owned()], None, false);
     let Ok(issued) = issued else {
         panic!("issue failed: {issued:?}")
     };
@@ -278,7 +278,7 @@ fn a_verify_only_key_cannot_issue() {
         None,
     );
     assert_eq!(
-        jwt.issue("1", &[], None).map(|t| t.jti),
+        jwt.issue("1", &[], None, false).map(|t| t.jti),
         Err(TokenError::NoSigningKey)
     );
 }
@@ -289,7 +289,7 @@ fn eddsa_keys_sign_and_verify() {
         .with_private_pem(ED25519_PRIVATE.as_bytes().to_vec())
         .with_kid("ed");
     let jwt = jwt(vec![key], None, None);
-    let issued = jwt.issue("9", &[], None);
+    let issued = jwt.issue("9", &[], None, false);
     let Ok(issued) = issued else {
         panic!("{issued:?}")
     };
@@ -309,7 +309,7 @@ fn rs256_keys_sign_and_verify_and_refuse_hs256_forgeries() {
         .with_private_pem(RSA_PRIVATE.as_bytes().to_vec())
         .with_kid("rsa");
     let jwt = jwt(vec![key], None, None);
-    let issued = jwt.issue("3", &["user".to_owned()], None);
+    let issued = jwt.issue("3", &["user".to_owned()], None, false);
     let Ok(issued) = issued else {
         panic!("{issued:?}")
     };
@@ -425,4 +425,20 @@ fn refused_tokens_are_not_remembered() {
     );
     assert!(jwt.verify(&forged).is_err());
     assert_eq!(jwt.cache.len(), 0);
+}
+
+#[test]
+fn only_login_tokens_carry_auth_time() {
+    let jwt = hs256();
+    let login = jwt
+        .issue("5", &[], None, true)
+        .map(|t| jwt.verify(&t.token));
+    let Ok(Ok(login)) = login else {
+        panic!("login token: {login:?}")
+    };
+    assert!(login.auth_time.is_some_and(|t| t + 5 >= now_secs()));
+    let refreshed = jwt
+        .issue("5", &[], None, false)
+        .map(|t| jwt.verify(&t.token));
+    assert!(matches!(refreshed, Ok(Ok(p)) if p.auth_time.is_none()));
 }

@@ -26,6 +26,19 @@ async fn update_me() -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
+#[delete("/api/me/second-factor")]
+#[authenticated(fresh)]
+async fn remove_second_factor() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
+#[post("/api/admin/keys")]
+#[roles(admin)]
+#[authenticated(fresh)]
+async fn rotate_keys() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
 #[secure_api_runtime::get("/api/products/{product_id}")]
 #[secure_api_runtime::authenticated]
 #[owner(none, reason = "products are a public catalogue")]
@@ -38,6 +51,10 @@ fn main() {
     assert_eq!(create_report.policy().roles, RoleRule::Any(&["admin", "report-writer"]));
     assert_eq!(replace_report.policy().roles, RoleRule::All(&["admin", "auditor"]));
     assert_eq!(update_me.policy().owner, OwnerRule::None);
+    assert_eq!(update_me.policy().access, Access::Authenticated);
+    assert_eq!(remove_second_factor.policy().access, Access::FreshLogin);
+    assert_eq!(rotate_keys.policy().access, Access::FreshLogin);
+    assert_eq!(rotate_keys.policy().describe(), "authenticated(fresh) + roles(admin)");
     assert_eq!(get_product.policy().owner, OwnerRule::Waived { reason: "products are a public catalogue" });
     let security = SecurityConfig::builder(Mode::Dev).generated_key().build().expect("configuration");
     let _ = SecureApp::new(security)
@@ -45,6 +62,8 @@ fn main() {
         .service(create_report)
         .service(replace_report)
         .service(update_me)
+        .service(remove_second_factor)
+        .service(rotate_keys)
         .service(get_product)
         .into_app();
 }

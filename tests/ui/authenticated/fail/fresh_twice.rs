@@ -1,0 +1,9 @@
+use secure_api_runtime::prelude::*;
+
+#[post("/api/me/password")]
+#[authenticated(fresh, fresh)]
+async fn change_password() -> &'static str {
+    "changed"
+}
+
+fn main() {}
