@@ -194,3 +194,98 @@ fn a_weak_prod_configuration_refuses_to_start_with_one_line_per_problem() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn argon2_parameters_below_the_owasp_floor_refuse_to_start() {
+    let dir = scratch("weak-argon2");
+    let mut serve = command(&dir);
+    serve
+        .env("SECURE_API_ARGON2_MEMORY_KIB", "4096")
+        .env("SECURE_API_ARGON2_ITERATIONS", "1");
+    let output = run(&mut serve);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("below OWASP's floor"), "{stderr}");
+    assert!(
+        stderr.contains("memory 4096 KiB is below 19456 KiB"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("iterations 1 is below 2"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A self-signed certificate for `localhost`, written as PEM files in `dir`.
+fn self_signed(dir: &Path) -> (PathBuf, Vec<u8>) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+        .unwrap_or_else(|e| panic!("certificate: {e}"));
+    let cert = certified.cert.pem();
+    std::fs::write(dir.join("cert.pem"), &cert).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem())
+        .unwrap_or_else(|e| panic!("{e}"));
+    (dir.join("cert.pem"), cert.into_bytes())
+}
+
+#[tokio::test]
+async fn with_tls_cert_and_key_the_app_serves_https_even_in_prod_mode() {
+    let dir = scratch("tls");
+    let (cert_path, cert_pem) = self_signed(&dir);
+    let port = free_port();
+    let child = command(&dir)
+        .env("SECURE_API_MODE", "prod")
+        .env(
+            "SECURE_API_JWT_SECRET",
+            "a production secret of at least 32 bytes",
+        )
+        .env("TLS_CERT", &cert_path)
+        .env("TLS_KEY", dir.join("key.pem"))
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", "sqlite://app.db")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _server = Server(child);
+
+    let mut roots = rustls::RootCertStore::empty();
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls({
+            use rustls::pki_types::CertificateDer;
+            use rustls::pki_types::pem::PemObject as _;
+            for der in CertificateDer::pem_slice_iter(&cert_pem) {
+                roots
+                    .add(der.unwrap_or_else(|e| panic!("{e}")))
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+        })
+        .resolve("localhost", ([127, 0, 0, 1], port).into())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("https://localhost:{port}/health");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let response = loop {
+        match client.get(&url).send().await {
+            Ok(response) => break response,
+            Err(e) if Instant::now() > deadline => panic!("no https answer in 30 s: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=63072000; includeSubDomains")
+    );
+    // The port does not speak plain HTTP.
+    let plain = get(port, "/health", None);
+    assert!(!plain.starts_with("HTTP/1.1 200"), "{plain}");
+    let _ = std::fs::remove_dir_all(dir);
+}

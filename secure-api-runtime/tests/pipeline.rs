@@ -5,10 +5,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::http::StatusCode;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
+use secure_api_runtime::PlainHttp;
 use secure_api_runtime::auth::JwtKey;
 use secure_api_runtime::prelude::*;
 
 static SIDE_DOOR_CALLS: AtomicUsize = AtomicUsize::new(0);
+static PURGES: AtomicUsize = AtomicUsize::new(0);
 
 #[get("/api/health")]
 #[public]
@@ -31,6 +33,7 @@ async fn reports() -> &'static str {
 #[delete("/api/reports")]
 #[roles(all(admin, auditor))]
 async fn purge_reports() -> &'static str {
+    PURGES.fetch_add(1, Ordering::SeqCst);
     "purged"
 }
 
@@ -215,17 +218,31 @@ async fn the_inventory_lists_every_mounted_policy() {
     );
 }
 
-#[actix_web::test]
-async fn production_mode_sends_hsts_on_every_response() {
-    let prod = SecurityConfig::builder(Mode::Prod)
+fn production(plain_http: PlainHttp) -> SecurityConfig {
+    SecurityConfig::builder(Mode::Prod)
         .key(JwtKey::hs256(
             b"a production secret of at least 32 bytes".to_vec(),
         ))
+        .trusted_proxies(["10.0.0.0/8".parse().unwrap_or_else(|e| panic!("{e}"))])
+        .plain_http(plain_http)
         .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+const PROXY: &str = "10.1.2.3:4000";
+
+#[actix_web::test]
+async fn production_mode_sends_hsts_on_every_response() {
+    let prod = production(PlainHttp::Refuse);
     let app = init_service(secure_app(&prod).into_app()).await;
     for uri in ["/api/health", "/api/reports", "/missing"] {
-        let response = call_service(&app, TestRequest::get().uri(uri).to_request()).await;
+        let request = TestRequest::get()
+            .uri(uri)
+            .peer_addr(PROXY.parse().unwrap_or_else(|e| panic!("{e}")))
+            .insert_header(("x-forwarded-proto", "https"))
+            .to_request();
+        let response = call_service(&app, request).await;
+        assert_ne!(response.status(), StatusCode::FORBIDDEN, "{uri}");
         assert_eq!(
             response
                 .headers()
@@ -235,6 +252,102 @@ async fn production_mode_sends_hsts_on_every_response() {
             "{uri}"
         );
     }
+}
+
+#[actix_web::test]
+async fn production_mode_refuses_plain_http_unless_a_trusted_proxy_says_https() {
+    let prod = production(PlainHttp::Refuse);
+    let app = init_service(secure_app(&prod).into_app()).await;
+    let cases: [(&str, Option<(&str, &str)>, StatusCode); 6] = [
+        // Straight from a client, or from a proxy that does not say https.
+        ("203.0.113.9:5000", None, StatusCode::FORBIDDEN),
+        (PROXY, None, StatusCode::FORBIDDEN),
+        (
+            PROXY,
+            Some(("x-forwarded-proto", "http")),
+            StatusCode::FORBIDDEN,
+        ),
+        // Anyone may write the header; only a trusted proxy is believed.
+        (
+            "203.0.113.9:5000",
+            Some(("x-forwarded-proto", "https")),
+            StatusCode::FORBIDDEN,
+        ),
+        (PROXY, Some(("x-forwarded-proto", "https")), StatusCode::OK),
+        (
+            PROXY,
+            Some(("forwarded", "for=198.51.100.7;proto=https")),
+            StatusCode::OK,
+        ),
+    ];
+    for (peer, header, expected) in cases {
+        let mut request = TestRequest::get()
+            .uri("/api/health")
+            .peer_addr(peer.parse().unwrap_or_else(|e| panic!("{e}")));
+        if let Some(header) = header {
+            request = request.insert_header(header);
+        }
+        let response = call_service(&app, request.to_request()).await;
+        assert_eq!(response.status(), expected, "{peer} {header:?}");
+        if expected == StatusCode::FORBIDDEN {
+            assert_eq!(
+                response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok()),
+                Some("application/problem+json")
+            );
+        }
+    }
+    // A refused request never reaches its handler.
+    let before = PURGES.load(Ordering::SeqCst);
+    let authorization = bearer(&prod, "1", &["admin", "auditor"]);
+    let request = TestRequest::delete()
+        .uri("/api/reports")
+        .insert_header(authorization.clone())
+        .to_request();
+    assert_eq!(
+        call_service(&app, request).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(PURGES.load(Ordering::SeqCst), before);
+    // The same request through the proxy over https runs.
+    let request = TestRequest::delete()
+        .uri("/api/reports")
+        .peer_addr(PROXY.parse().unwrap_or_else(|e| panic!("{e}")))
+        .insert_header(("x-forwarded-proto", "https"))
+        .insert_header(authorization)
+        .to_request();
+    assert_eq!(call_service(&app, request).await.status(), StatusCode::OK);
+    assert_eq!(PURGES.load(Ordering::SeqCst), before + 1);
+}
+
+#[actix_web::test]
+async fn production_mode_can_redirect_reads_to_https() {
+    let prod = production(PlainHttp::Redirect);
+    let app = init_service(secure_app(&prod).into_app()).await;
+    let request = TestRequest::get()
+        .uri("/api/health?verbose=1")
+        .insert_header(("host", "api.example.com:80"))
+        .to_request();
+    let response = call_service(&app, request).await;
+    assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://api.example.com/api/health?verbose=1")
+    );
+    // A write already sent its body in clear: refused, not redirected.
+    let request = TestRequest::delete()
+        .uri("/api/reports")
+        .insert_header(("host", "api.example.com"))
+        .to_request();
+    assert_eq!(
+        call_service(&app, request).await.status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[actix_web::test]
