@@ -258,7 +258,8 @@ async fn production_mode_sends_hsts_on_every_response() {
 async fn production_mode_refuses_plain_http_unless_a_trusted_proxy_says_https() {
     let prod = production(PlainHttp::Refuse);
     let app = init_service(secure_app(&prod).into_app()).await;
-    let cases: [(&str, Option<(&str, &str)>, StatusCode); 6] = [
+    type Header = Option<(&'static str, &'static str)>;
+    let cases: [(&str, Header, StatusCode); 6] = [
         // Straight from a client, or from a proxy that does not say https.
         ("203.0.113.9:5000", None, StatusCode::FORBIDDEN),
         (PROXY, None, StatusCode::FORBIDDEN),
