@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use secure_api_runtime::auth::{Argon2Params, JwtKey, PasswordPolicy, SymbolRule};
+use secure_api_runtime::auth::{Argon2Params, PasswordPolicy, SymbolRule};
 use secure_api_runtime::{ConfigError, KeySource, Mode, SecurityConfig};
 
 use crate::auth::AuthOptions;
@@ -46,14 +46,13 @@ impl Settings {
             let secret = dev_key(&path).map_err(|e| ConfigError {
                 problems: vec![format!("dev signing key file {}: {e}", path.display())],
             })?;
-            let mut builder = SecurityConfig::builder(Mode::Dev).key(JwtKey::hs256(secret));
-            if let Some(issuer) = var("SECURE_API_JWT_ISSUER") {
-                builder = builder.issuer(issuer);
-            }
-            if let Some(audience) = var("SECURE_API_JWT_AUDIENCE") {
-                builder = builder.audience(audience);
-            }
-            security = builder.build()?;
+            // Every other setting is read as usual; only the secret comes
+            // from the file (as hex, so it is text like the variable).
+            let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+            security = SecurityConfig::from_lookup(|name| match name {
+                "SECURE_API_JWT_SECRET" => Some(secret.clone()),
+                _ => var(name),
+            })?;
             key_origin = format!(
                 "a random key generated for dev mode, kept in {}",
                 path.display()

@@ -4,14 +4,13 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
 
 use crate::problem::Problem;
 
@@ -270,10 +269,14 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
-/// argon2id hashing and verification, off the async workers, at most
+/// argon2id hashing and verification on dedicated hashing threads, at most
 /// `concurrency` at a time with at most `queue` waiting. Beyond that,
 /// [`HashError::Busy`] (a 503 with `Retry-After`) instead of an unbounded
-/// queue. Cheap to clone; clones share the bound.
+/// queue, and the async workers never run argon2 themselves. Cheap to clone;
+/// clones share the threads and the bound.
+///
+/// Admission comes first ([`Passwords::admit`]), so a flood is refused
+/// before it costs a database lookup.
 ///
 /// # Examples
 ///
@@ -294,9 +297,11 @@ pub struct Passwords {
     inner: Arc<Inner>,
 }
 
+type Job = Box<dyn FnOnce(&Params) + Send>;
+
 struct Inner {
     params: Params,
-    slots: Semaphore,
+    jobs: Mutex<mpsc::SyncSender<Job>>,
     admitted: AtomicUsize,
     capacity: usize,
     dummy: OnceLock<String>,
@@ -314,8 +319,8 @@ impl fmt::Debug for Passwords {
 }
 
 impl Passwords {
-    /// Hashing with `params`, refused below OWASP's floor. Concurrency is half
-    /// the available cores (at least one) so the workers keep a core; four
+    /// Hashing with `params`, refused below OWASP's floor. Half the
+    /// available cores (at least one) hash, so the workers keep a core; four
     /// times that many may wait.
     pub fn new(params: Argon2Params) -> Result<Self, String> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -323,7 +328,10 @@ impl Passwords {
         Self::with_bound(params, concurrency, concurrency * 4)
     }
 
-    /// Hashing with `params`, `concurrency` at once and `queue` waiting.
+    /// Hashing with `params` on `concurrency` threads, `queue` waiting.
+    ///
+    /// The hashing threads run below normal priority (`SCHED_BATCH`, nice
+    /// 10 on Linux), so under load the request workers come first.
     pub fn with_bound(
         params: Argon2Params,
         concurrency: usize,
@@ -331,12 +339,23 @@ impl Passwords {
     ) -> Result<Self, String> {
         let params = params.to_params()?;
         let concurrency = concurrency.max(1);
+        let capacity = concurrency + queue;
+        let (jobs, receiver) = mpsc::sync_channel::<Job>(capacity);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for n in 0..concurrency {
+            let receiver = Arc::clone(&receiver);
+            let params = params.clone();
+            std::thread::Builder::new()
+                .name(format!("secure-api-argon2-{n}"))
+                .spawn(move || hashing_thread(&receiver, &params))
+                .map_err(|e| format!("cannot start a password hashing thread: {e}"))?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
-                slots: Semaphore::new(concurrency),
+                jobs: Mutex::new(jobs),
                 admitted: AtomicUsize::new(0),
-                capacity: concurrency + queue,
+                capacity,
                 dummy: OnceLock::new(),
             }),
         })
@@ -346,58 +365,31 @@ impl Passwords {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
-    /// Runs `work` on the blocking pool once a slot is free.
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(Params) -> Result<T, String> + Send + 'static,
-    ) -> Result<T, HashError> {
+    /// Takes a place among the hashes running or waiting, or answers
+    /// [`HashError::Busy`] at once.
+    pub fn admit(&self) -> Result<Admission, HashError> {
         let inner = &self.inner;
         if inner.admitted.fetch_add(1, Ordering::AcqRel) >= inner.capacity {
             inner.admitted.fetch_sub(1, Ordering::AcqRel);
             return Err(HashError::Busy);
         }
-        let _admitted = Admitted(&inner.admitted);
-        let _slot = inner
-            .slots
-            .acquire()
-            .await
-            .map_err(|e| HashError::Failed(e.to_string()))?;
-        let params = inner.params.clone();
-        actix_web::rt::task::spawn_blocking(move || work(params))
-            .await
-            .map_err(|e| HashError::Failed(e.to_string()))?
-            .map_err(HashError::Failed)
+        Ok(Admission {
+            passwords: self.clone(),
+        })
     }
 
     /// Hashes `password` into a PHC string with a random salt.
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
-        self.run(move |params| hash_now(&password, params)).await
+        self.admit()?.hash(password).await
     }
 
-    /// Checks `password` against `phc`. With no stored hash (an unknown
-    /// user) the password is checked against a dummy hash, so both cases
-    /// take the same time, and `matches` is false.
+    /// Checks `password` against `phc`; see [`Admission::verify`].
     pub async fn verify(
         &self,
         password: SecretString,
         phc: Option<&str>,
     ) -> Result<Verified, HashError> {
-        let (phc, known) = match phc {
-            Some(phc) => (phc.to_owned(), true),
-            None => (self.dummy_hash().await?, false),
-        };
-        self.run(move |params| {
-            let parsed = PasswordHash::new(&phc).map_err(|e| format!("stored hash: {e}"))?;
-            let matches = Self::argon2(params.clone())
-                .verify_password(password.expose_secret().as_bytes(), &parsed)
-                .is_ok();
-            let needs_rehash = matches && stale(&parsed, &params);
-            Ok(Verified {
-                matches: matches && known,
-                needs_rehash,
-            })
-        })
-        .await
+        self.admit()?.verify(password, phc).await
     }
 
     async fn dummy_hash(&self) -> Result<String, HashError> {
@@ -405,20 +397,110 @@ impl Passwords {
             return Ok(dummy.clone());
         }
         let hash = self
-            .run(|params| {
+            .execute(|params| {
                 let random = crate::auth::jwt::random_id().map_err(|e| e.to_string())?;
-                hash_now(&SecretString::from(random), params)
+                hash_now(&SecretString::from(random), params.clone())
             })
             .await?;
         Ok(self.inner.dummy.get_or_init(|| hash).clone())
     }
+
+    /// Runs `work` on a hashing thread. The caller holds an admission, so
+    /// the channel has room.
+    async fn execute<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Params) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |params| {
+            let _ = answer.send(work(params));
+        });
+        self.inner
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_send(job)
+            .map_err(|_| HashError::Busy)?;
+        answered
+            .await
+            .map_err(|_| HashError::Failed("the hashing thread stopped".to_owned()))?
+            .map_err(HashError::Failed)
+    }
 }
 
-struct Admitted<'a>(&'a AtomicUsize);
+fn hashing_thread(jobs: &Mutex<mpsc::Receiver<Job>>, params: &Params) {
+    lower_priority();
+    loop {
+        let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        match job {
+            Ok(job) => job(params),
+            // Every `Passwords` clone is gone.
+            Err(_) => return,
+        }
+    }
+}
 
-impl Drop for Admitted<'_> {
+/// Below-normal priority for the calling thread, where the OS allows it.
+fn lower_priority() {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    // 25 of 0..=99 is nice 10.
+    let Ok(priority) = 25u8.try_into().map(ThreadPriority::Crossplatform) else {
+        return;
+    };
+    let batch = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
+    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), priority, batch) {
+        tracing::debug!(target: "secure_api", error = ?e, "hashing thread keeps normal priority");
+    }
+}
+
+/// A place among the hashes running or waiting; released when dropped.
+#[derive(Debug)]
+pub struct Admission {
+    passwords: Passwords,
+}
+
+impl Drop for Admission {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.passwords.inner.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Admission {
+    /// Hashes `password` into a PHC string with a random salt.
+    pub async fn hash(self, password: SecretString) -> Result<String, HashError> {
+        self.passwords
+            .execute(move |params| hash_now(&password, params.clone()))
+            .await
+    }
+
+    /// Checks `password` against `phc`. With no stored hash (an unknown
+    /// user) the password is checked against a dummy hash, so both cases
+    /// take the same time, and `matches` is false.
+    pub async fn verify(
+        self,
+        password: SecretString,
+        phc: Option<&str>,
+    ) -> Result<Verified, HashError> {
+        let (phc, known) = match phc {
+            Some(phc) => (phc.to_owned(), true),
+            None => (self.passwords.dummy_hash().await?, false),
+        };
+        self.passwords
+            .execute(move |params| {
+                let parsed = PasswordHash::new(&phc).map_err(|e| format!("stored hash: {e}"))?;
+                let matches = Passwords::argon2(params.clone())
+                    .verify_password(password.expose_secret().as_bytes(), &parsed)
+                    .is_ok();
+                let needs_rehash = matches && stale(&parsed, params);
+                Ok(Verified {
+                    matches: matches && known,
+                    needs_rehash,
+                })
+            })
+            .await
     }
 }
 
