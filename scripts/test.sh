@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit and property tests, the trybuild
 # compile-error suite, end-to-end tests against the example app on loopback
-# ports, the example binary's command-line tests, and the doctests. Ends with
-# one line that totals them.
+# ports (on SQLite and on a PostgreSQL server this script starts), the
+# example binary's command-line tests, and the doctests. Ends with one line
+# that totals them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,8 +12,11 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
+# shellcheck source=scripts/services.sh
+. scripts/services.sh
+
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; services_stop' EXIT
 status=0
 cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
 awk '/^test result:/ {

@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 use secure_api_runtime::SecurityConfig;
 use secure_api_runtime::auth::{
-    Argon2Params, LoginThrottle, PasswordPolicy, Passwords, Sessions, SqliteTokenStore,
+    Argon2Params, LoginThrottle, PasswordPolicy, Passwords, Sessions, SqlTokenStore,
 };
 
 use crate::store::{Store, StoreError};
@@ -31,7 +31,7 @@ pub struct Auth {
     /// Failed-login backoff per account and client address.
     pub throttle: LoginThrottle,
     /// Refresh tokens and revocations, in the app's database.
-    pub sessions: Sessions<SqliteTokenStore>,
+    pub sessions: Sessions<SqlTokenStore>,
     /// The security configuration (client address, token signing).
     pub security: SecurityConfig,
 }
@@ -48,7 +48,7 @@ impl Auth {
             Some((at_once, waiting)) => Passwords::with_bound(options.argon2, at_once, waiting)?,
             None => Passwords::new(options.argon2)?,
         };
-        let tokens = SqliteTokenStore::new(store.pool().clone())
+        let tokens = SqlTokenStore::new(store.pool().clone())
             .await
             .map_err(|e| e.to_string())?;
         let sessions = Sessions::new(security.clone(), tokens);

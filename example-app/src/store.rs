@@ -1,24 +1,25 @@
-//! The example's data: users in SQLite through sqlx, with the schema
-//! migrations embedded in the binary and applied at start.
+//! The example's data: users and orders in SQLite or PostgreSQL through
+//! sqlx's `Any` driver (one set of queries), with the schema migrations of
+//! each database embedded in the binary and applied at start.
 
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use secure_api_runtime::auth::connect_any;
 use secure_api_runtime::prelude::{StateMachine, Stateful, Transition};
 use serde::Serialize;
+use sqlx::any::AnyRow;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Row as _, sqlite::SqliteRow};
+use sqlx::{AnyPool, Row as _};
 
 /// What can go wrong with the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// `DATABASE_URL` is not a SQLite URL this app can open.
-    #[error("DATABASE_URL is not a valid SQLite URL: {0}")]
+    /// `DATABASE_URL` is not a SQLite or PostgreSQL URL this app can open.
+    #[error("DATABASE_URL cannot be opened: {0}")]
     Url(sqlx::Error),
     /// The database failed.
     #[error("database error: {0}")]
@@ -86,16 +87,40 @@ impl Stateful for Order {
     }
 }
 
-/// Users, in SQLite.
+/// Users and orders, in SQLite or PostgreSQL.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
+/// The embedded migrations for one database kind.
 #[derive(Debug)]
-struct Embedded;
+struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
-const MIGRATIONS: [(i64, &str, &str); 4] = [
+const POSTGRES_MIGRATIONS: [(i64, &str, &str); 4] = [
+    (
+        1,
+        "users",
+        include_str!("../migrations/postgres/0001_users.sql"),
+    ),
+    (
+        2,
+        "profile_and_orders",
+        include_str!("../migrations/postgres/0002_profile_and_orders.sql"),
+    ),
+    (
+        3,
+        "order_transitions",
+        include_str!("../migrations/postgres/0003_order_transitions.sql"),
+    ),
+    (
+        4,
+        "second_factor",
+        include_str!("../migrations/postgres/0004_second_factor.sql"),
+    ),
+];
+
+const SQLITE_MIGRATIONS: [(i64, &str, &str); 4] = [
     (1, "users", include_str!("../migrations/0001_users.sql")),
     (
         2,
@@ -118,8 +143,9 @@ impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(
         self,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
-        Box::pin(async {
-            Ok(MIGRATIONS
+        Box::pin(async move {
+            Ok(self
+                .0
                 .iter()
                 .map(|(version, name, sql)| {
                     Migration::new(
@@ -136,29 +162,30 @@ impl<'s> MigrationSource<'s> for Embedded {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` and applies the schema.
+    /// Opens the database at `url` (`sqlite://file.db`, created if needed,
+    /// or `postgres://..`) and applies the schema.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::Url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+        let pool = connect_any(url, 8).await.map_err(StoreError::Url)?;
+        let migrations: &'static [(i64, &str, &str)] = if url.starts_with("sqlite:") {
+            &SQLITE_MIGRATIONS
+        } else {
+            &POSTGRES_MIGRATIONS
+        };
+        Migrator::new(Embedded(migrations))
+            .await?
+            .run(&pool)
             .await?;
-        Migrator::new(Embedded).await?.run(&pool).await?;
         Ok(Self { pool })
     }
 
     /// The connection pool, shared with the token store.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
     /// Replaces a user's password hash (after a rehash on login).
     pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id)
             .execute(&self.pool)
@@ -169,7 +196,7 @@ impl Store {
     /// A user's confirmed TOTP secret and the last step accepted, if the
     /// second factor is on.
     pub async fn totp(&self, id: i64) -> Result<Option<(String, Option<u64>)>, StoreError> {
-        let row = sqlx::query("SELECT totp_secret, totp_last_step FROM users WHERE id = ?")
+        let row = sqlx::query("SELECT totp_secret, totp_last_step FROM users WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -183,7 +210,7 @@ impl Store {
     pub async fn use_totp_step(&self, id: i64, step: u64) -> Result<bool, StoreError> {
         let step = i64::try_from(step).unwrap_or(i64::MAX);
         let done = sqlx::query(
-            "UPDATE users SET totp_last_step = ? WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+            "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $3)",
         )
         .bind(step)
         .bind(id)
@@ -195,7 +222,7 @@ impl Store {
 
     /// Keeps a TOTP secret waiting for its first code.
     pub async fn set_totp_pending(&self, id: i64, secret: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET totp_pending = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
             .bind(secret)
             .bind(id)
             .execute(&self.pool)
@@ -205,7 +232,7 @@ impl Store {
 
     /// The TOTP secret waiting for its first code.
     pub async fn totp_pending(&self, id: i64) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT totp_pending FROM users WHERE id = ?")
+        let row = sqlx::query("SELECT totp_pending FROM users WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -218,7 +245,7 @@ impl Store {
     /// Turns the pending secret on, remembering `step` as used.
     pub async fn confirm_totp(&self, id: i64, secret: &str, step: u64) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ? WHERE id = ? AND totp_pending = ?",
+            "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = $1 WHERE id = $2 AND totp_pending = $3",
         )
         .bind(i64::try_from(step).unwrap_or(i64::MAX))
         .bind(id)
@@ -240,18 +267,18 @@ impl Store {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let result = sqlx::query(
-            "INSERT INTO users (username, display_name, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO users (username, display_name, password_hash, roles, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(username)
         .bind(display_name)
         .bind(password_hash)
         .bind(roles.join(" "))
         .bind(i64::try_from(created_at).unwrap_or(i64::MAX))
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await;
         match result {
-            Ok(done) => Ok(User {
-                id: done.last_insert_rowid(),
+            Ok(row) => Ok(User {
+                id: row.try_get("id")?,
                 username: username.to_owned(),
                 display_name: display_name.to_owned(),
                 password_hash: password_hash.to_owned(),
@@ -269,7 +296,7 @@ impl Store {
     /// The user with `id`, if any.
     pub async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, username, display_name, password_hash, roles, salary_cents, internal_note FROM users WHERE id = ?",
+            "SELECT id, username, display_name, password_hash, roles, salary_cents, internal_note FROM users WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -283,7 +310,7 @@ impl Store {
         id: i64,
         display_name: &str,
     ) -> Result<Option<User>, StoreError> {
-        sqlx::query("UPDATE users SET display_name = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
             .bind(display_name)
             .bind(id)
             .execute(&self.pool)
@@ -298,7 +325,7 @@ impl Store {
         salary_cents: i64,
         internal_note: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET salary_cents = ?, internal_note = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET salary_cents = $1, internal_note = $2 WHERE id = $3")
             .bind(salary_cents)
             .bind(internal_note)
             .bind(id)
@@ -314,17 +341,17 @@ impl Store {
         item: &str,
         quantity: i64,
     ) -> Result<Order, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO orders (owner_id, item, quantity, state, created_at) VALUES (?, ?, ?, 'draft', ?)",
+        let row = sqlx::query(
+            "INSERT INTO orders (owner_id, item, quantity, state, created_at) VALUES ($1, $2, $3, 'draft', $4) RETURNING id",
         )
         .bind(owner_id)
         .bind(item)
         .bind(quantity)
         .bind(now())
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
         Ok(Order {
-            id: done.last_insert_rowid(),
+            id: row.try_get("id")?,
             owner_id,
             item: item.to_owned(),
             quantity,
@@ -335,7 +362,7 @@ impl Store {
     /// The order with `id`, if any.
     pub async fn order(&self, id: i64) -> Result<Option<Order>, StoreError> {
         let row =
-            sqlx::query("SELECT id, owner_id, item, quantity, state FROM orders WHERE id = ?")
+            sqlx::query("SELECT id, owner_id, item, quantity, state FROM orders WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -353,7 +380,7 @@ impl Store {
         actor: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE orders SET state = ? WHERE id = ? AND state = ?")
+        let done = sqlx::query("UPDATE orders SET state = $1 WHERE id = $2 AND state = $3")
             .bind(transition.to.name())
             .bind(id)
             .bind(transition.from.name())
@@ -362,7 +389,7 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query("INSERT INTO order_transitions (order_id, actor, from_state, to_state, at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO order_transitions (order_id, actor, from_state, to_state, at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(actor)
             .bind(transition.from.name())
@@ -380,7 +407,7 @@ impl Store {
         &self,
         id: i64,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT actor, from_state, to_state FROM order_transitions WHERE order_id = ? ORDER BY id")
+        let rows = sqlx::query("SELECT actor, from_state, to_state FROM order_transitions WHERE order_id = $1 ORDER BY id")
             .bind(id)
             .fetch_all(&self.pool)
             .await?;
@@ -410,7 +437,8 @@ impl Store {
         pattern.push('%');
         let rows = sqlx::query(
             "SELECT id, username, display_name, password_hash, roles, salary_cents, internal_note FROM users \
-             WHERE username LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT ?2 OFFSET ?3",
+             WHERE LOWER(username) LIKE LOWER($1) ESCAPE '\\' OR LOWER(display_name) LIKE LOWER($1) ESCAPE '\\' \
+             ORDER BY id LIMIT $2 OFFSET $3",
         )
         .bind(pattern)
         .bind(i64::from(limit))
@@ -423,7 +451,7 @@ impl Store {
     /// The user named `username`, if any.
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, username, display_name, password_hash, roles, salary_cents, internal_note FROM users WHERE username = ?",
+            "SELECT id, username, display_name, password_hash, roles, salary_cents, internal_note FROM users WHERE username = $1",
         )
         .bind(username)
         .fetch_optional(&self.pool)
@@ -432,7 +460,7 @@ impl Store {
     }
 }
 
-fn user_from(row: &SqliteRow) -> User {
+fn user_from(row: &AnyRow) -> User {
     let roles: String = row.get("roles");
     User {
         id: row.get("id"),
@@ -446,7 +474,7 @@ fn user_from(row: &SqliteRow) -> User {
 }
 
 /// An order row; `None` (logged) for a state this version does not know.
-fn order_from(row: &SqliteRow) -> Option<Order> {
+fn order_from(row: &AnyRow) -> Option<Order> {
     let state: String = row.get("state");
     let Some(state) = OrderState::from_name(&state) else {
         tracing::error!(target: "example_app", state, "an order is in an unknown state");

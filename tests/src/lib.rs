@@ -27,7 +27,9 @@ pub struct TestApp {
     /// The app's store, for setting up and checking data behind the API.
     pub store: Store,
     handle: ServerHandle,
+    /// The SQLite file to remove at the end (empty for PostgreSQL).
     database: PathBuf,
+    url_of_database: String,
 }
 
 impl TestApp {
@@ -78,6 +80,7 @@ impl TestApp {
             store,
             handle,
             database,
+            url_of_database: url.to_owned(),
         };
         app.wait_ready().await;
         app
@@ -109,6 +112,32 @@ impl TestApp {
             .issue_access_token(sub, &roles)
             .map(|t| t.token)
             .unwrap_or_else(|e| panic!("token: {e}"))
+    }
+
+    /// Like [`TestApp::start`], on a new database of the PostgreSQL server
+    /// named by `SECURE_API_TEST_POSTGRES_URL` (which `scripts/test.sh`
+    /// starts).
+    pub async fn start_postgres() -> Self {
+        let admin = std::env::var("SECURE_API_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+            panic!(
+                "SECURE_API_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
+                 which starts PostgreSQL"
+            )
+        });
+        let name = format!("secure_api_e2e_{}_{}", std::process::id(), unique());
+        let pool = secure_api_runtime::auth::connect_any(&admin, 1)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        pool.close().await;
+        let url = match admin.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{name}"),
+            None => panic!("SECURE_API_TEST_POSTGRES_URL has no database name: {admin}"),
+        };
+        Self::launch(PathBuf::new(), &url, AuthOptions::default()).await
     }
 
     /// Sends `method path` with an optional bearer token and JSON body; the
@@ -155,13 +184,15 @@ impl TestApp {
     /// of the binary would.
     pub async fn restart(self) -> Self {
         self.handle.stop(true).await;
-        let url = format!("sqlite://{}", self.database.display());
-        Self::launch(self.database, &url, AuthOptions::default()).await
+        Self::launch(self.database, &self.url_of_database, AuthOptions::default()).await
     }
 
     /// Stops the server and removes its database.
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        if self.database.as_os_str().is_empty() {
+            return;
+        }
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", self.database.display()));
         }
@@ -172,4 +203,29 @@ fn unique() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())
+}
+
+/// Defines a test per database for each named `async fn case(app: TestApp)`:
+/// `sqlite::case` on a fresh SQLite file and `postgres::case` on a fresh
+/// PostgreSQL database. The same application code runs on both.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::TestApp::start().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::TestApp::start_postgres().await).await;
+                }
+            )*
+        }
+    };
 }

@@ -9,10 +9,19 @@ use example_app::auth::AuthOptions;
 use reqwest::{Client, Method, StatusCode};
 use secure_api_runtime::auth::TotpSecret;
 use secure_api_runtime::auth::sessions::now_secs;
-use secure_api_tests::{ADMIN_PASSWORD, TEST_SECRET, TestApp};
+use secure_api_tests::{ADMIN_PASSWORD, TEST_SECRET, TestApp, on_both_databases};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "plum tree at dusk";
+
+on_both_databases!(
+    register_login_call_refresh_logout,
+    twenty_concurrent_refreshes_of_one_token_give_one_pair,
+    reuse_after_rotation_revokes_the_family,
+    unknown_user_and_wrong_password_answer_alike,
+    with_totp_on_login_needs_a_fresh_unused_code,
+    a_restart_keeps_users_and_revocations,
+);
 
 fn keys(value: &Value) -> BTreeSet<&str> {
     value
@@ -86,9 +95,7 @@ async fn me(app: &TestApp, client: &Client, id: i64, token: &str) -> StatusCode 
     .0
 }
 
-#[tokio::test]
-async fn register_login_call_refresh_logout() {
-    let app = TestApp::start().await;
+async fn register_login_call_refresh_logout(app: TestApp) {
     let client = Client::new();
     let id = register(&app, &client, "alice").await;
 
@@ -146,9 +153,7 @@ async fn register_login_call_refresh_logout() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn twenty_concurrent_refreshes_of_one_token_give_one_pair() {
-    let app = TestApp::start().await;
+async fn twenty_concurrent_refreshes_of_one_token_give_one_pair(app: TestApp) {
     let client = Client::new();
     register(&app, &client, "bob").await;
     let (_, pair) = login(&app, &client, "bob", PASSWORD).await;
@@ -189,9 +194,7 @@ async fn twenty_concurrent_refreshes_of_one_token_give_one_pair() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn reuse_after_rotation_revokes_the_family() {
-    let app = TestApp::start().await;
+async fn reuse_after_rotation_revokes_the_family(app: TestApp) {
     let client = Client::new();
     register(&app, &client, "carol").await;
     let (_, first) = login(&app, &client, "carol", PASSWORD).await;
@@ -212,9 +215,7 @@ async fn reuse_after_rotation_revokes_the_family() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn unknown_user_and_wrong_password_answer_alike() {
-    let app = TestApp::start().await;
+async fn unknown_user_and_wrong_password_answer_alike(app: TestApp) {
     let client = Client::new();
     register(&app, &client, "dave").await;
     let mut answers = Vec::new();
@@ -437,9 +438,7 @@ async fn fresh_routes_need_a_recent_password_login() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn with_totp_on_login_needs_a_fresh_unused_code() {
-    let app = TestApp::start().await;
+async fn with_totp_on_login_needs_a_fresh_unused_code(app: TestApp) {
     let client = Client::new();
     register(&app, &client, "ivan").await;
     let (_, pair) = login(&app, &client, "ivan", PASSWORD).await;
@@ -525,9 +524,7 @@ async fn the_admin_from_the_environment_can_sign_in() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_restart_keeps_users_and_revocations() {
-    let app = TestApp::start().await;
+async fn a_restart_keeps_users_and_revocations(app: TestApp) {
     let client = Client::new();
     let id = register(&app, &client, "kate").await;
     let (_, pair) = login(&app, &client, "kate", PASSWORD).await;

@@ -5,12 +5,15 @@
 use example_app::store::OrderState;
 use reqwest::{Client, StatusCode};
 use secure_api_runtime::prelude::{StateMachine as _, Transition};
-use secure_api_tests::TestApp;
+use secure_api_tests::{TestApp, on_both_databases};
 use serde_json::{Value, json};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_moves_of_one_order_give_exactly_one_success() {
-    let app = TestApp::start().await;
+on_both_databases!(
+    fifty_concurrent_moves_of_one_order_give_exactly_one_success,
+    fifty_concurrent_executes_give_one_202_and_49_409,
+);
+
+async fn fifty_concurrent_moves_of_one_order_give_exactly_one_success(app: TestApp) {
     let client = Client::new();
     let token = app.token("1", &["user"]);
     let created: Value = client
@@ -120,9 +123,7 @@ async fn validated_order(app: &TestApp) -> i64 {
     order.id
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_executes_give_one_202_and_49_409() {
-    let app = TestApp::start().await;
+async fn fifty_concurrent_executes_give_one_202_and_49_409(app: TestApp) {
     let client = Client::new();
     let token = app.token("1", &["user"]);
     let id = validated_order(&app).await;

@@ -8,7 +8,7 @@ pub mod password;
 mod principal;
 pub(crate) mod revocation;
 pub mod sessions;
-mod sqlite;
+mod sql;
 mod throttle;
 pub mod totp;
 
@@ -16,6 +16,6 @@ pub use jwt::{IssuedToken, JwtKey, TokenError};
 pub use password::{Argon2Params, PasswordPolicy, PasswordRejected, Passwords, SymbolRule};
 pub use principal::Principal;
 pub use sessions::{Sessions, TokenPair, TokenStore};
-pub use sqlite::SqliteTokenStore;
+pub use sql::{SqlTokenStore, connect_any};
 pub use throttle::{Backoff, LoginThrottle};
 pub use totp::TotpSecret;

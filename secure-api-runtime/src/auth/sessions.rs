@@ -227,12 +227,12 @@ impl From<TokenError> for SessionError {
 /// # Examples
 ///
 /// ```
-/// use secure_api_runtime::auth::{Sessions, SqliteTokenStore};
+/// use secure_api_runtime::auth::{Sessions, SqlTokenStore};
 /// use secure_api_runtime::prelude::*;
 ///
 /// # actix_web::rt::System::new().block_on(async {
 /// let security = SecurityConfig::builder(Mode::Dev).generated_key().build().unwrap();
-/// let store = SqliteTokenStore::open_url("sqlite::memory:").await.unwrap();
+/// let store = SqlTokenStore::open_url("sqlite::memory:").await.unwrap();
 /// let sessions = Sessions::new(security.clone(), store);
 /// let pair = sessions.start("1", &["user".to_owned()]).await.unwrap();
 /// let rotated = sessions.refresh(&pair.refresh_token).await.unwrap();

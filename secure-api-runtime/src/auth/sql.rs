@@ -1,11 +1,10 @@
-//! The embedded [`TokenStore`]: SQLite through sqlx, with its schema
-//! applied at start.
+//! The SQL [`TokenStore`]: one code path through sqlx's `Any` driver for
+//! SQLite (the embedded default) and PostgreSQL, with its schema applied at
+//! start.
 
-use std::str::FromStr;
-use std::time::Duration;
-
-use sqlx::Row as _;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Executor as _, Row as _};
 
 use super::sessions::RefreshRecord;
 use super::sessions::{FamilyOf, Rotation, StoreError, TokenHash, TokenStore};
@@ -35,22 +34,59 @@ const SCHEMA: [(i64, &[&str]); 1] = [(
 /// Refresh tokens that expired this long ago are deleted.
 const KEEP_EXPIRED_SECS: u64 = 24 * 60 * 60;
 
-/// Refresh tokens and denied access tokens in SQLite.
+/// Refresh tokens and denied access tokens in SQLite or PostgreSQL.
 ///
-/// Shares the application's pool (and so its database file); its tables
-/// are prefixed `secure_api_`.
+/// Shares the application's pool (and so its database); its tables are
+/// prefixed `secure_api_`. Rotation is one transaction whose first
+/// statement is the compare-and-set `UPDATE`, so concurrent rotations of
+/// one token serialize on its row in both databases.
 #[derive(Clone, Debug)]
-pub struct SqliteTokenStore {
-    pool: SqlitePool,
+pub struct SqlTokenStore {
+    pool: AnyPool,
+}
+
+/// Opens an `Any` pool for a `sqlite:` or `postgres:` URL: SQLite files are
+/// created when missing and use write-ahead logging.
+///
+/// # Errors
+///
+/// An unsupported scheme or a connection failure.
+pub async fn connect_any(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let sqlite = url.starts_with("sqlite:");
+    if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        return Err(sqlx::Error::Configuration(
+            "the database URL must start with `sqlite:` or `postgres://`".into(),
+        ));
+    }
+    let memory = url.contains(":memory:");
+    let url = if sqlite && !memory && !url.contains('?') {
+        format!("{url}?mode=rwc")
+    } else {
+        url.to_owned()
+    };
+    AnyPoolOptions::new()
+        .max_connections(if memory { 1 } else { max_connections })
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite && !memory {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000")
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
 }
 
 fn secs(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-impl SqliteTokenStore {
+impl SqlTokenStore {
     /// Uses `pool`, applying the schema.
-    pub async fn new(pool: SqlitePool) -> Result<Self, StoreError> {
+    pub async fn new(pool: AnyPool) -> Result<Self, StoreError> {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS secure_api_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
         )
@@ -79,21 +115,13 @@ impl SqliteTokenStore {
         Ok(Self { pool })
     }
 
-    /// Opens (creating if needed) the SQLite database at `url`.
+    /// Opens (creating a SQLite file if needed) the database at `url`.
     pub async fn open_url(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if url.contains(":memory:") { 1 } else { 8 })
-            .connect_with(options)
-            .await?;
-        Self::new(pool).await
+        Self::new(connect_any(url, 8).await?).await
     }
 }
 
-impl TokenStore for SqliteTokenStore {
+impl TokenStore for SqlTokenStore {
     async fn insert(&self, record: &RefreshRecord) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM secure_api_refresh_tokens WHERE expires_at < $1")
             .bind(secs(record.issued_at.saturating_sub(KEEP_EXPIRED_SECS)))
@@ -234,7 +262,7 @@ mod tests {
 
     #[tokio::test]
     async fn rotation_is_single_use_and_reuse_revokes_the_family() {
-        let store = SqliteTokenStore::open_url("sqlite::memory:")
+        let store = SqlTokenStore::open_url("sqlite::memory:")
             .await
             .expect("test setup");
         store
@@ -285,7 +313,7 @@ mod tests {
 
     #[tokio::test]
     async fn expired_tokens_do_not_rotate_and_denials_reload() {
-        let store = SqliteTokenStore::open_url("sqlite::memory:")
+        let store = SqlTokenStore::open_url("sqlite::memory:")
             .await
             .expect("test setup");
         store
@@ -311,7 +339,7 @@ mod tests {
         let denied = store.denied(100).await.expect("test setup");
         assert_eq!(denied, vec![("live".to_owned(), u64::MAX / 2)]);
         // Applying the schema twice is harmless.
-        SqliteTokenStore::new(store.pool.clone())
+        SqlTokenStore::new(store.pool.clone())
             .await
             .expect("test setup");
     }

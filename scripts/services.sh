@@ -1,0 +1,60 @@
+# Sourced by scripts/test.sh: starts a throw-away PostgreSQL server on
+# loopback for the tests, installing it from Debian's packages when it is
+# missing, and stops it when the sourcing script exits.
+#
+# Exports SECURE_API_TEST_POSTGRES_URL (the admin database; tests create a
+# database each). Set it yourself to use a server of your own instead.
+
+services_dir=$(mktemp -d)
+services_stop() {
+    if [ -n "${pg_ctl:-}" ] && [ -f "$services_dir/pg/postmaster.pid" ]; then
+        as_postgres "$pg_ctl" -D "$services_dir/pg" -m immediate stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$services_dir"
+}
+trap services_stop EXIT
+
+apt_install() {
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 || { echo "installing $* needs root or sudo" >&2; return 1; }
+        sudo="sudo"
+    fi
+    echo "installing $* from Debian's packages" >&2
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+# PostgreSQL refuses to run as root: as root, run it as the `postgres` user
+# the Debian package creates.
+as_postgres() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+if [ -z "${SECURE_API_TEST_POSTGRES_URL:-}" ]; then
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
+    if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/pg_ctl" ]; then
+        apt_install postgresql
+        pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+    fi
+    pg_ctl="$pg_bin/pg_ctl"
+    pg_port=$(free_port)
+    mkdir -p "$services_dir/pg"
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres "$services_dir" "$services_dir/pg"
+    fi
+    as_postgres "$pg_bin/initdb" -D "$services_dir/pg" -U postgres --auth=trust -E UTF8 >/dev/null
+    as_postgres "$pg_ctl" -D "$services_dir/pg" -l "$services_dir/pg.log" -w -o \
+        "-p $pg_port -k $services_dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off" \
+        start >/dev/null
+    export SECURE_API_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+    echo "PostgreSQL for the tests on 127.0.0.1:$pg_port" >&2
+fi
