@@ -49,6 +49,7 @@ pub mod headers;
 pub mod idempotency;
 pub mod input;
 pub mod limit;
+pub mod outbound;
 pub mod owned;
 pub mod page;
 pub mod policy;
