@@ -27,10 +27,11 @@ pub(crate) enum Kind {
     Limit,
     StateRequires,
     Idempotent,
+    Webhook,
 }
 
 impl Kind {
-    const ALL: [Self; 13] = [
+    const ALL: [Self; 14] = [
         Self::Get,
         Self::Post,
         Self::Put,
@@ -44,6 +45,7 @@ impl Kind {
         Self::Limit,
         Self::StateRequires,
         Self::Idempotent,
+        Self::Webhook,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -61,6 +63,7 @@ impl Kind {
             Self::Limit => "limit",
             Self::StateRequires => "state_requires",
             Self::Idempotent => "idempotent",
+            Self::Webhook => "webhook",
         }
     }
 
@@ -305,6 +308,8 @@ pub(crate) struct Declared {
     pub limit: Option<(Span, LimitSpec)>,
     pub state: Option<(Span, StateSpec)>,
     pub idempotent: Option<Span>,
+    /// `#[webhook(secret = "NAME")]`: the span and the secret's name.
+    pub webhook: Option<(Span, String)>,
     /// Attributes that were written but did not parse; their errors are
     /// reported already, so rules that look for them stay silent.
     pub invalid: Vec<Kind>,
@@ -323,6 +328,7 @@ impl Declared {
                 Kind::Limit => self.limit.is_some(),
                 Kind::StateRequires => self.state.is_some(),
                 Kind::Idempotent => self.idempotent.is_some(),
+                Kind::Webhook => self.webhook.is_some(),
                 _ => self.has_route(),
             }
     }
@@ -438,6 +444,7 @@ fn parse_one(
         Kind::Limit => declared.limit.as_ref().map(|_| kind),
         Kind::StateRequires => declared.state.as_ref().map(|_| kind),
         Kind::Idempotent => declared.idempotent.map(|_| kind),
+        Kind::Webhook => declared.webhook.as_ref().map(|_| kind),
         _ => declared.owner.as_ref().map(|_| kind),
     };
     if let Some(first) = taken {
@@ -476,6 +483,9 @@ fn parse_one(
         Kind::StateRequires => (|input: ParseStream<'_>| parse_state_requires(input, span))
             .parse2(args)
             .map(|state| declared.state = Some((span, state))),
+        Kind::Webhook => (|input: ParseStream<'_>| parse_webhook(input, span))
+            .parse2(args)
+            .map(|secret| declared.webhook = Some((span, secret))),
         Kind::Expose => (|input: ParseStream<'_>| parse_expose(input, span))
             .parse2(args)
             .map(|fields| declared.expose = Some((span, fields))),
@@ -490,6 +500,41 @@ fn parse_one(
         declared.invalid.push(kind);
         errors.push_syn(e);
     }
+}
+
+/// `#[webhook(secret = "NAME")]`: the name its keys are registered under.
+fn parse_webhook(input: ParseStream<'_>, span: Span) -> syn::Result<String> {
+    let help = "write `#[webhook(secret = \"PAYMENT_WEBHOOK_SECRET\")]`, naming the secret registered with `SecureApp::webhook`";
+    if input.is_empty() {
+        return Err(error(
+            span,
+            "`#[webhook]` needs the name of its secret",
+            help,
+        ));
+    }
+    let option: Ident = input.call(Ident::parse_any)?;
+    if option != "secret" {
+        return Err(error(
+            option.span(),
+            format!("unknown option `{option}` in `#[webhook]`"),
+            help,
+        ));
+    }
+    input.parse::<Token![=]>()?;
+    let name: LitStr = input
+        .parse()
+        .map_err(|e| error(e.span(), "the secret's name is a string literal", help))?;
+    if name.value().trim().is_empty() {
+        return Err(error(name.span(), "the secret's name is empty", help));
+    }
+    if !input.is_empty() {
+        return Err(error(
+            input.span(),
+            "`#[webhook]` takes one option, `secret`",
+            help,
+        ));
+    }
+    Ok(name.value())
 }
 
 /// `#[authenticated]` or `#[authenticated(fresh)]`; true for `fresh`.

@@ -15,6 +15,7 @@ pub(crate) fn all(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
     check_route_present(declared, item, errors);
     check_access_declared(declared, item, errors);
     check_public_alone(declared, errors);
+    check_webhook_alone(declared, errors);
     check_owner_param(declared, errors);
     check_object_ids_have_owner(declared, errors);
     check_checked_matches_resource(declared, item, errors);
@@ -71,15 +72,22 @@ fn check_user_limits_need_a_user(declared: &Declared, errors: &mut Errors) {
     let Some((_, limit)) = &declared.limit else {
         return;
     };
-    if let (Some(_), Some((ident, key))) = (declared.public, &limit.key)
+    let userless = if declared.public.is_some() {
+        Some("public")
+    } else if declared.webhook.is_some() {
+        Some("webhook")
+    } else {
+        None
+    };
+    if let (Some(kind), Some((ident, key))) = (userless, &limit.key)
         && *key != LimitKey::Ip
     {
         errors.push(
             ident.span(),
             format!(
-                "`key = {ident}` counts requests per user, but a `#[public]` route has no user"
+                "`key = {ident}` counts requests per user, but a `#[{kind}]` route has no user"
             ),
-            "use `key = ip` on a public route, or require a token",
+            format!("use `key = ip` on a {kind} route, or require a token"),
         );
     }
 }
@@ -177,17 +185,46 @@ fn check_route_present(declared: &Declared, item: &ItemFn, errors: &mut Errors) 
 }
 
 /// Every route declares who may call it: `public`, `authenticated`,
-/// `roles` or `owner`. Nothing is open by default.
+/// `roles`, `owner` or `webhook`. Nothing is open by default.
 fn check_access_declared(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
-    let declares_access = [Kind::Public, Kind::Authenticated, Kind::Roles, Kind::Owner]
-        .into_iter()
-        .any(|k| declared.written(k));
+    let declares_access = [
+        Kind::Public,
+        Kind::Authenticated,
+        Kind::Roles,
+        Kind::Owner,
+        Kind::Webhook,
+    ]
+    .into_iter()
+    .any(|k| declared.written(k));
     if declared.route.is_some() && !declares_access {
         errors.push(
             item.sig.ident.span(),
             format!("the route `{}` declares no access policy", item.sig.ident),
-            "add `#[public]`, `#[authenticated]`, `#[roles(..)]` or `#[owner(..)]` to say who may call it",
+            "add `#[public]`, `#[authenticated]`, `#[roles(..)]`, `#[owner(..)]` or `#[webhook(..)]` to say who may call it",
         );
+    }
+}
+
+/// A webhook is called by a sender that proves itself with a signature, not
+/// by a user with a token: it takes no other access rule.
+fn check_webhook_alone(declared: &Declared, errors: &mut Errors) {
+    if declared.webhook.is_none() {
+        return;
+    }
+    let others: [(&str, Option<Span>); 4] = [
+        ("public", declared.public),
+        ("authenticated", declared.authenticated),
+        ("roles", declared.roles.as_ref().map(|(s, _)| *s)),
+        ("owner", declared.owner.as_ref().map(|(s, _)| *s)),
+    ];
+    for (name, span) in others {
+        if let Some(span) = span {
+            errors.push(
+                span,
+                format!("`#[webhook]` cannot be combined with `#[{name}]`: a webhook sender proves itself with a signature, not a token"),
+                format!("remove `#[{name}]`; write a separate route for callers with tokens"),
+            );
+        }
     }
 }
 

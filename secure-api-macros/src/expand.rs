@@ -62,7 +62,9 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
     };
     let method = format_ident!("{}", capitalized(route.kind.name()));
     let path = &route.path;
-    let access = if declared.public.is_some() {
+    let access = if let Some((_, secret)) = &declared.webhook {
+        quote!(Webhook { secret: #secret })
+    } else if declared.public.is_some() {
         quote!(Public)
     } else if declared.fresh {
         quote!(FreshLogin)

@@ -66,6 +66,11 @@ entry_points! {
     /// `#[idempotent]`: the route requires an `Idempotency-Key` header; a
     /// replay returns the first answer without running the handler again.
     idempotent => Idempotent,
+    /// `#[webhook(secret = "PAYMENT_WEBHOOK_SECRET")]`: the route is called
+    /// by a webhook sender, not a user; its raw body must carry a valid
+    /// HMAC-SHA256 signature (Standard Webhooks format) with the keys
+    /// registered under that name, before anything parses it.
+    webhook => Webhook,
 }
 
 /// `#[derive(StateMachine)]` with `#[transitions(Draft => Validated, ..)]`:

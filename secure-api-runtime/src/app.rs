@@ -1,5 +1,6 @@
 //! [`SecureApp`]: the one way to mount secured routes on an actix `App`.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
@@ -20,9 +21,11 @@ use crate::cors::Cors;
 use crate::guard::{GuardContext, RouteGuard};
 use crate::headers::SecurityHeaders;
 use crate::limit::client_ip::forwarded_https;
+use crate::policy::Access;
 use crate::policy::{Quota, RoutePolicy};
 use crate::problem::{PROBLEM_JSON, Problem};
 use crate::roles::RoleHierarchy;
+use crate::webhook::WebhookKeys;
 
 /// The default cap on JSON request bodies.
 pub const DEFAULT_JSON_LIMIT: usize = 1024 * 1024;
@@ -59,6 +62,7 @@ pub struct Mount<'a> {
     security: &'a SecurityConfig,
     hierarchy: &'a Rc<RoleHierarchy>,
     default_quotas: &'a [Quota],
+    webhooks: &'a HashMap<String, WebhookKeys>,
 }
 
 impl fmt::Debug for Mount<'_> {
@@ -84,12 +88,29 @@ impl Mount<'_> {
             } else {
                 None
             },
+            webhook: match policy.access {
+                Access::Webhook { secret } => {
+                    let keys = self.webhooks.get(secret).cloned();
+                    if keys.is_none() {
+                        tracing::error!(
+                            target: "secure_api",
+                            route = policy.handler,
+                            secret,
+                            "no webhook keys are registered under this name: every delivery will be refused"
+                        );
+                    }
+                    keys
+                }
+                _ => None,
+            },
         };
         let mut resource = Resource::new(policy.path).guard(guard::Method(policy.method.as_http()));
         let cap = policy.limit.body.and_then(|cap| usize::try_from(cap).ok());
-        // An idempotent route reads its body in the guard (to recognise a
-        // replay): it gets the JSON cap for raw bodies too.
-        let cap = cap.or(policy.idempotent.then_some(DEFAULT_JSON_LIMIT));
+        // An idempotent route (to recognise a replay) and a webhook (to check
+        // its signature) read the body in the guard: they get the JSON cap
+        // for raw bodies too.
+        let reads_body = policy.idempotent || matches!(policy.access, Access::Webhook { .. });
+        let cap = cap.or(reads_body.then_some(DEFAULT_JSON_LIMIT));
         if let Some(cap) = cap {
             resource = resource
                 .app_data(
@@ -140,6 +161,7 @@ pub struct SecureApp {
     cors: Option<Cors>,
     routes: Vec<Mounted>,
     configure: Vec<Configure>,
+    webhooks: HashMap<String, WebhookKeys>,
 }
 
 impl fmt::Debug for SecureApp {
@@ -165,7 +187,39 @@ impl SecureApp {
             cors: None,
             routes: Vec::new(),
             configure: Vec::new(),
+            webhooks: HashMap::new(),
         }
+    }
+
+    /// Registers the keys of the `#[webhook(secret = "NAME")]` routes named
+    /// `name`. Build the keys once, outside the `HttpServer` closure, and
+    /// pass clones, so every worker shares one replay cache. A webhook route
+    /// whose name has no keys refuses every delivery (and says so in the log
+    /// when the app is built).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use secure_api_runtime::prelude::*;
+    /// use secure_api_runtime::webhook::WebhookKeys;
+    ///
+    /// #[post("/api/webhooks/payment")]
+    /// #[webhook(secret = "PAYMENT_WEBHOOK_SECRET")]
+    /// async fn payment() -> HttpResponse {
+    ///     HttpResponse::Accepted().finish()
+    /// }
+    ///
+    /// let keys = WebhookKeys::standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("secret");
+    /// let security = SecurityConfig::builder(Mode::Dev).generated_key().build().expect("config");
+    /// let _app = SecureApp::new(security)
+    ///     .webhook("PAYMENT_WEBHOOK_SECRET", keys.clone())
+    ///     .service(payment)
+    ///     .into_app();
+    /// ```
+    #[must_use]
+    pub fn webhook(mut self, name: &str, keys: WebhookKeys) -> Self {
+        self.webhooks.insert(name.to_owned(), keys);
+        self
     }
 
     /// Mounts a secured route.
@@ -295,6 +349,7 @@ impl SecureApp {
             hierarchy: Rc::new(self.hierarchy),
             default_quotas: self.default_quotas,
             routes: self.routes,
+            webhooks: self.webhooks,
         })
         .wrap(Backstop {
             table: Rc::new(table),
@@ -310,6 +365,7 @@ struct Routes {
     hierarchy: Rc<RoleHierarchy>,
     default_quotas: Vec<Quota>,
     routes: Vec<Mounted>,
+    webhooks: HashMap<String, WebhookKeys>,
 }
 
 impl HttpServiceFactory for Routes {
@@ -319,6 +375,7 @@ impl HttpServiceFactory for Routes {
             security: &self.security,
             hierarchy: &self.hierarchy,
             default_quotas: &self.default_quotas,
+            webhooks: &self.webhooks,
         };
         for route in self.routes {
             (route.register)(&mut mount);

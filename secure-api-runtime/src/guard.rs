@@ -19,6 +19,7 @@ use crate::limit::{InFlight, Key, Limiter};
 use crate::policy::{Access, LimitKey, OwnerRule, RoutePolicy};
 use crate::problem::Problem;
 use crate::roles::RoleHierarchy;
+use crate::webhook::{WebhookError, WebhookKeys};
 use actix_web::HttpResponse;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -49,7 +50,7 @@ pub fn authorize<'a>(
     headers: &HeaderMap,
     path_param: impl Fn(&str) -> Option<&'a str>,
 ) -> Result<Option<Principal>, Refusal> {
-    if policy.access == Access::Public {
+    if !policy.access.needs_token() {
         return Ok(None);
     }
     let refuse_authn = |reason| Refusal {
@@ -140,6 +141,8 @@ pub(crate) struct GuardContext {
     pub(crate) limits: Option<Arc<Limiter>>,
     /// The application's default quotas, for a route without its own.
     pub(crate) default_limits: Option<Arc<Limiter>>,
+    /// The keys of a `#[webhook]` route, when registered.
+    pub(crate) webhook: Option<WebhookKeys>,
 }
 
 /// Resource middleware that runs the route's policy.
@@ -193,7 +196,7 @@ impl<S> RouteGuardService<S> {
                 (stage == Stage::of(key)).then_some((own.as_ref(), key))
             }
             _ => {
-                let key = if self.policy.access == Access::Public {
+                let key = if !self.policy.access.needs_token() {
                     LimitKey::Ip
                 } else {
                     LimitKey::User
@@ -369,6 +372,7 @@ where
         }
         let service = Rc::clone(&self.service);
         let security = self.context.security.clone();
+        let webhook = self.context.webhook.clone();
         Box::pin(async move {
             // Held until the handler's response is ready.
             let _slot = slot;
@@ -396,6 +400,17 @@ where
                     }
                 }
             };
+            if matches!(policy.access, Access::Webhook { .. })
+                && let Err((problem, reason)) = verify_webhook(webhook.as_ref(), &mut req).await
+            {
+                if let Some(scope) = &claimed {
+                    security.idempotency().abandon(scope);
+                }
+                audit::refused(policy, None, "webhook", reason);
+                return Ok(req
+                    .into_response(problem.to_response())
+                    .map_into_right_body());
+            }
             if let Some(lookup) = lookup
                 && let Err(problem) = lookup.await
             {
@@ -426,14 +441,26 @@ enum Claim {
     Answered(HttpResponse),
 }
 
-/// Reads the body (within the route's cap), puts it back for the handler,
-/// and claims the key for this exact request.
-async fn claim(
-    security: &SecurityConfig,
+/// Reads the raw body (within the route's cap), checks its signature with
+/// the route's keys and puts it back for the handler. Nothing parses the
+/// body before the signature holds.
+async fn verify_webhook(
+    keys: Option<&WebhookKeys>,
     req: &mut ServiceRequest,
-    scope: idempotency::Scope,
-) -> Result<Claim, Problem> {
-    let body = req.extract::<Bytes>().await.map_err(|e| {
+) -> Result<(), (Problem, &'static str)> {
+    let body = read_body(req).await.map_err(|p| (p, "body_unreadable"))?;
+    let Some(keys) = keys else {
+        return Err((WebhookError::BadSignature.into(), "no_keys_registered"));
+    };
+    keys.verify(req.headers(), &body, crate::auth::sessions::now_secs())
+        .map_err(|e| (Problem::from(e), e.reason()))?;
+    req.set_payload(Payload::from(body));
+    Ok(())
+}
+
+/// The whole body, within the route's `PayloadConfig` cap.
+async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, Problem> {
+    req.extract::<Bytes>().await.map_err(|e| {
         let status = e.as_response_error().status_code();
         Problem::new(if status.is_client_error() {
             status
@@ -441,7 +468,17 @@ async fn claim(
             StatusCode::BAD_REQUEST
         })
         .with_detail("the body could not be read")
-    })?;
+    })
+}
+
+/// Reads the body (within the route's cap), puts it back for the handler,
+/// and claims the key for this exact request.
+async fn claim(
+    security: &SecurityConfig,
+    req: &mut ServiceRequest,
+    scope: idempotency::Scope,
+) -> Result<Claim, Problem> {
+    let body = read_body(req).await?;
     let print = idempotency::fingerprint(req.method(), &req.uri().to_string(), &body);
     req.set_payload(Payload::from(body));
     Ok(match security.idempotency().claim(scope.clone(), print)? {

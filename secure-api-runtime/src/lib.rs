@@ -56,6 +56,7 @@ pub mod policy;
 pub mod problem;
 pub mod roles;
 pub mod state;
+pub mod webhook;
 
 mod app;
 mod audit;

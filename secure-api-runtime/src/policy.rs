@@ -63,6 +63,20 @@ pub enum Access {
     /// `#[authenticated(fresh)]`: a token issued by a password login (not by
     /// a refresh) within [`SecurityConfig::fresh_login`](crate::SecurityConfig::fresh_login).
     FreshLogin,
+    /// `#[webhook(secret = "NAME")]`: no token; the raw body must carry a
+    /// valid signature made with the keys registered under `secret`
+    /// ([`SecureApp::webhook`](crate::SecureApp::webhook)).
+    Webhook {
+        /// The name the keys are registered under.
+        secret: &'static str,
+    },
+}
+
+impl Access {
+    /// Whether the route needs a bearer access token.
+    pub fn needs_token(&self) -> bool {
+        matches!(self, Self::Authenticated | Self::FreshLogin)
+    }
 }
 
 /// A role requirement (`#[roles(...)]`).
@@ -289,6 +303,7 @@ impl RoutePolicy {
             match self.access {
                 Access::Public => "public".to_owned(),
                 Access::Authenticated | Access::FreshLogin => "authenticated".to_owned(),
+                Access::Webhook { secret } => format!("webhook(secret = {secret})"),
             }
         } else {
             parts.join(" + ")

@@ -39,6 +39,13 @@ async fn rotate_keys() -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
+#[post("/api/webhooks/payment")]
+#[limit("100/minute", body = "64KiB")]
+#[webhook(secret = "PAYMENT_WEBHOOK_SECRET")]
+async fn payment_webhook() -> HttpResponse {
+    HttpResponse::Accepted().finish()
+}
+
 #[secure_api_runtime::get("/api/products/{product_id}")]
 #[secure_api_runtime::authenticated]
 #[owner(none, reason = "products are a public catalogue")]
@@ -55,6 +62,8 @@ fn main() {
     assert_eq!(remove_second_factor.policy().access, Access::FreshLogin);
     assert_eq!(rotate_keys.policy().access, Access::FreshLogin);
     assert_eq!(rotate_keys.policy().describe(), "authenticated(fresh) + roles(admin)");
+    assert_eq!(payment_webhook.policy().access, Access::Webhook { secret: "PAYMENT_WEBHOOK_SECRET" });
+    assert_eq!(payment_webhook.policy().describe(), "webhook(secret = PAYMENT_WEBHOOK_SECRET)");
     assert_eq!(get_product.policy().owner, OwnerRule::Waived { reason: "products are a public catalogue" });
     let security = SecurityConfig::builder(Mode::Dev).generated_key().build().expect("configuration");
     let _ = SecureApp::new(security)
@@ -64,6 +73,7 @@ fn main() {
         .service(update_me)
         .service(remove_second_factor)
         .service(rotate_keys)
+        .service(payment_webhook)
         .service(get_product)
         .into_app();
 }

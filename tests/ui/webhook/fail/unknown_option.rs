@@ -1,0 +1,9 @@
+use secure_api_runtime::prelude::*;
+
+#[post("/api/webhooks/payment")]
+#[webhook(key = "PAYMENT_WEBHOOK_SECRET")]
+async fn payment() -> HttpResponse {
+    HttpResponse::Accepted().finish()
+}
+
+fn main() {}

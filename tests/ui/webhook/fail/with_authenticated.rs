@@ -1,0 +1,10 @@
+use secure_api_runtime::prelude::*;
+
+#[post("/api/webhooks/payment")]
+#[webhook(secret = "PAYMENT_WEBHOOK_SECRET")]
+#[authenticated]
+async fn payment() -> HttpResponse {
+    HttpResponse::Accepted().finish()
+}
+
+fn main() {}
