@@ -15,16 +15,57 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
+use secure_api_runtime::outbound::SafeClient;
 use secure_api_runtime::page::PageConfig;
 use secure_api_runtime::policy::Quota;
+use secure_api_runtime::webhook::WebhookKeys;
 use secure_api_runtime::{RoleHierarchy, SecureApp, SecurityConfig};
 
 use crate::auth::Auth;
 use crate::store::Store;
 
+/// The outbound client and the webhook keys, one per process (the keys'
+/// replay cache and the client's circuit breakers are shared by every
+/// worker).
+#[derive(Clone, Debug)]
+pub struct Integrations {
+    /// The client `/api/fetch-metadata` calls out with.
+    pub fetch: SafeClient,
+    /// The keys of `/api/webhooks/payment`; without them every delivery is
+    /// refused.
+    pub payment_webhook: Option<WebhookKeys>,
+}
+
+impl Integrations {
+    /// `https` calls to `allowed_hosts` only, with the default rules, and
+    /// the payment webhook's keys.
+    pub fn new(
+        allowed_hosts: &[String],
+        payment_webhook: Option<WebhookKeys>,
+    ) -> Result<Self, String> {
+        let fetch = SafeClient::builder()
+            .allow_hosts(allowed_hosts)
+            .build()
+            .map_err(|e| format!("FETCH_ALLOWED_HOSTS: {e}"))?;
+        Ok(Self {
+            fetch,
+            payment_webhook,
+        })
+    }
+}
+
 /// The application with every route mounted.
-pub fn app(security: SecurityConfig, store: Store, auth: web::Data<Auth>) -> SecureApp {
-    let app = SecureApp::new(security)
+pub fn app(
+    security: SecurityConfig,
+    store: Store,
+    auth: web::Data<Auth>,
+    integrations: &Integrations,
+) -> SecureApp {
+    let mut app = SecureApp::new(security);
+    if let Some(keys) = &integrations.payment_webhook {
+        app = app.webhook("PAYMENT_WEBHOOK_SECRET", keys.clone());
+    }
+    let app = app
         .role_hierarchy(RoleHierarchy::new().role("admin", ["user"]))
         .default_limit(&[Quota::per_minute(200)])
         .app_data(PageConfig {
@@ -33,6 +74,7 @@ pub fn app(security: SecurityConfig, store: Store, auth: web::Data<Auth>) -> Sec
         })
         .app_data(web::Data::new(store))
         .app_data(auth)
+        .app_data(web::Data::new(integrations.fetch.clone()))
         .service(routes::health)
         .service(routes::get_user)
         .service(routes::update_me)
@@ -40,7 +82,7 @@ pub fn app(security: SecurityConfig, store: Store, auth: web::Data<Auth>) -> Sec
         .service(routes::orders::create_order)
         .service(routes::orders::validate_order)
         .service(routes::orders::execute_order);
-    routes::admin::mount(routes::auth::mount(app))
+    routes::integrations::mount(routes::admin::mount(routes::auth::mount(app)))
 }
 
 pub use auth::ensure_admin;
@@ -55,15 +97,17 @@ pub fn serve(
     security: SecurityConfig,
     store: Store,
     auth: Auth,
+    integrations: Integrations,
     listener: TcpListener,
     tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<Server> {
     let auth = web::Data::new(auth);
-    let server =
-        HttpServer::new(move || app(security.clone(), store.clone(), auth.clone()).into_app())
-            .client_request_timeout(REQUEST_HEAD_TIMEOUT)
-            .client_disconnect_timeout(Duration::from_secs(1))
-            .keep_alive(Duration::from_secs(30));
+    let server = HttpServer::new(move || {
+        app(security.clone(), store.clone(), auth.clone(), &integrations).into_app()
+    })
+    .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(Duration::from_secs(30));
     let server = match tls {
         Some(config) => server.listen_rustls_0_23(listener, config)?,
         None => server.listen(listener)?,

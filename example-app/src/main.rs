@@ -106,6 +106,16 @@ fn serve(settings: Settings) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         let auth = Auth::new(settings.security.clone(), &store, settings.auth).await?;
+        let integrations = example_app::Integrations::new(
+            &settings.fetch_allowed_hosts,
+            settings.payment_webhook.clone(),
+        )?;
+        if integrations.payment_webhook.is_none() {
+            tracing::warn!(
+                target: "example_app",
+                "PAYMENT_WEBHOOK_SECRET is not set: /api/webhooks/payment refuses every delivery"
+            );
+        }
         if let Some(password) = settings.admin_password.clone() {
             example_app::ensure_admin(&store, &auth, password).await?;
         }
@@ -123,7 +133,7 @@ fn serve(settings: Settings) -> Result<(), String> {
             settings.database_url,
             settings.key_origin
         );
-        example_app::serve(settings.security, store, auth, listener, tls)
+        example_app::serve(settings.security, store, auth, integrations, listener, tls)
             .map_err(|e| e.to_string())?
             .await
             .map_err(|e| e.to_string())

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use secure_api_runtime::auth::{Argon2Params, PasswordPolicy, SymbolRule};
 use secure_api_runtime::{ConfigError, KeySource, Mode, SecurityConfig};
 
+use secure_api_runtime::webhook::WebhookKeys;
+
 use crate::auth::AuthOptions;
 
 /// The example's settings.
@@ -28,6 +30,11 @@ pub struct Settings {
     pub auth: AuthOptions,
     /// `TLS_CERT` and `TLS_KEY`: PEM files; the app then serves HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// `FETCH_ALLOWED_HOSTS`: the hosts `/api/fetch-metadata` may call.
+    pub fetch_allowed_hosts: Vec<String>,
+    /// `PAYMENT_WEBHOOK_SECRET`: Standard Webhooks `whsec_` secrets, comma
+    /// separated, current first.
+    pub payment_webhook: Option<WebhookKeys>,
 }
 
 /// The file that keeps the dev-mode signing key between runs.
@@ -38,6 +45,22 @@ impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let var = |name: &str| std::env::var(name).ok();
         let (auth, tls) = auth_and_tls(&var)?;
+        let payment_webhook = match var("PAYMENT_WEBHOOK_SECRET") {
+            None => None,
+            Some(secrets) => Some(WebhookKeys::standard(&secrets).map_err(|e| ConfigError {
+                problems: vec![format!("PAYMENT_WEBHOOK_SECRET: {e}")],
+            })?),
+        };
+        let fetch_allowed_hosts = var("FETCH_ALLOWED_HOSTS")
+            .map(|hosts| {
+                hosts
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut security = SecurityConfig::from_env()?;
         let mut key_origin = "SECURE_API_JWT_SECRET".to_owned();
         if security.key_source() == KeySource::Generated && security.mode() == Mode::Dev {
@@ -67,6 +90,8 @@ impl Settings {
             key_origin,
             auth,
             tls,
+            fetch_allowed_hosts,
+            payment_webhook,
         })
     }
 }

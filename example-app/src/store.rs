@@ -97,7 +97,7 @@ pub struct Store {
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
-const POSTGRES_MIGRATIONS: [(i64, &str, &str); 4] = [
+const POSTGRES_MIGRATIONS: [(i64, &str, &str); 5] = [
     (
         1,
         "users",
@@ -118,9 +118,14 @@ const POSTGRES_MIGRATIONS: [(i64, &str, &str); 4] = [
         "second_factor",
         include_str!("../migrations/postgres/0004_second_factor.sql"),
     ),
+    (
+        5,
+        "payment_events",
+        include_str!("../migrations/postgres/0005_payment_events.sql"),
+    ),
 ];
 
-const SQLITE_MIGRATIONS: [(i64, &str, &str); 4] = [
+const SQLITE_MIGRATIONS: [(i64, &str, &str); 5] = [
     (1, "users", include_str!("../migrations/0001_users.sql")),
     (
         2,
@@ -136,6 +141,11 @@ const SQLITE_MIGRATIONS: [(i64, &str, &str); 4] = [
         4,
         "second_factor",
         include_str!("../migrations/0004_second_factor.sql"),
+    ),
+    (
+        5,
+        "payment_events",
+        include_str!("../migrations/0005_payment_events.sql"),
     ),
 ];
 
@@ -446,6 +456,48 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(user_from).collect())
+    }
+
+    /// Records a verified payment delivery (for any order id: unknown orders
+    /// are recorded, not acted on).
+    pub async fn record_payment_event(
+        &self,
+        webhook_id: &str,
+        kind: &str,
+        order_id: i64,
+        amount: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO payment_events (webhook_id, kind, order_id, amount, received_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(webhook_id)
+        .bind(kind)
+        .bind(order_id)
+        .bind(amount)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The recorded payment deliveries, oldest first, as
+    /// `(webhook_id, kind, order_id, amount)`.
+    pub async fn payment_events(&self) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT webhook_id, kind, order_id, amount FROM payment_events ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("webhook_id")?,
+                    r.try_get("kind")?,
+                    r.try_get("order_id")?,
+                    r.try_get("amount")?,
+                ))
+            })
+            .collect()
     }
 
     /// The user named `username`, if any.

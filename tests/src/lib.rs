@@ -6,9 +6,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
+use example_app::Integrations;
 use example_app::auth::{Auth, AuthOptions};
 use example_app::store::Store;
 use secure_api_runtime::auth::JwtKey;
+use secure_api_runtime::outbound::SafeClient;
+use secure_api_runtime::webhook::WebhookKeys;
 use secure_api_runtime::{Mode, SecurityConfig};
 
 /// The HS256 secret the test app signs with.
@@ -16,6 +19,23 @@ pub const TEST_SECRET: &[u8] = b"end-to-end test secret, 32 bytes or more";
 
 /// The password of the `admin` user the test app creates.
 pub const ADMIN_PASSWORD: &str = "plum tree at dusk, for tests";
+
+/// The Standard Webhooks secret of the test app's payment webhook.
+pub const TEST_WEBHOOK_SECRET: &str = "whsec_dGVzdCB3ZWJob29rIHNlY3JldCwgbm90IGZvciBwcm9kdWN0aW9u";
+
+/// The test app's integrations: an outbound client that may call nothing,
+/// or `fetch` when given, and the payment webhook keyed with
+/// [`TEST_WEBHOOK_SECRET`].
+pub fn integrations(fetch: Option<SafeClient>) -> Integrations {
+    let keys = WebhookKeys::standard(TEST_WEBHOOK_SECRET)
+        .unwrap_or_else(|e| panic!("test webhook secret: {e}"));
+    let mut integrations =
+        Integrations::new(&[], Some(keys)).unwrap_or_else(|e| panic!("integrations: {e}"));
+    if let Some(fetch) = fetch {
+        integrations.fetch = fetch;
+    }
+    integrations
+}
 
 /// A running example app.
 #[derive(Debug)]
@@ -39,18 +59,32 @@ impl TestApp {
         Self::start_with(AuthOptions::default()).await
     }
 
+    /// Like [`TestApp::start`], with `fetch` as the outbound client.
+    pub async fn start_with_fetch(fetch: SafeClient) -> Self {
+        Self::start_full(AuthOptions::default(), integrations(Some(fetch))).await
+    }
+
     /// Like [`TestApp::start`], with other password settings.
     pub async fn start_with(options: AuthOptions) -> Self {
+        Self::start_full(options, integrations(None)).await
+    }
+
+    async fn start_full(options: AuthOptions, integrations: Integrations) -> Self {
         let database = std::env::temp_dir().join(format!(
             "secure-api-e2e-{}-{}.db",
             std::process::id(),
             unique()
         ));
         let url = format!("sqlite://{}", database.display());
-        Self::launch(database, &url, options).await
+        Self::launch(database, &url, options, integrations).await
     }
 
-    async fn launch(database: PathBuf, url: &str, options: AuthOptions) -> Self {
+    async fn launch(
+        database: PathBuf,
+        url: &str,
+        options: AuthOptions,
+        integrations: Integrations,
+    ) -> Self {
         let security = SecurityConfig::builder(Mode::Dev)
             .key(JwtKey::hs256(TEST_SECRET.to_vec()))
             .build()
@@ -70,8 +104,15 @@ impl TestApp {
             "http://{}",
             listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
         );
-        let server = example_app::serve(security.clone(), store.clone(), auth, listener, None)
-            .unwrap_or_else(|e| panic!("serve: {e}"));
+        let server = example_app::serve(
+            security.clone(),
+            store.clone(),
+            auth,
+            integrations,
+            listener,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("serve: {e}"));
         let handle = server.handle();
         tokio::spawn(server);
         let app = Self {
@@ -137,7 +178,13 @@ impl TestApp {
             Some((server, _)) => format!("{server}/{name}"),
             None => panic!("SECURE_API_TEST_POSTGRES_URL has no database name: {admin}"),
         };
-        Self::launch(PathBuf::new(), &url, AuthOptions::default()).await
+        Self::launch(
+            PathBuf::new(),
+            &url,
+            AuthOptions::default(),
+            integrations(None),
+        )
+        .await
     }
 
     /// Sends `method path` with an optional bearer token and JSON body; the
@@ -184,7 +231,13 @@ impl TestApp {
     /// of the binary would.
     pub async fn restart(self) -> Self {
         self.handle.stop(true).await;
-        Self::launch(self.database, &self.url_of_database, AuthOptions::default()).await
+        Self::launch(
+            self.database,
+            &self.url_of_database,
+            AuthOptions::default(),
+            integrations(None),
+        )
+        .await
     }
 
     /// Stops the server and removes its database.

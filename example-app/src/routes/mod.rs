@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod integrations;
 pub mod orders;
 
 use actix_web::http::StatusCode;
