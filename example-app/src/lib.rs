@@ -74,9 +74,17 @@ pub fn app(
         })
         .app_data(web::Data::new(store))
         .app_data(auth)
-        .app_data(web::Data::new(integrations.fetch.clone()))
+        .app_data(web::Data::new(integrations.fetch.clone()));
+    mount_routes(app)
+}
+
+/// Mounts every route of the example on `app`: what `example-app routes`
+/// lists and what the server serves.
+pub fn mount_routes(app: SecureApp) -> SecureApp {
+    let app = app
         .service(routes::health)
         .service(routes::get_user)
+        .service(routes::get_user_v1)
         .service(routes::update_me)
         .service(routes::search)
         .service(routes::orders::create_order)

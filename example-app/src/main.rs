@@ -11,6 +11,7 @@ use secure_api_runtime::Mode;
 
 const USAGE: &str = "usage:
   example-app                                   serve the API (BIND, DATABASE_URL, SECURE_API_*, TLS_CERT/TLS_KEY from the environment)
+  example-app routes                            print the route inventory: method, path, owner, lifecycle, access, limits, state
   example-app token --sub ID [--roles a,b] [--ttl SECONDS]
                                                 print an access token signed with the configured key (dev mode only)";
 
@@ -28,6 +29,13 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => serve(settings),
         Some("token") => token(&settings, &args[1..]),
+        Some("routes") => {
+            let app = example_app::mount_routes(secure_api_runtime::SecureApp::new(
+                settings.security.clone(),
+            ));
+            print!("{}", secure_api_runtime::inventory::table(&app.routes()));
+            Ok(())
+        }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

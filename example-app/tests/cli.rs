@@ -289,3 +289,45 @@ async fn with_tls_cert_and_key_the_app_serves_https_even_in_prod_mode() {
     assert!(!plain.starts_with("HTTP/1.1 200"), "{plain}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_routes_command_prints_the_inventory() {
+    let dir = scratch("routes");
+    let mut routes = command(&dir);
+    routes.arg("routes");
+    let output = run(&mut routes);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("METHOD  PATH")
+            && lines[0].contains("OWNER")
+            && lines[0].contains("LIFECYCLE"),
+        "{table}"
+    );
+    let row = |method: &str, path: &str| {
+        lines
+            .iter()
+            .find(|l| l.split_whitespace().take(2).eq([method, path]))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| panic!("no row for {method} {path}:\n{table}"))
+    };
+    assert!(row("GET", "/health").contains("platform production public"));
+    assert!(row("GET", "/api/v1/users/{user_id}").contains(
+        "accounts deprecated (sunset 2027-06-30, successor /api/users/{user_id}) owner(user_id)"
+    ));
+    assert!(row("POST", "/api/orders/{order_id}/execute")
+        .contains("owner(order_id, resource = Order) + idempotent app default Order(order_id): Validated => Executed"));
+    assert!(row("GET", "/api/search").contains("30/minute; 5/second per user"));
+    assert!(
+        row("POST", "/api/webhooks/payment")
+            .contains("webhook(secret = PAYMENT_WEBHOOK_SECRET) 600/minute per address")
+    );
+    // One row per route, nothing else.
+    assert_eq!(lines.len(), 2 + 17, "{table}");
+    let _ = std::fs::remove_dir_all(dir);
+}

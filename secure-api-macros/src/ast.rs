@@ -28,10 +28,11 @@ pub(crate) enum Kind {
     StateRequires,
     Idempotent,
     Webhook,
+    Registered,
 }
 
 impl Kind {
-    const ALL: [Self; 14] = [
+    const ALL: [Self; 15] = [
         Self::Get,
         Self::Post,
         Self::Put,
@@ -46,6 +47,7 @@ impl Kind {
         Self::StateRequires,
         Self::Idempotent,
         Self::Webhook,
+        Self::Registered,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -64,6 +66,7 @@ impl Kind {
             Self::StateRequires => "state_requires",
             Self::Idempotent => "idempotent",
             Self::Webhook => "webhook",
+            Self::Registered => "registered",
         }
     }
 
@@ -310,6 +313,8 @@ pub(crate) struct Declared {
     pub idempotent: Option<Span>,
     /// `#[webhook(secret = "NAME")]`: the span and the secret's name.
     pub webhook: Option<(Span, String)>,
+    /// `#[registered(..)]`: the route's inventory entry.
+    pub registered: Option<(Span, crate::registered::Registration)>,
     /// Attributes that were written but did not parse; their errors are
     /// reported already, so rules that look for them stay silent.
     pub invalid: Vec<Kind>,
@@ -329,6 +334,7 @@ impl Declared {
                 Kind::StateRequires => self.state.is_some(),
                 Kind::Idempotent => self.idempotent.is_some(),
                 Kind::Webhook => self.webhook.is_some(),
+                Kind::Registered => self.registered.is_some(),
                 _ => self.has_route(),
             }
     }
@@ -445,6 +451,7 @@ fn parse_one(
         Kind::StateRequires => declared.state.as_ref().map(|_| kind),
         Kind::Idempotent => declared.idempotent.map(|_| kind),
         Kind::Webhook => declared.webhook.as_ref().map(|_| kind),
+        Kind::Registered => declared.registered.as_ref().map(|_| kind),
         _ => declared.owner.as_ref().map(|_| kind),
     };
     if let Some(first) = taken {
@@ -483,6 +490,9 @@ fn parse_one(
         Kind::StateRequires => (|input: ParseStream<'_>| parse_state_requires(input, span))
             .parse2(args)
             .map(|state| declared.state = Some((span, state))),
+        Kind::Registered => (|input: ParseStream<'_>| crate::registered::parse(input, span))
+            .parse2(args)
+            .map(|registration| declared.registered = Some((span, registration))),
         Kind::Webhook => (|input: ParseStream<'_>| parse_webhook(input, span))
             .parse2(args)
             .map(|secret| declared.webhook = Some((span, secret))),

@@ -14,6 +14,7 @@ pub(crate) fn all(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
     check_handler_shape(item, errors);
     check_route_present(declared, item, errors);
     check_access_declared(declared, item, errors);
+    check_registered(declared, item, errors);
     check_public_alone(declared, errors);
     check_webhook_alone(declared, errors);
     check_owner_param(declared, errors);
@@ -201,6 +202,18 @@ fn check_access_declared(declared: &Declared, item: &ItemFn, errors: &mut Errors
             item.sig.ident.span(),
             format!("the route `{}` declares no access policy", item.sig.ident),
             "add `#[public]`, `#[authenticated]`, `#[roles(..)]`, `#[owner(..)]` or `#[webhook(..)]` to say who may call it",
+        );
+    }
+}
+
+/// Every route is in the inventory: who owns it and where it is in its
+/// life (API9).
+fn check_registered(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
+    if declared.route.is_some() && !declared.written(Kind::Registered) {
+        errors.push(
+            item.sig.ident.span(),
+            format!("the route `{}` is not registered in the inventory", item.sig.ident),
+            "add `#[registered(owner = \"team\", lifecycle = production)]` to say who owns it and where it is in its life",
         );
     }
 }

@@ -48,6 +48,10 @@ fn fallback(handler: &ItemFn, errors: Errors) -> TokenStream {
             limit: ::secure_api_runtime::__private::LimitRule::NONE,
             state: ::core::option::Option::None,
             idempotent: false,
+            registration: ::secure_api_runtime::__private::Registration {
+                owner: "",
+                lifecycle: ::secure_api_runtime::__private::Lifecycle::Production,
+            },
         }
     };
     let route = route_type(handler, &unchecked, None);
@@ -129,6 +133,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
             quote!(::core::option::Option::Some(#private::StateRule { param: #param, resource: #written, from: #from, to: #to }))
         }
     };
+    let registration = registration(declared);
     quote! {
         #private::RoutePolicy {
             handler: #name,
@@ -141,8 +146,48 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
             limit: #limit,
             state: #state,
             idempotent: #idempotent,
+            registration: #registration,
         }
     }
+}
+
+/// The inventory entry, with a deprecated route's header values computed.
+fn registration(declared: &Declared) -> TokenStream {
+    use crate::registered::Lifecycle;
+    let private = quote!(::secure_api_runtime::__private);
+    let Some((_, registration)) = &declared.registered else {
+        return quote!(#private::Registration { owner: "", lifecycle: #private::Lifecycle::Production });
+    };
+    let owner = &registration.owner;
+    let lifecycle = match &registration.lifecycle {
+        Lifecycle::Production => quote!(#private::Lifecycle::Production),
+        Lifecycle::Retired => quote!(#private::Lifecycle::Retired),
+        Lifecycle::Deprecated {
+            since,
+            sunset,
+            successor,
+        } => {
+            let deprecation = format!("@{}", since.as_ref().map_or(0, |(_, d)| d.timestamp()));
+            let since = match since {
+                Some((lit, _)) => quote!(::core::option::Option::Some(#lit)),
+                None => quote!(::core::option::Option::None),
+            };
+            let (sunset_lit, sunset_date) = sunset;
+            let sunset_header = sunset_date.http_date();
+            let successor = match successor {
+                Some(lit) => quote!(::core::option::Option::Some(#lit)),
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(#private::Lifecycle::Deprecated {
+                since: #since,
+                sunset: #sunset_lit,
+                successor: #successor,
+                deprecation_header: #deprecation,
+                sunset_header: #sunset_header,
+            })
+        }
+    };
+    quote!(#private::Registration { owner: #owner, lifecycle: #lifecycle })
 }
 
 fn limit_rule(declared: &Declared) -> TokenStream {
@@ -154,12 +199,13 @@ fn limit_rule(declared: &Declared) -> TokenStream {
         let (count, period) = (q.count, q.period_secs);
         quote!(#private::Quota { count: #count, period_secs: #period })
     });
-    // Public routes count per client address; others per user unless told.
+    // Routes without a user (public, webhook) count per client address;
+    // others per user unless told.
     let key = match limit.key.as_ref().map(|(_, k)| *k) {
         Some(LimitKey::Ip) => quote!(Ip),
         Some(LimitKey::IpAndUser) => quote!(IpAndUser),
         Some(LimitKey::User) => quote!(User),
-        None if declared.public.is_some() => quote!(Ip),
+        None if declared.public.is_some() || declared.webhook.is_some() => quote!(Ip),
         None => quote!(User),
     };
     let body = match limit.body {

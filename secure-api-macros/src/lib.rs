@@ -13,6 +13,7 @@ mod expand;
 mod input;
 mod limit;
 mod path;
+mod registered;
 mod state;
 
 use proc_macro::TokenStream;
@@ -71,6 +72,11 @@ entry_points! {
     /// HMAC-SHA256 signature (Standard Webhooks format) with the keys
     /// registered under that name, before anything parses it.
     webhook => Webhook,
+    /// `#[registered(owner = "team", lifecycle = production)]`: the route's
+    /// inventory entry, required on every route. `lifecycle = deprecated(sunset
+    /// = "2027-06-30", successor = "/api/v2/users")` adds `Deprecation`,
+    /// `Sunset` and `Link` headers; `lifecycle = retired` answers 410.
+    registered => Registered,
 }
 
 /// `#[derive(StateMachine)]` with `#[transitions(Draft => Validated, ..)]`:

@@ -7,7 +7,9 @@ use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use criterion::{Criterion, criterion_group, criterion_main};
 use secure_api_runtime::auth::JwtKey;
 use secure_api_runtime::guard::authorize;
-use secure_api_runtime::policy::{Access, LimitRule, Method, OwnerRule, RoleRule, RoutePolicy};
+use secure_api_runtime::policy::{
+    Access, Lifecycle, LimitRule, Method, OwnerRule, Registration, RoleRule, RoutePolicy,
+};
 use secure_api_runtime::{Mode, RoleHierarchy, SecurityConfig};
 
 static POLICY: RoutePolicy = RoutePolicy {
@@ -24,6 +26,10 @@ static POLICY: RoutePolicy = RoutePolicy {
     limit: LimitRule::NONE,
     state: None,
     idempotent: false,
+    registration: Registration {
+        owner: "tests",
+        lifecycle: Lifecycle::Production,
+    },
 };
 
 fn guard(c: &mut Criterion) {

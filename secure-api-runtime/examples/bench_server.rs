@@ -11,6 +11,7 @@ use secure_api_runtime::prelude::*;
 const BODY: &str = r#"{"id":42,"username":"bench","display_name":"Bench User"}"#;
 
 #[get("/api/users/{user_id}")]
+#[registered(owner = "platform", lifecycle = production)]
 #[roles(any(user, admin))]
 #[owner(user_id)]
 async fn secured(_user_id: web::Path<i64>) -> HttpResponse {

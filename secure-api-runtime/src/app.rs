@@ -143,6 +143,7 @@ struct Mounted {
 /// use secure_api_runtime::prelude::*;
 ///
 /// #[get("/health")]
+/// #[registered(owner = "platform", lifecycle = production)]
 /// #[public]
 /// async fn health() -> &'static str {
 ///     "ok"
@@ -204,6 +205,7 @@ impl SecureApp {
     /// use secure_api_runtime::webhook::WebhookKeys;
     ///
     /// #[post("/api/webhooks/payment")]
+    /// #[registered(owner = "platform", lifecycle = production)]
     /// #[webhook(secret = "PAYMENT_WEBHOOK_SECRET")]
     /// async fn payment() -> HttpResponse {
     ///     HttpResponse::Accepted().finish()

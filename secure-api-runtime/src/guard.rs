@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap};
+use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage};
 
 use crate::audit;
@@ -16,7 +16,7 @@ use crate::config::SecurityConfig;
 use crate::idempotency;
 use crate::limit::client_ip::client_ip;
 use crate::limit::{InFlight, Key, Limiter};
-use crate::policy::{Access, LimitKey, OwnerRule, RoutePolicy};
+use crate::policy::{Access, Lifecycle, LimitKey, OwnerRule, RoutePolicy};
 use crate::problem::Problem;
 use crate::roles::RoleHierarchy;
 use crate::webhook::{WebhookError, WebhookKeys};
@@ -211,6 +211,15 @@ impl<S> RouteGuardService<S> {
     /// roles, owner. The principal (if any) and the in-flight slot.
     fn decide(&self, req: &ServiceRequest) -> Result<Decision, Refusal> {
         let policy = self.policy;
+        if policy.registration.lifecycle == Lifecycle::Retired {
+            return Err(Refusal {
+                problem: Problem::new(StatusCode::GONE)
+                    .with_detail("this route is retired and no longer served"),
+                rule: "lifecycle",
+                reason: "retired",
+                principal: None,
+            });
+        }
         if let Some(cap) = policy.limit.body
             && declared_length(req.headers()).is_some_and(|length| length > cap)
         {
@@ -329,6 +338,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let policy = self.policy;
+        let successor = successor_link(policy, &req);
         let Decision {
             principal,
             slot,
@@ -342,7 +352,8 @@ where
                     refusal.rule,
                     refusal.reason,
                 );
-                let response = req.into_response(refusal.problem.to_response());
+                let mut response = req.into_response(refusal.problem.to_response());
+                deprecation_headers(policy, successor.as_ref(), response.headers_mut());
                 return Box::pin(ready(Ok(response.map_into_right_body())));
             }
         };
@@ -373,7 +384,7 @@ where
         let service = Rc::clone(&self.service);
         let security = self.context.security.clone();
         let webhook = self.context.webhook.clone();
-        Box::pin(async move {
+        let guarded = async move {
             // Held until the handler's response is ready.
             let _slot = slot;
             let mut req = req;
@@ -432,7 +443,60 @@ where
                 return answer.map(ServiceResponse::map_into_left_body);
             };
             remember(&security, &scope, answer).await
+        };
+        Box::pin(async move {
+            let mut answer = guarded.await;
+            if let Ok(response) = &mut answer {
+                deprecation_headers(policy, successor.as_ref(), response.headers_mut());
+            }
+            answer
         })
+    }
+}
+
+/// The successor `Link` of a deprecated route, its `{param}`s filled with
+/// this request's values (when they are plain URL characters).
+fn successor_link(policy: &RoutePolicy, req: &ServiceRequest) -> Option<HeaderValue> {
+    let Lifecycle::Deprecated {
+        successor: Some(successor),
+        ..
+    } = policy.registration.lifecycle
+    else {
+        return None;
+    };
+    let mut target = successor.to_owned();
+    for (name, value) in req.match_info().iter() {
+        if value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        {
+            target = target.replace(&format!("{{{name}}}"), value);
+        }
+    }
+    HeaderValue::from_str(&format!("<{target}>; rel=\"successor-version\"")).ok()
+}
+
+/// A deprecated route's `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and
+/// successor `Link` headers, on every answer it gives.
+fn deprecation_headers(policy: &RoutePolicy, link: Option<&HeaderValue>, headers: &mut HeaderMap) {
+    let Lifecycle::Deprecated {
+        deprecation_header,
+        sunset_header,
+        ..
+    } = policy.registration.lifecycle
+    else {
+        return;
+    };
+    for (name, value) in [
+        ("deprecation", deprecation_header),
+        ("sunset", sunset_header),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    if let Some(link) = link {
+        headers.append(actix_web::http::header::LINK, link.clone());
     }
 }
 
@@ -523,7 +587,7 @@ mod tests {
     use super::*;
     use crate::auth::JwtKey;
     use crate::config::Mode;
-    use crate::policy::{Method, RoleRule};
+    use crate::policy::{Lifecycle, Method, Registration, RoleRule};
     use actix_web::http::header::HeaderValue;
 
     static OWNER: RoutePolicy = RoutePolicy {
@@ -540,6 +604,10 @@ mod tests {
         limit: crate::policy::LimitRule::NONE,
         state: None,
         idempotent: false,
+        registration: Registration {
+            owner: "tests",
+            lifecycle: Lifecycle::Production,
+        },
     };
 
     static ADMIN: RoutePolicy = RoutePolicy {
@@ -553,6 +621,10 @@ mod tests {
         limit: crate::policy::LimitRule::NONE,
         state: None,
         idempotent: false,
+        registration: Registration {
+            owner: "tests",
+            lifecycle: Lifecycle::Production,
+        },
     };
 
     fn config() -> SecurityConfig {

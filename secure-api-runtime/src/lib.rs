@@ -11,6 +11,7 @@
 //! use secure_api_runtime::prelude::*;
 //!
 //! #[get("/api/users/{user_id}")]
+//! #[registered(owner = "platform", lifecycle = production)]
 //! #[owner(user_id)]
 //! async fn get_user(user_id: web::Path<i64>, me: Principal) -> String {
 //!     format!("user {} seen by {}", user_id.into_inner(), me.sub)
@@ -48,6 +49,7 @@ pub mod guard;
 pub mod headers;
 pub mod idempotency;
 pub mod input;
+pub mod inventory;
 pub mod limit;
 pub mod outbound;
 pub mod owned;
@@ -104,7 +106,8 @@ pub mod __private {
     pub use crate::input::{Input, validate_body, validate_with_garde};
     pub use crate::owned::check_owned;
     pub use crate::policy::{
-        Access, LimitKey, LimitRule, Method, OwnerRule, Quota, RoleRule, RoutePolicy,
+        Access, Lifecycle, LimitKey, LimitRule, Method, OwnerRule, Quota, Registration, RoleRule,
+        RoutePolicy,
     };
     pub use crate::problem::Problem;
     pub use crate::state::{

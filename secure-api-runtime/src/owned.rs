@@ -38,6 +38,7 @@ use crate::problem::Problem;
 /// }
 ///
 /// #[post("/api/orders/{order_id}/validate")]
+/// #[registered(owner = "platform", lifecycle = production)]
 /// #[owner(order_id, resource = Order)]
 /// async fn validate(order: Checked<Order>) -> String {
 ///     format!("order {} validated", order.id)

@@ -36,6 +36,7 @@ impl Default for PageConfig {
 /// use secure_api_runtime::prelude::*;
 ///
 /// #[get("/api/things")]
+/// #[registered(owner = "platform", lifecycle = production)]
 /// #[authenticated]
 /// async fn things(page: PageRequest) -> String {
 ///     format!("{} things from {}", page.limit, page.offset)

@@ -213,6 +213,58 @@ impl LimitRule {
     };
 }
 
+/// A route's inventory entry (`#[registered]`, OWASP API9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// The team that owns the route.
+    pub owner: &'static str,
+    /// Where the route is in its life.
+    pub lifecycle: Lifecycle,
+}
+
+/// Where a route is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Served.
+    Production,
+    /// Served, with `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and, with
+    /// a successor, `Link: <successor>; rel="successor-version"`.
+    Deprecated {
+        /// The day it was deprecated (`YYYY-MM-DD`), if declared.
+        since: Option<&'static str>,
+        /// The day it stops being served (`YYYY-MM-DD`).
+        sunset: &'static str,
+        /// The path or URL that replaces it.
+        successor: Option<&'static str>,
+        /// The `Deprecation` header value (`@<seconds since the epoch>`;
+        /// `@0` when `since` is not declared).
+        deprecation_header: &'static str,
+        /// The `Sunset` header value (an HTTP-date).
+        sunset_header: &'static str,
+    },
+    /// No longer served: 410 Gone, before anything else.
+    Retired,
+}
+
+impl Lifecycle {
+    /// `production`, `deprecated (sunset 2027-06-30, successor /api/v2/..)`
+    /// or `retired`, for inventories.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Production => "production".to_owned(),
+            Self::Retired => "retired".to_owned(),
+            Self::Deprecated {
+                sunset, successor, ..
+            } => match successor {
+                Some(successor) => {
+                    format!("deprecated (sunset {sunset}, successor {successor})")
+                }
+                None => format!("deprecated (sunset {sunset})"),
+            },
+        }
+    }
+}
+
 /// Everything a route declares about its security.
 #[derive(Debug)]
 pub struct RoutePolicy {
@@ -236,6 +288,8 @@ pub struct RoutePolicy {
     pub state: Option<crate::state::StateRule>,
     /// Whether the route requires an `Idempotency-Key` (`#[idempotent]`).
     pub idempotent: bool,
+    /// The inventory entry.
+    pub registration: Registration,
 }
 
 impl RoutePolicy {
@@ -257,6 +311,7 @@ impl RoutePolicy {
     ///     limit: LimitRule::NONE,
     ///     state: None,
     ///     idempotent: false,
+    ///     registration: Registration { owner: "accounts", lifecycle: Lifecycle::Production },
     /// };
     /// assert_eq!(POLICY.describe(), "owner(user_id, or_roles(admin))");
     /// ```

@@ -13,6 +13,7 @@ use secure_api_runtime::policy::Quota;
 use secure_api_runtime::prelude::*;
 
 #[get("/login-page")]
+#[registered(owner = "tests", lifecycle = production)]
 #[public]
 #[limit("3/minute")]
 async fn login_page() -> &'static str {
@@ -20,6 +21,7 @@ async fn login_page() -> &'static str {
 }
 
 #[get("/api/search")]
+#[registered(owner = "tests", lifecycle = production)]
 #[authenticated]
 #[limit("2/minute")]
 async fn search() -> &'static str {
@@ -27,18 +29,21 @@ async fn search() -> &'static str {
 }
 
 #[get("/api/profile")]
+#[registered(owner = "tests", lifecycle = production)]
 #[authenticated]
 async fn profile() -> &'static str {
     "profile"
 }
 
 #[get("/api/settings")]
+#[registered(owner = "tests", lifecycle = production)]
 #[authenticated]
 async fn settings() -> &'static str {
     "settings"
 }
 
 #[post("/api/upload")]
+#[registered(owner = "tests", lifecycle = production)]
 #[authenticated]
 #[limit(body = "1KiB")]
 async fn upload(body: String) -> String {
@@ -46,6 +51,7 @@ async fn upload(body: String) -> String {
 }
 
 #[get("/api/report")]
+#[registered(owner = "tests", lifecycle = production)]
 #[authenticated]
 #[limit(concurrency = 1)]
 async fn report() -> &'static str {

@@ -13,24 +13,28 @@ static SIDE_DOOR_CALLS: AtomicUsize = AtomicUsize::new(0);
 static PURGES: AtomicUsize = AtomicUsize::new(0);
 
 #[get("/api/health")]
+#[registered(owner = "tests", lifecycle = production)]
 #[public]
 async fn health() -> &'static str {
     "ok"
 }
 
 #[get("/api/whoami")]
+#[registered(owner = "tests", lifecycle = production)]
 #[public]
 async fn public_whoami(me: Principal) -> String {
     me.sub
 }
 
 #[get("/api/reports")]
+#[registered(owner = "tests", lifecycle = production)]
 #[roles(any(admin, auditor))]
 async fn reports() -> &'static str {
     "reports"
 }
 
 #[delete("/api/reports")]
+#[registered(owner = "tests", lifecycle = production)]
 #[roles(all(admin, auditor))]
 async fn purge_reports() -> &'static str {
     PURGES.fetch_add(1, Ordering::SeqCst);
@@ -38,6 +42,7 @@ async fn purge_reports() -> &'static str {
 }
 
 #[get("/api/users/{user_id}/notes")]
+#[registered(owner = "tests", lifecycle = production)]
 #[owner(user_id, or_roles(support))]
 async fn notes(me: Principal) -> String {
     format!("notes for {}", me.sub)
@@ -47,6 +52,23 @@ async fn notes(me: Principal) -> String {
 async fn side_door() -> &'static str {
     SIDE_DOOR_CALLS.fetch_add(1, Ordering::SeqCst);
     "secrets"
+}
+
+static OLD_REPORT_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+#[get("/api/v1/reports")]
+#[registered(owner = "tests", lifecycle = deprecated(since = "2026-01-15", sunset = "2027-06-30", successor = "/api/reports"))]
+#[public]
+async fn v1_reports() -> &'static str {
+    "old reports"
+}
+
+#[get("/api/v0/reports")]
+#[registered(owner = "tests", lifecycle = retired)]
+#[public]
+async fn v0_reports() -> &'static str {
+    OLD_REPORT_CALLS.fetch_add(1, Ordering::SeqCst);
+    "older reports"
 }
 
 fn security() -> SecurityConfig {
@@ -348,6 +370,49 @@ async fn production_mode_can_redirect_reads_to_https() {
     assert_eq!(
         call_service(&app, request).await.status(),
         StatusCode::FORBIDDEN
+    );
+}
+
+#[actix_web::test]
+async fn deprecated_routes_say_so_and_retired_ones_are_gone() {
+    let security = security();
+    let app = init_service(
+        SecureApp::new(security.clone())
+            .service(v1_reports)
+            .service(v0_reports)
+            .into_app(),
+    )
+    .await;
+    let response = call_service(&app, TestRequest::get().uri("/api/v1/reports").to_request()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    // 2026-01-15T00:00:00Z and 2027-06-30.
+    assert_eq!(header("deprecation").as_deref(), Some("@1768435200"));
+    assert_eq!(
+        header("sunset").as_deref(),
+        Some("Wed, 30 Jun 2027 00:00:00 GMT")
+    );
+    assert_eq!(
+        header("link").as_deref(),
+        Some("</api/reports>; rel=\"successor-version\"")
+    );
+    assert_eq!(
+        v1_reports.policy().registration.lifecycle.describe(),
+        "deprecated (sunset 2027-06-30, successor /api/reports)"
+    );
+
+    let response = call_service(&app, TestRequest::get().uri("/api/v0/reports").to_request()).await;
+    assert_eq!(response.status(), StatusCode::GONE);
+    assert_eq!(
+        OLD_REPORT_CALLS.load(Ordering::SeqCst),
+        0,
+        "a retired handler never runs"
     );
 }
 

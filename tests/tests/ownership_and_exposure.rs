@@ -360,3 +360,52 @@ async fn non_admins_get_403_on_every_admin_route_and_nothing_is_created() {
     assert!(app.store.user_by_name("eve").await.ok().flatten().is_none());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_deprecated_v1_user_route_answers_like_v2_with_its_headers() {
+    let app = TestApp::start().await;
+    let client = Client::new();
+    let token = app.token("1", &["user"]);
+    let v2 = client
+        .get(app.url("/api/users/1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(v2.headers().get("deprecation").is_none());
+    let v2_body = v2.text().await.unwrap_or_default();
+    let v1 = client
+        .get(app.url("/api/v1/users/1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v1.status(), StatusCode::OK);
+    let header = |name: &str| {
+        v1.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    // Deprecated on 2026-11-24, sunset on 2027-06-30.
+    assert_eq!(header("deprecation").as_deref(), Some("@1795478400"));
+    assert_eq!(
+        header("sunset").as_deref(),
+        Some("Wed, 30 Jun 2027 00:00:00 GMT")
+    );
+    assert_eq!(
+        header("link").as_deref(),
+        Some("</api/users/1>; rel=\"successor-version\"")
+    );
+    assert_eq!(v1.text().await.unwrap_or_default(), v2_body);
+    // Refusals carry the headers too, and ownership holds.
+    let other = client
+        .get(app.url("/api/v1/users/2"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
+    assert!(other.headers().contains_key("sunset"));
+    app.stop().await;
+}

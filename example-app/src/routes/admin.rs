@@ -60,6 +60,7 @@ fn grantable(value: &Option<Vec<String>>, _: &()) -> garde::Result {
 
 /// Creates a user.
 #[post("/api/admin/users")]
+#[registered(owner = "accounts", lifecycle = production)]
 #[roles(admin)]
 #[expose(id, username, display_name)]
 pub async fn create_user(

@@ -46,6 +46,7 @@ pub struct Register {
 
 /// Creates an account with the `user` role.
 #[post("/api/auth/register")]
+#[registered(owner = "identity", lifecycle = production)]
 #[public]
 #[limit("20/minute", key = ip, body = "4KiB")]
 #[expose(id, username, display_name)]
@@ -93,6 +94,7 @@ fn bad_credentials() -> Problem {
 
 /// Signs in: a fresh access token and a new refresh-token family.
 #[post("/api/auth/login")]
+#[registered(owner = "identity", lifecycle = production)]
 #[public]
 #[limit("20/minute", key = ip, body = "4KiB")]
 pub async fn login(
@@ -193,6 +195,7 @@ pub struct RefreshBody {
 /// Rotates a refresh token: a new pair; the presented token is spent, and
 /// presenting it again revokes the whole family.
 #[post("/api/auth/refresh")]
+#[registered(owner = "identity", lifecycle = production)]
 #[public]
 #[limit("60/minute", key = ip, body = "4KiB")]
 pub async fn refresh(
@@ -216,6 +219,7 @@ pub async fn refresh(
 /// Ends the session: the refresh token's family is revoked and the access
 /// token stops working at once.
 #[post("/api/auth/logout")]
+#[registered(owner = "identity", lifecycle = production)]
 #[authenticated]
 #[limit(body = "4KiB")]
 pub async fn logout(
@@ -247,6 +251,7 @@ impl std::fmt::Debug for TotpEnrolment {
 /// Starts turning on the second factor; needs a login from the last few
 /// minutes. It takes effect once a code is confirmed.
 #[post("/api/auth/totp")]
+#[registered(owner = "identity", lifecycle = production)]
 #[authenticated(fresh)]
 pub async fn enrol_totp(
     me: Principal,
@@ -280,6 +285,7 @@ pub struct TotpCode {
 /// Confirms the second factor with a first code; from then on, login
 /// needs a code.
 #[post("/api/auth/totp/confirm")]
+#[registered(owner = "identity", lifecycle = production)]
 #[authenticated(fresh)]
 pub async fn confirm_totp(
     me: Principal,

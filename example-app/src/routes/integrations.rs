@@ -51,6 +51,7 @@ impl SerializeWhole for FetchedMetadata {}
 /// allowlist: 400 for a URL the client may not make the server call, 502
 /// when an allowed upstream fails or answers something else.
 #[post("/api/fetch-metadata")]
+#[registered(owner = "integrations", lifecycle = production)]
 #[authenticated]
 #[limit("30/minute", body = "4KiB")]
 pub async fn fetch_metadata(
@@ -103,6 +104,7 @@ pub struct PaymentEvent {
 /// (Standard Webhooks): 202 once recorded, even for an unknown order;
 /// 401 for a bad, stale or replayed signature.
 #[post("/api/webhooks/payment")]
+#[registered(owner = "integrations", lifecycle = production)]
 #[webhook(secret = "PAYMENT_WEBHOOK_SECRET")]
 #[limit("600/minute", body = "16KiB")]
 pub async fn payment_webhook(

@@ -15,6 +15,7 @@ use crate::store::{Store, User};
 
 /// Liveness.
 #[get("/health")]
+#[registered(owner = "platform", lifecycle = production)]
 #[public]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
@@ -23,9 +24,28 @@ pub async fn health() -> HttpResponse {
 /// A user's own profile: only the public fields, never the password hash,
 /// roles, salary or internal note.
 #[get("/api/users/{user_id}")]
+#[registered(owner = "accounts", lifecycle = production)]
 #[owner(user_id)]
 #[expose(id, username, display_name)]
 pub async fn get_user(user_id: web::Path<i64>, store: web::Data<Store>) -> Result<User, Problem> {
+    match store.user(user_id.into_inner()).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(Problem::not_found()),
+        Err(e) => Err(internal(&e)),
+    }
+}
+
+/// The first version of [`get_user`], kept for old clients until its
+/// sunset: the same answer, with `Deprecation`, `Sunset` and a `Link` to
+/// its successor.
+#[get("/api/v1/users/{user_id}")]
+#[registered(owner = "accounts", lifecycle = deprecated(since = "2026-11-24", sunset = "2027-06-30", successor = "/api/users/{user_id}"))]
+#[owner(user_id)]
+#[expose(id, username, display_name)]
+pub async fn get_user_v1(
+    user_id: web::Path<i64>,
+    store: web::Data<Store>,
+) -> Result<User, Problem> {
     match store.user(user_id.into_inner()).await {
         Ok(Some(user)) => Ok(user),
         Ok(None) => Err(Problem::not_found()),
@@ -47,6 +67,7 @@ pub struct SearchQuery {
 
 /// Finds users by name: 30 a minute and 5 a second per user.
 #[get("/api/search")]
+#[registered(owner = "accounts", lifecycle = production)]
 #[authenticated]
 #[limit("30/minute; 5/second")]
 #[expose(id, username, display_name)]
@@ -76,6 +97,7 @@ pub struct UpdateMe {
 
 /// Updates the caller's own profile.
 #[patch("/api/users/me")]
+#[registered(owner = "accounts", lifecycle = production)]
 #[authenticated]
 #[limit(body = "4KiB")]
 #[expose(id, username, display_name)]

@@ -39,6 +39,7 @@ pub struct NewOrder {
 
 /// Places a draft order for the caller.
 #[post("/api/orders")]
+#[registered(owner = "orders", lifecycle = production)]
 #[authenticated]
 #[expose(id, state)]
 pub async fn create_order(
@@ -59,6 +60,7 @@ pub async fn create_order(
 
 /// Moves the caller's draft order to validated.
 #[post("/api/orders/{order_id}/validate")]
+#[registered(owner = "orders", lifecycle = production)]
 #[owner(order_id, resource = Order)]
 #[state_requires(order_id, Order: Draft => Validated)]
 #[expose(id, state)]
@@ -84,6 +86,7 @@ pub async fn validate_order(
 /// Carries out the caller's validated order, once: a retry with the same
 /// `Idempotency-Key` gets the first answer back.
 #[post("/api/orders/{order_id}/execute")]
+#[registered(owner = "orders", lifecycle = production)]
 #[owner(order_id, resource = Order)]
 #[state_requires(order_id, Order: Validated => Executed)]
 #[idempotent]

@@ -16,6 +16,7 @@ use crate::problem::Problem;
 /// use secure_api_runtime::prelude::*;
 ///
 /// #[get("/api/me")]
+/// #[registered(owner = "platform", lifecycle = production)]
 /// #[authenticated]
 /// async fn me(me: Principal) -> String {
 ///     format!("hello {}", me.sub)

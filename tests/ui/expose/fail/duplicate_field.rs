@@ -5,6 +5,7 @@ struct User {
 }
 
 #[get("/api/users/{user_id}")]
+#[registered(owner = "tests", lifecycle = production)]
 #[owner(user_id)]
 #[expose(id, id)]
 async fn get_user(user_id: web::Path<i64>) -> User {

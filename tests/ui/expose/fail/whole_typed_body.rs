@@ -8,6 +8,7 @@ struct User {
 }
 
 #[get("/api/users/{user_id}")]
+#[registered(owner = "tests", lifecycle = production)]
 #[owner(user_id)]
 async fn get_user(user_id: web::Path<i64>) -> web::Json<User> {
     web::Json(User { id: user_id.into_inner(), password_hash: String::new() })

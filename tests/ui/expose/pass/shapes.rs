@@ -20,12 +20,14 @@ struct Health {
 impl SerializeWhole for Health {}
 
 #[get("/health")]
+#[registered(owner = "tests", lifecycle = production)]
 #[public]
 async fn health() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
 #[get("/api/users/{user_id}")]
+#[registered(owner = "tests", lifecycle = production)]
 #[owner(user_id)]
 #[expose(id, username)]
 async fn one(user_id: web::Path<i64>) -> User {
@@ -33,6 +35,7 @@ async fn one(user_id: web::Path<i64>) -> User {
 }
 
 #[get("/api/users")]
+#[registered(owner = "tests", lifecycle = production)]
 #[roles(admin)]
 #[expose(id, username)]
 async fn many() -> Vec<User> {
@@ -40,6 +43,7 @@ async fn many() -> Vec<User> {
 }
 
 #[get("/api/users/{user_id}/maybe")]
+#[registered(owner = "tests", lifecycle = production)]
 #[owner(user_id)]
 #[expose(id)]
 async fn maybe(user_id: web::Path<i64>) -> Result<Option<User>, Problem> {
@@ -47,6 +51,7 @@ async fn maybe(user_id: web::Path<i64>) -> Result<Option<User>, Problem> {
 }
 
 #[get("/api/users/page")]
+#[registered(owner = "tests", lifecycle = production)]
 #[roles(admin)]
 #[expose(id, username)]
 async fn page() -> Page<User> {
@@ -54,6 +59,7 @@ async fn page() -> Page<User> {
 }
 
 #[post("/api/users")]
+#[registered(owner = "tests", lifecycle = production)]
 #[roles(admin)]
 #[expose(id)]
 async fn create() -> Result<Created<User>, Problem> {

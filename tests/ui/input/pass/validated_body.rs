@@ -9,6 +9,7 @@ struct UpdateMe {
 }
 
 #[patch("/api/users/me")]
+#[registered(owner = "tests", lifecycle = production)]
 #[authenticated]
 async fn update_me(body: web::Json<UpdateMe>) -> String {
     body.into_inner().display_name

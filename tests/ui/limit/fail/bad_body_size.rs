@@ -1,6 +1,7 @@
 use secure_api_runtime::prelude::*;
 
 #[post("/api/upload")]
+#[registered(owner = "tests", lifecycle = production)]
 #[authenticated]
 #[limit(body = "64 kilobytes")]
 async fn upload(body: String) -> String {

@@ -1,6 +1,7 @@
 use secure_api_runtime::prelude::*;
 
 #[get("/api/search")]
+#[registered(owner = "tests", lifecycle = production)]
 #[authenticated]
 #[limit()]
 async fn search() -> &'static str {

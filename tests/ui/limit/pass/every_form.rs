@@ -2,6 +2,7 @@ use secure_api_runtime::policy::{LimitKey, LimitRule, Quota};
 use secure_api_runtime::prelude::*;
 
 #[get("/login")]
+#[registered(owner = "tests", lifecycle = production)]
 #[public]
 #[limit("20/minute")]
 async fn login_page() -> &'static str {
@@ -10,12 +11,14 @@ async fn login_page() -> &'static str {
 
 #[limit("30/minute; 5/second", key = ip_and_user, body = "64KiB", concurrency = 4)]
 #[post("/api/upload")]
+#[registered(owner = "tests", lifecycle = production)]
 #[authenticated]
 async fn upload(body: String) -> String {
     body
 }
 
 #[get("/api/report")]
+#[registered(owner = "tests", lifecycle = production)]
 #[authenticated]
 #[limit(concurrency = 2)]
 async fn report() -> &'static str {

@@ -21,6 +21,7 @@ impl Owned for Order {
 }
 
 #[post("/api/orders/{order_id}/validate")]
+#[registered(owner = "tests", lifecycle = production)]
 #[owner(order_id, resource = Order)]
 async fn validate(invoice: Checked<Invoice>) -> String {
     invoice.owner_id.clone()

@@ -17,6 +17,7 @@ impl Owned for Order {
 }
 
 #[post("/api/orders/{order_id}/validate")]
+#[registered(owner = "tests", lifecycle = production)]
 #[owner(order_id)]
 async fn validate(order: Checked<Order>) -> String {
     order.owner_id.clone()

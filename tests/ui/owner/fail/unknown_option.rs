@@ -1,6 +1,7 @@
 use secure_api_runtime::prelude::*;
 
 #[get("/api/users/{user_id}")]
+#[registered(owner = "tests", lifecycle = production)]
 #[owner(user_id, or_role(admin))]
 async fn get_user(user_id: web::Path<i64>) -> String {
     format!("user {user_id}")

@@ -1,6 +1,7 @@
 use secure_api_runtime::prelude::*;
 
 #[get("/api/reports")]
+#[registered(owner = "tests", lifecycle = production)]
 #[post("/api/reports")]
 #[authenticated]
 async fn reports() -> &'static str {

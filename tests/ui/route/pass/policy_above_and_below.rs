@@ -1,12 +1,14 @@
 use secure_api_runtime::prelude::*;
 
 #[get("/api/users/{user_id}")]
+#[registered(owner = "tests", lifecycle = production)]
 #[owner(user_id)]
 async fn below(user_id: web::Path<i64>, me: Principal) -> String {
     format!("{user_id} {}", me.sub)
 }
 
 #[owner(user_id)]
+#[registered(owner = "tests", lifecycle = production)]
 #[get("/api/v2/users/{user_id}")]
 async fn above(user_id: web::Path<i64>) -> String {
     format!("{user_id}")
@@ -14,6 +16,7 @@ async fn above(user_id: web::Path<i64>) -> String {
 
 #[roles(admin)]
 #[delete("/api/users/{user_id}")]
+#[registered(owner = "tests", lifecycle = production)]
 #[owner(user_id, or_roles(admin, support))]
 async fn between(user_id: web::Path<i64>) -> String {
     format!("{user_id}")

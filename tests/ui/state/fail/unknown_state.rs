@@ -34,6 +34,7 @@ impl Stateful for Order {
 }
 
 #[post("/api/orders/{order_id}/execute")]
+#[registered(owner = "tests", lifecycle = production)]
 #[owner(order_id, resource = Order)]
 #[state_requires(order_id, Order: Validatd => Executed)]
 async fn execute() -> &'static str {

@@ -34,6 +34,7 @@ impl Stateful for Order {
 }
 
 #[post("/api/orders/{order_id}/execute")]
+#[registered(owner = "tests", lifecycle = production)]
 #[authenticated]
 #[owner(none, reason = "checked elsewhere")]
 #[state_requires(order_id, Order: Validated => Executed)]
