@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
+use secure_api_runtime::openapi;
 use secure_api_runtime::outbound::SafeClient;
 use secure_api_runtime::page::PageConfig;
 use secure_api_runtime::policy::Quota;
@@ -75,7 +76,24 @@ pub fn app(
         .app_data(web::Data::new(store))
         .app_data(auth)
         .app_data(web::Data::new(integrations.fetch.clone()));
-    mount_routes(app)
+    let app = mount_routes(app);
+    let spec = routes::OpenApiJson(openapi::to_json(&openapi_document(&app)));
+    app.app_data(web::Data::new(spec))
+}
+
+/// The OpenAPI 3.1 document of `app`'s routes.
+pub fn openapi_document(app: &SecureApp) -> utoipa::openapi::OpenApi {
+    openapi::document(
+        "secure-api example",
+        env!("CARGO_PKG_VERSION"),
+        &app.routes(),
+    )
+}
+
+/// The example's OpenAPI document as served at `/openapi.json` and
+/// committed in `example-app/openapi.json`.
+pub fn openapi_json(security: SecurityConfig) -> String {
+    openapi::to_json(&openapi_document(&mount_routes(SecureApp::new(security))))
 }
 
 /// Mounts every route of the example on `app`: what `example-app routes`
@@ -83,6 +101,7 @@ pub fn app(
 pub fn mount_routes(app: SecureApp) -> SecureApp {
     let app = app
         .service(routes::health)
+        .service(routes::openapi)
         .service(routes::get_user)
         .service(routes::get_user_v1)
         .service(routes::update_me)

@@ -11,6 +11,7 @@ use secure_api_runtime::Mode;
 
 const USAGE: &str = "usage:
   example-app                                   serve the API (BIND, DATABASE_URL, SECURE_API_*, TLS_CERT/TLS_KEY from the environment)
+  example-app openapi                           print the OpenAPI 3.1 document (as served at /openapi.json)
   example-app routes                            print the route inventory: method, path, owner, lifecycle, access, limits, state
   example-app token --sub ID [--roles a,b] [--ttl SECONDS]
                                                 print an access token signed with the configured key (dev mode only)";
@@ -29,6 +30,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => serve(settings),
         Some("token") => token(&settings, &args[1..]),
+        Some("openapi") => {
+            print!("{}", example_app::openapi_json(settings.security.clone()));
+            Ok(())
+        }
         Some("routes") => {
             let app = example_app::mount_routes(secure_api_runtime::SecureApp::new(
                 settings.security.clone(),

@@ -328,6 +328,6 @@ fn the_routes_command_prints_the_inventory() {
             .contains("webhook(secret = PAYMENT_WEBHOOK_SECRET) 600/minute per address")
     );
     // One row per route, nothing else.
-    assert_eq!(lines.len(), 2 + 17, "{table}");
+    assert_eq!(lines.len(), 2 + 18, "{table}");
     let _ = std::fs::remove_dir_all(dir);
 }

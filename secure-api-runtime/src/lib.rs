@@ -51,6 +51,7 @@ pub mod idempotency;
 pub mod input;
 pub mod inventory;
 pub mod limit;
+pub mod openapi;
 pub mod outbound;
 pub mod owned;
 pub mod page;

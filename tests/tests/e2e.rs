@@ -417,3 +417,24 @@ async fn every_response_carries_the_security_headers() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_as_committed() {
+    let app = TestApp::start().await;
+    let response = reqwest::get(app.url("/openapi.json"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let served: serde_json::Value = response.json().await.unwrap_or_default();
+    let committed: serde_json::Value =
+        serde_json::from_str(include_str!("../../example-app/openapi.json")).unwrap_or_default();
+    assert_eq!(served, committed);
+    app.stop().await;
+}

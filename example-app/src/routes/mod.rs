@@ -21,6 +21,20 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
+/// The OpenAPI document, as served.
+#[derive(Debug)]
+pub struct OpenApiJson(pub String);
+
+/// The OpenAPI 3.1 document of every route, generated from the inventory.
+#[get("/openapi.json")]
+#[registered(owner = "platform", lifecycle = production)]
+#[public]
+pub async fn openapi(spec: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(spec.0.clone())
+}
+
 /// A user's own profile: only the public fields, never the password hash,
 /// roles, salary or internal note.
 #[get("/api/users/{user_id}")]

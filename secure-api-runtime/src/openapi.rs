@@ -1,0 +1,233 @@
+//! OpenAPI 3.1 from the route inventory (OWASP API9), built with utoipa's
+//! model types: every route with its path parameters, bearer security
+//! where a token is needed, deprecation, the headers a route requires
+//! (`Idempotency-Key`, webhook signatures), refusals as `application/problem+json`,
+//! and the policy a reviewer needs as `x-` extensions (`x-owner`,
+//! `x-lifecycle`, `x-access`, `x-roles`, `x-limits`, `x-state`).
+//!
+//! `POST`, `PUT` and `PATCH` bodies are described as JSON objects and success
+//! answers as the route's answer: their fields are not described, because
+//! the route types carry no schemas.
+
+use serde_json::{Value, json};
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, Deprecated, InfoBuilder, OpenApi, OpenApiBuilder, Paths,
+    Ref, Required,
+};
+
+use crate::inventory::describe_limits;
+use crate::policy::{Lifecycle, Method, RoleRule, RoutePolicy};
+use crate::problem::PROBLEM_JSON;
+
+/// The name of the bearer security scheme in the document.
+pub const BEARER: &str = "bearer";
+
+/// The document for `routes`, titled `title` at `version`.
+///
+/// # Examples
+///
+/// ```
+/// use secure_api_runtime::prelude::*;
+///
+/// #[get("/api/users/{user_id}")]
+/// #[registered(owner = "accounts", lifecycle = production)]
+/// #[owner(user_id)]
+/// async fn get_user(user_id: web::Path<i64>) -> String {
+///     user_id.to_string()
+/// }
+///
+/// let security = SecurityConfig::builder(Mode::Dev).generated_key().build().expect("config");
+/// let app = SecureApp::new(security).service(get_user);
+/// let spec = secure_api_runtime::openapi::to_json(&secure_api_runtime::openapi::document("Users", "1.0.0", &app.routes()));
+/// assert!(spec.contains("\"openapi\": \"3.1.0\""));
+/// assert!(spec.contains("\"x-owner\": \"accounts\""));
+/// ```
+pub fn document(title: &str, version: &str, routes: &[&RoutePolicy]) -> OpenApi {
+    // Routes that share a path become the operations of one path item.
+    let mut paths = Paths::new();
+    for policy in routes {
+        paths.add_path_operation(policy.path, vec![method(policy.method)], operation(policy));
+    }
+    let problem = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("type", ObjectBuilder::new().schema_type(Type::String))
+        .property("title", ObjectBuilder::new().schema_type(Type::String))
+        .property("status", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("detail", ObjectBuilder::new().schema_type(Type::String))
+        .required("type")
+        .required("title")
+        .required("status")
+        .build();
+    let bearer = SecurityScheme::Http(
+        HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build(),
+    );
+    OpenApiBuilder::new()
+        .info(InfoBuilder::new().title(title).version(version).build())
+        .paths(paths)
+        .components(Some(
+            ComponentsBuilder::new()
+                .schema("Problem", problem)
+                .security_scheme(BEARER, bearer)
+                .build(),
+        ))
+        .build()
+}
+
+/// The document as pretty JSON with sorted keys, so the same routes always
+/// give the same text.
+pub fn to_json(document: &OpenApi) -> String {
+    let value = serde_json::to_value(document).unwrap_or(Value::Null);
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
+
+fn method(method: Method) -> HttpMethod {
+    match method {
+        Method::Get => HttpMethod::Get,
+        Method::Post => HttpMethod::Post,
+        Method::Put => HttpMethod::Put,
+        Method::Patch => HttpMethod::Patch,
+        Method::Delete => HttpMethod::Delete,
+    }
+}
+
+fn string_schema() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn operation(policy: &RoutePolicy) -> utoipa::openapi::path::Operation {
+    let mut op = OperationBuilder::new()
+        .operation_id(Some(policy.handler))
+        .tag(policy.registration.owner)
+        .summary(Some(format!("{} {}", policy.method, policy.path)));
+    for name in path_params(policy.path) {
+        op = op.parameter(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(string_schema())),
+        );
+    }
+    if policy.idempotent {
+        op = op.parameter(header(
+            "Idempotency-Key",
+            "repeats of a request carry the same key",
+        ));
+    }
+    if let crate::policy::Access::Webhook { .. } = policy.access {
+        for (name, what) in [
+            ("webhook-id", "the delivery's id, accepted once"),
+            (
+                "webhook-timestamp",
+                "seconds since the epoch, within 5 minutes",
+            ),
+            (
+                "webhook-signature",
+                "`v1,<base64 HMAC-SHA256>` of `id.timestamp.body`",
+            ),
+        ] {
+            op = op.parameter(header(name, what));
+        }
+    }
+    if policy.access.needs_token() {
+        op = op.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
+    }
+    if matches!(policy.method, Method::Post | Method::Put | Method::Patch) {
+        op = op.request_body(Some(
+            RequestBodyBuilder::new()
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                        .build(),
+                )
+                .build(),
+        ));
+    }
+    if let Lifecycle::Deprecated { .. } = policy.registration.lifecycle {
+        op = op.deprecated(Some(Deprecated::True));
+    }
+    let problem = || {
+        ResponseBuilder::new()
+            .description("a refusal, as RFC 9457 problem details")
+            .content(
+                PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    };
+    op = op.responses(
+        ResponsesBuilder::new()
+            .response(
+                "default",
+                ResponseBuilder::new()
+                    .description("the route's answer")
+                    .build(),
+            )
+            .response("4XX", problem())
+            .response("5XX", problem())
+            .build(),
+    );
+    op.extensions(Some(extensions(policy).build())).build()
+}
+
+fn header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(string_schema()))
+        .build()
+}
+
+fn extensions(policy: &RoutePolicy) -> ExtensionsBuilder {
+    let mut extensions = ExtensionsBuilder::new()
+        .add("x-owner", policy.registration.owner)
+        .add("x-lifecycle", policy.registration.lifecycle.describe())
+        .add("x-access", policy.describe())
+        .add("x-limits", describe_limits(&policy.limit));
+    match policy.roles {
+        RoleRule::None => {}
+        RoleRule::Any(roles) => extensions = extensions.add("x-roles", json!({ "any": roles })),
+        RoleRule::All(roles) => extensions = extensions.add("x-roles", json!({ "all": roles })),
+    }
+    if let Lifecycle::Deprecated {
+        sunset, successor, ..
+    } = policy.registration.lifecycle
+    {
+        extensions = extensions.add("x-sunset", sunset);
+        if let Some(successor) = successor {
+            extensions = extensions.add("x-successor", successor);
+        }
+    }
+    if let Some(state) = &policy.state {
+        extensions = extensions.add(
+            "x-state",
+            json!({ "resource": state.resource, "param": state.param, "from": state.from, "to": state.to }),
+        );
+    }
+    if policy.idempotent {
+        extensions = extensions.add("x-idempotent", true);
+    }
+    extensions
+}
+
+/// The `{name}` segments of an actix path pattern.
+fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| name.split(':').next().unwrap_or(name))
+        .collect()
+}
