@@ -11,6 +11,7 @@ use secure_api_runtime::Mode;
 
 const USAGE: &str = "usage:
   example-app                                   serve the API (BIND, DATABASE_URL, SECURE_API_*, TLS_CERT/TLS_KEY from the environment)
+  example-app check-config                      check the configuration; prints the verdict, exits non-zero on a problem
   example-app openapi                           print the OpenAPI 3.1 document (as served at /openapi.json)
   example-app routes                            print the route inventory: method, path, owner, lifecycle, access, limits, state
   example-app token --sub ID [--roles a,b] [--ttl SECONDS]
@@ -24,12 +25,39 @@ fn main() -> ExitCode {
             for problem in &e.problems {
                 eprintln!("configuration: {problem}");
             }
+            if args.first().map(String::as_str) == Some("check-config") {
+                println!("configuration refused: {} problem(s)", e.problems.len());
+            }
             return ExitCode::FAILURE;
         }
     };
+    let production_problems = settings.production_problems();
+    let serving = matches!(args.first().map(String::as_str), None | Some("serve"));
+    if !production_problems.is_empty()
+        && (serving || args.first().map(String::as_str) == Some("check-config"))
+    {
+        for problem in &production_problems {
+            eprintln!("configuration: {problem}");
+        }
+        if !serving {
+            println!(
+                "configuration refused: {} problem(s)",
+                production_problems.len()
+            );
+        }
+        return ExitCode::FAILURE;
+    }
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => serve(settings),
         Some("token") => token(&settings, &args[1..]),
+        Some("check-config") => {
+            let mode = match settings.security.mode() {
+                Mode::Dev => "dev",
+                Mode::Prod => "prod",
+            };
+            println!("configuration OK ({mode} mode)");
+            Ok(())
+        }
         Some("openapi") => {
             print!("{}", example_app::openapi_json(settings.security.clone()));
             Ok(())

@@ -35,22 +35,34 @@ pub struct Settings {
     /// `PAYMENT_WEBHOOK_SECRET`: Standard Webhooks `whsec_` secrets, comma
     /// separated, current first.
     pub payment_webhook: Option<WebhookKeys>,
+    /// `RUST_LOG`, checked in production.
+    pub log_filter: Option<String>,
 }
 
 /// The file that keeps the dev-mode signing key between runs.
 pub const DEV_KEY_FILE: &str = "example-app.dev-key";
 
 impl Settings {
-    /// Reads the process environment.
+    /// Reads the process environment (and the `SECURE_API_CONFIG` file),
+    /// reporting every problem at once.
     pub fn from_env() -> Result<Self, ConfigError> {
         let var = |name: &str| std::env::var(name).ok();
-        let (auth, tls) = auth_and_tls(&var)?;
-        let payment_webhook = match var("PAYMENT_WEBHOOK_SECRET") {
-            None => None,
-            Some(secrets) => Some(WebhookKeys::standard(&secrets).map_err(|e| ConfigError {
-                problems: vec![format!("PAYMENT_WEBHOOK_SECRET: {e}")],
-            })?),
+        let mut problems = Vec::new();
+        let auth_and_tls = auth_and_tls(&var)
+            .map_err(|e| problems.extend(e.problems))
+            .ok();
+        let payment_webhook = var("PAYMENT_WEBHOOK_SECRET").and_then(|secrets| {
+            WebhookKeys::standard(&secrets)
+                .map_err(|e| problems.push(format!("PAYMENT_WEBHOOK_SECRET: {e}")))
+                .ok()
+        });
+        let security = security(&var).map_err(|e| problems.extend(e.problems)).ok();
+        let (Some((auth, tls)), Some((security, key_origin))) = (auth_and_tls, security) else {
+            return Err(ConfigError { problems });
         };
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
         let fetch_allowed_hosts = var("FETCH_ALLOWED_HOSTS")
             .map(|hosts| {
                 hosts
@@ -61,26 +73,6 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
-        let mut security = SecurityConfig::from_env()?;
-        let mut key_origin = "SECURE_API_JWT_SECRET".to_owned();
-        if security.key_source() == KeySource::Generated && security.mode() == Mode::Dev {
-            let path = var("EXAMPLE_DEV_KEY_FILE")
-                .map_or_else(|| PathBuf::from(DEV_KEY_FILE), PathBuf::from);
-            let secret = dev_key(&path).map_err(|e| ConfigError {
-                problems: vec![format!("dev signing key file {}: {e}", path.display())],
-            })?;
-            // Every other setting is read as usual; only the secret comes
-            // from the file (as hex, so it is text like the variable).
-            let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-            security = SecurityConfig::from_lookup(|name| match name {
-                "SECURE_API_JWT_SECRET" => Some(secret.clone()),
-                _ => var(name),
-            })?;
-            key_origin = format!(
-                "a random key generated for dev mode, kept in {}",
-                path.display()
-            );
-        }
         Ok(Self {
             bind: var("BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
             database_url: var("DATABASE_URL")
@@ -92,8 +84,72 @@ impl Settings {
             tls,
             fetch_allowed_hosts,
             payment_webhook,
+            log_filter: var("RUST_LOG"),
         })
     }
+
+    /// What production mode refuses beyond the security configuration's own
+    /// checks, one line each: a missing payment webhook secret, HTTPS
+    /// neither served nor behind a trusted proxy, debug logging. Empty in
+    /// dev mode.
+    pub fn production_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.security.mode() != Mode::Prod {
+            return problems;
+        }
+        if self.payment_webhook.is_none() {
+            problems.push(
+                "PAYMENT_WEBHOOK_SECRET is not set: production needs the payment webhook's secret"
+                    .to_owned(),
+            );
+        }
+        if self.tls.is_none() && self.security.trusted_proxies().is_empty() {
+            problems.push(
+                "neither TLS_CERT and TLS_KEY nor SECURE_API_TRUSTED_PROXIES is set: production is served over HTTPS, here or by a trusted proxy"
+                    .to_owned(),
+            );
+        }
+        if let Some(filter) = &self.log_filter {
+            let lower = filter.to_ascii_lowercase();
+            if lower.contains("debug") || lower.contains("trace") {
+                problems.push(
+                    "RUST_LOG turns on debug logging: production logs at info or above".to_owned(),
+                );
+            }
+        }
+        problems
+    }
+}
+
+/// The security configuration, with the dev-mode key kept in a file so the
+/// server and the `token` command agree.
+fn security(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<(SecurityConfig, String), ConfigError> {
+    let file = var("SECURE_API_CONFIG").map(PathBuf::from);
+    let security = SecurityConfig::from_file_and_lookup(file.as_deref(), var)?;
+    if security.key_source() != KeySource::Generated || security.mode() != Mode::Dev {
+        return Ok((security, "SECURE_API_JWT_SECRET".to_owned()));
+    }
+    let path =
+        var("EXAMPLE_DEV_KEY_FILE").map_or_else(|| PathBuf::from(DEV_KEY_FILE), PathBuf::from);
+    let secret = dev_key(&path).map_err(|e| ConfigError {
+        problems: vec![format!("dev signing key file {}: {e}", path.display())],
+    })?;
+    // Every other setting is read as usual; only the secret comes from the
+    // file (as hex, so it is text like the variable).
+    let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let security = SecurityConfig::from_file_and_lookup(file.as_deref(), |name| match name {
+        "SECURE_API_JWT_SECRET" => Some(secret.clone()),
+        _ => var(name),
+    })?;
+    Ok((
+        security,
+        format!(
+            "a random key generated for dev mode, kept in {}",
+            path.display()
+        ),
+    ))
 }
 
 /// `SECURE_API_ARGON2_{MEMORY_KIB,ITERATIONS,PARALLELISM}` (OWASP's values by

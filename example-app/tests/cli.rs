@@ -236,6 +236,7 @@ async fn with_tls_cert_and_key_the_app_serves_https_even_in_prod_mode() {
             "SECURE_API_JWT_SECRET",
             "a production secret of at least 32 bytes",
         )
+        .env("PAYMENT_WEBHOOK_SECRET", WEBHOOK_SECRET)
         .env("TLS_CERT", &cert_path)
         .env("TLS_KEY", dir.join("key.pem"))
         .env("BIND", format!("127.0.0.1:{port}"))
@@ -329,5 +330,110 @@ fn the_routes_command_prints_the_inventory() {
     );
     // One row per route, nothing else.
     assert_eq!(lines.len(), 2 + 18, "{table}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+const WEBHOOK_SECRET: &str = "whsec_Y2xpIHRlc3Qgd2ViaG9vayBzZWNyZXQ=";
+
+fn check_config(dir: &Path, envs: &[(&str, &str)]) -> (bool, String, String) {
+    let mut check = command(dir);
+    check.arg("check-config").envs(envs.iter().copied());
+    let output = run(&mut check);
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_gives_the_verdict_with_one_line_per_problem() {
+    let dir = scratch("check-config");
+    let secret = "cli test secret, thirty-two bytes or more";
+    let (ok, stdout, stderr) = check_config(
+        &dir,
+        &[
+            ("SECURE_API_MODE", "prod"),
+            ("SECURE_API_JWT_SECRET", secret),
+            ("SECURE_API_TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("PAYMENT_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+    );
+    assert!(ok, "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), "configuration OK (prod mode)");
+
+    // Production without a webhook secret, without HTTPS, with debug logs.
+    let (ok, stdout, stderr) = check_config(
+        &dir,
+        &[
+            ("SECURE_API_MODE", "prod"),
+            ("SECURE_API_JWT_SECRET", secret),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    assert!(!ok);
+    assert_eq!(stdout.trim(), "configuration refused: 3 problem(s)");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(
+        lines[0].contains("PAYMENT_WEBHOOK_SECRET is not set"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].contains("neither TLS_CERT and TLS_KEY nor SECURE_API_TRUSTED_PROXIES"),
+        "{stderr}"
+    );
+    assert!(
+        lines[2].contains("RUST_LOG turns on debug logging"),
+        "{stderr}"
+    );
+
+    // A well-known secret and a malformed webhook secret, never echoed.
+    let (ok, stdout, stderr) = check_config(
+        &dir,
+        &[
+            ("SECURE_API_MODE", "prod"),
+            (
+                "SECURE_API_JWT_SECRET",
+                "a-string-secret-at-least-256-bits-long",
+            ),
+            ("PAYMENT_WEBHOOK_SECRET", "not-a-whsec-secret"),
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        stdout.contains("configuration refused: 2 problem(s)"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("well-known default"), "{stderr}");
+    assert!(stderr.contains("PAYMENT_WEBHOOK_SECRET"), "{stderr}");
+    assert!(
+        !stderr.contains("a-string-secret") && !stderr.contains("not-a-whsec"),
+        "{stderr}"
+    );
+
+    // The same settings from a file, the environment adding the rest.
+    std::fs::write(
+        dir.join("security.toml"),
+        format!("mode = \"prod\"\njwt_secret = \"{secret}\"\ntrusted_proxies = [\"10.0.0.0/8\"]\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (ok, stdout, stderr) = check_config(
+        &dir,
+        &[
+            ("SECURE_API_CONFIG", "security.toml"),
+            ("PAYMENT_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+    );
+    assert!(ok, "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), "configuration OK (prod mode)");
+    // The server refuses to start on what check-config refuses.
+    let mut serve = command(&dir);
+    serve
+        .env("SECURE_API_MODE", "prod")
+        .env("SECURE_API_JWT_SECRET", secret);
+    let output = run(&mut serve);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PAYMENT_WEBHOOK_SECRET is not set"));
     let _ = std::fs::remove_dir_all(dir);
 }

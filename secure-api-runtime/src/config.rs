@@ -133,8 +133,50 @@ impl SecurityConfig {
     /// | `SECURE_API_TRUSTED_PROXIES` | addresses or CIDR ranges, comma separated, whose forwarding headers are believed |
     /// | `SECURE_API_FRESH_LOGIN_SECS` | how long a password login counts as fresh for `#[authenticated(fresh)]` (default 300) |
     /// | `SECURE_API_PLAIN_HTTP` | prod mode, request not over TLS: `refuse` (403, default) or `redirect` (308 for `GET`/`HEAD`) |
+    ///
+    /// `SECURE_API_CONFIG` may name a TOML file holding the same settings,
+    /// keyed by their names without the prefix, in lowercase (`mode`,
+    /// `jwt_secret`, `trusted_proxies = ["10.0.0.0/8"]`, ...); a variable
+    /// overrides the file.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let file = std::env::var_os("SECURE_API_CONFIG").map(std::path::PathBuf::from);
+        Self::from_file_and_lookup(file.as_deref(), |name| std::env::var(name).ok())
+    }
+
+    /// Like [`SecurityConfig::from_lookup`], with the settings of the TOML
+    /// `file` (read through `figment`) under the variables.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use secure_api_runtime::prelude::*;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("secure-api-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let file = dir.join("security.toml");
+    /// std::fs::write(&file, "mode = \"prod\"\njwt_secret = \"short\"\n").unwrap();
+    /// let error = SecurityConfig::from_file_and_lookup(Some(&file), |_| None).unwrap_err();
+    /// assert!(error.to_string().contains("shorter than 32 bytes"));
+    /// // A variable overrides the file.
+    /// let config = SecurityConfig::from_file_and_lookup(Some(&file), |name| {
+    ///     (name == "SECURE_API_MODE").then(|| "dev".to_owned())
+    /// });
+    /// assert!(config.is_ok());
+    /// ```
+    pub fn from_file_and_lookup(
+        file: Option<&std::path::Path>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let from_file = match file {
+            Some(path) => read_settings_file(path)?,
+            None => std::collections::HashMap::new(),
+        };
+        Self::from_lookup(|name| {
+            lookup(name).or_else(|| {
+                name.strip_prefix("SECURE_API_")
+                    .and_then(|key| from_file.get(&key.to_ascii_lowercase()).cloned())
+            })
+        })
     }
 
     /// Like [`SecurityConfig::from_env`], reading variables through `lookup`.
@@ -334,6 +376,77 @@ impl SecurityConfig {
     }
 }
 
+/// The settings a file may hold: the variables' names without the prefix.
+const FILE_SETTINGS: [&str; 11] = [
+    "mode",
+    "jwt_secret",
+    "jwt_kid",
+    "jwt_previous_secrets",
+    "jwt_issuer",
+    "jwt_audience",
+    "jwt_leeway_secs",
+    "access_token_ttl_secs",
+    "trusted_proxies",
+    "fresh_login_secs",
+    "plain_http",
+];
+
+/// Reads a TOML settings file into the text each variable would hold.
+/// Errors name the file and the key, never a value.
+fn read_settings_file(
+    path: &std::path::Path,
+) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    use figment::providers::{Format as _, Toml};
+    use figment::value::Value;
+
+    let problem = |what: String| ConfigError {
+        problems: vec![format!("SECURE_API_CONFIG {}: {what}", path.display())],
+    };
+    if !path.is_file() {
+        return Err(problem("no such file".to_owned()));
+    }
+    let table: std::collections::BTreeMap<String, Value> = figment::Figment::from(Toml::file(path))
+        .extract()
+        .map_err(|_| problem("not a TOML table of settings (the file may hold secrets, so the error is not shown)".to_owned()))?;
+    let mut settings = std::collections::HashMap::new();
+    let mut problems = Vec::new();
+    for (key, value) in table {
+        if !FILE_SETTINGS.contains(&key.as_str()) {
+            problems.push(format!(
+                "SECURE_API_CONFIG {}: unknown setting `{key}`; known: {}",
+                path.display(),
+                FILE_SETTINGS.join(", ")
+            ));
+            continue;
+        }
+        let text = match value {
+            Value::String(_, text) => Some(text),
+            Value::Num(_, number) => number.to_i128().filter(|n| *n >= 0).map(|n| n.to_string()),
+            Value::Bool(_, flag) => Some(flag.to_string()),
+            Value::Array(_, items) => items
+                .into_iter()
+                .map(|item| item.into_string())
+                .collect::<Option<Vec<_>>>()
+                .map(|items| items.join(",")),
+            _ => None,
+        };
+        match text {
+            Some(text) => {
+                settings.insert(key, text);
+            }
+            None => problems.push(format!(
+                "SECURE_API_CONFIG {}: `{key}` must be text, a whole number, true/false or a list of text",
+                path.display()
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
 /// Builds a [`SecurityConfig`]; see [`SecurityConfig::builder`].
 #[derive(Debug)]
 pub struct SecurityConfigBuilder {
@@ -433,7 +546,14 @@ impl SecurityConfigBuilder {
                 );
             }
             for key in &self.keys {
-                if key
+                if key.hmac_secret_is_known_default() {
+                    problems.push(format!(
+                        "SECURE_API_JWT_SECRET{} is a well-known default: generate a random secret",
+                        key.kid()
+                            .map(|kid| format!(" (kid {kid})"))
+                            .unwrap_or_default()
+                    ));
+                } else if key
                     .hmac_secret_len()
                     .is_some_and(|len| len < MIN_PROD_SECRET_BYTES)
                 {
@@ -560,6 +680,70 @@ mod tests {
             .map(|t| t.token)
             .unwrap_or_default();
         assert!(new.verify_access_token(&token).is_ok());
+    }
+
+    fn settings_file(name: &str, text: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("secure-api-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("settings file");
+        path
+    }
+
+    #[test]
+    fn a_settings_file_fills_what_the_environment_leaves_unset() {
+        let file = settings_file(
+            "good.toml",
+            "mode = \"prod\"\njwt_secret = \"a production secret of at least 32 bytes\"\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\nfresh_login_secs = 60\n",
+        );
+        let config = SecurityConfig::from_file_and_lookup(Some(&file), |_| None).expect("valid");
+        assert_eq!(config.mode(), Mode::Prod);
+        assert_eq!(config.trusted_proxies().len(), 2);
+        assert_eq!(config.fresh_login(), Duration::from_secs(60));
+        let overridden = SecurityConfig::from_file_and_lookup(Some(&file), |name| {
+            (name == "SECURE_API_FRESH_LOGIN_SECS").then(|| "90".to_owned())
+        })
+        .expect("valid");
+        assert_eq!(overridden.fresh_login(), Duration::from_secs(90));
+    }
+
+    #[test]
+    fn a_bad_settings_file_names_the_key_never_the_value() {
+        let file = settings_file(
+            "bad.toml",
+            "jwt_secert = \"hunter2hunter2\"\nmode = { a = 1 }\n",
+        );
+        let error =
+            SecurityConfig::from_file_and_lookup(Some(&file), |_| None).expect_err("refused");
+        let text = error.to_string();
+        assert!(text.contains("unknown setting `jwt_secert`"), "{text}");
+        assert!(text.contains("`mode` must be text"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        let broken = settings_file("broken.toml", "jwt_secret = \"hunter2 unterminated\n");
+        let text = SecurityConfig::from_file_and_lookup(Some(&broken), |_| None)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            text.contains("not a TOML table") && !text.contains("hunter2"),
+            "{text}"
+        );
+        let missing = std::path::Path::new("/nonexistent/secure-api.toml");
+        assert!(SecurityConfig::from_file_and_lookup(Some(missing), |_| None).is_err());
+    }
+
+    #[test]
+    fn production_refuses_well_known_secrets() {
+        for secret in [
+            "a-string-secret-at-least-256-bits-long",
+            "your-256-bit-secret",
+            &"x".repeat(40),
+        ] {
+            let config = SecurityConfig::builder(Mode::Prod)
+                .key(JwtKey::hs256(secret.as_bytes().to_vec()))
+                .build();
+            let error = config.expect_err("refused").to_string();
+            assert!(error.contains("well-known default"), "{secret}: {error}");
+        }
     }
 
     #[test]

@@ -211,6 +211,33 @@ impl JwtKey {
         }
     }
 
+    /// Whether an HMAC secret is a well-known placeholder (`secret`,
+    /// jwt.io's `your-256-bit-secret`, ...) or one byte repeated.
+    pub(crate) fn hmac_secret_is_known_default(&self) -> bool {
+        const KNOWN: [&str; 14] = [
+            "secret",
+            "changeme",
+            "change-me",
+            "change_me",
+            "password",
+            "supersecret",
+            "your-256-bit-secret",
+            "a-string-secret-at-least-256-bits-long",
+            "your-secret-key",
+            "jwt-secret",
+            "jwt_secret",
+            "development",
+            "default",
+            "example",
+        ];
+        let KeyMaterial::Hmac(secret) = &self.material else {
+            return false;
+        };
+        let bytes = secret.expose_secret();
+        let text = String::from_utf8_lossy(bytes).trim().to_ascii_lowercase();
+        KNOWN.contains(&text.as_str()) || bytes.windows(2).all(|pair| pair[0] == pair[1])
+    }
+
     fn decoding_key(&self) -> Result<DecodingKey, jsonwebtoken::errors::Error> {
         match &self.material {
             KeyMaterial::Hmac(secret) => Ok(DecodingKey::from_secret(secret.expose_secret())),
