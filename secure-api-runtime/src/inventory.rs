@@ -14,8 +14,9 @@ use crate::policy::{LimitKey, LimitRule, RoutePolicy};
 /// use secure_api_runtime::inventory::describe_limits;
 /// use secure_api_runtime::policy::{LimitKey, LimitRule, Quota};
 ///
+/// const QUOTAS: &[Quota] = &[Quota::per_minute(30), Quota::per_second(5)];
 /// let rule = LimitRule {
-///     quotas: &[Quota::per_minute(30), Quota::per_second(5)],
+///     quotas: QUOTAS,
 ///     key: LimitKey::User,
 ///     body: Some(4096),
 ///     concurrency: None,
