@@ -224,20 +224,12 @@ fn check_webhook_alone(declared: &Declared, errors: &mut Errors) {
     if declared.webhook.is_none() {
         return;
     }
-    let others: [(&str, Option<Span>); 4] = [
-        ("public", declared.public),
-        ("authenticated", declared.authenticated),
-        ("roles", declared.roles.as_ref().map(|(s, _)| *s)),
-        ("owner", declared.owner.as_ref().map(|(s, _)| *s)),
-    ];
-    for (name, span) in others {
-        if let Some(span) = span {
-            errors.push(
-                span,
-                format!("`#[webhook]` cannot be combined with `#[{name}]`: a webhook sender proves itself with a signature, not a token"),
-                format!("remove `#[{name}]`; write a separate route for callers with tokens"),
-            );
-        }
+    for (name, span) in token_rules(declared, true) {
+        errors.push(
+            span,
+            format!("`#[webhook]` cannot be combined with `#[{name}]`: a webhook sender proves itself with a signature, not a token"),
+            format!("remove `#[{name}]`; write a separate route for callers with tokens"),
+        );
     }
 }
 
@@ -247,20 +239,27 @@ fn check_public_alone(declared: &Declared, errors: &mut Errors) {
     if declared.public.is_none() {
         return;
     }
-    let others: [(&str, Option<Span>); 3] = [
+    for (name, span) in token_rules(declared, false) {
+        errors.push(
+            span,
+            format!("`#[public]` cannot be combined with `#[{name}]`: a public route has no caller to check"),
+            format!("remove `#[public]` to require a token, or remove `#[{name}]` to serve everyone"),
+        );
+    }
+}
+
+/// The access attributes written that need a caller with a token (and
+/// `public` too, when asked), with their spans.
+fn token_rules(declared: &Declared, with_public: bool) -> Vec<(&'static str, Span)> {
+    [
+        ("public", declared.public.filter(|_| with_public)),
         ("authenticated", declared.authenticated),
         ("roles", declared.roles.as_ref().map(|(s, _)| *s)),
         ("owner", declared.owner.as_ref().map(|(s, _)| *s)),
-    ];
-    for (name, span) in others {
-        if let Some(span) = span {
-            errors.push(
-                span,
-                format!("`#[public]` cannot be combined with `#[{name}]`: a public route has no caller to check"),
-                format!("remove `#[public]` to require a token, or remove `#[{name}]` to serve everyone"),
-            );
-        }
-    }
+    ]
+    .into_iter()
+    .filter_map(|(name, span)| span.map(|span| (name, span)))
+    .collect()
 }
 
 /// `#[owner(x)]` compares a path parameter with the caller: `x` must be a

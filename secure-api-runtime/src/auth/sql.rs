@@ -260,8 +260,9 @@ mod tests {
         TokenHash([byte; 32])
     }
 
-    #[tokio::test]
-    async fn rotation_is_single_use_and_reuse_revokes_the_family() {
+    /// An in-memory store holding token 1 of family `f`, for subject 7,
+    /// issued at 1,000 and expiring at 2,000.
+    async fn store_with_one_token() -> SqlTokenStore {
         let store = SqlTokenStore::open_url("sqlite::memory:")
             .await
             .expect("test setup");
@@ -275,6 +276,12 @@ mod tests {
             })
             .await
             .expect("test setup");
+        store
+    }
+
+    #[tokio::test]
+    async fn rotation_is_single_use_and_reuse_revokes_the_family() {
+        let store = store_with_one_token().await;
         assert_eq!(
             store
                 .rotate(&hash(1), &hash(2), 1_100, 2_100)
@@ -313,19 +320,7 @@ mod tests {
 
     #[tokio::test]
     async fn expired_tokens_do_not_rotate_and_denials_reload() {
-        let store = SqlTokenStore::open_url("sqlite::memory:")
-            .await
-            .expect("test setup");
-        store
-            .insert(&RefreshRecord {
-                hash: hash(1),
-                family: "f".to_owned(),
-                sub: "7".to_owned(),
-                issued_at: 1_000,
-                expires_at: 2_000,
-            })
-            .await
-            .expect("test setup");
+        let store = store_with_one_token().await;
         assert_eq!(
             store
                 .rotate(&hash(1), &hash(2), 2_000, 3_000)
