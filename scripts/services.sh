@@ -1,9 +1,12 @@
 # Sourced by scripts/test.sh: starts a throw-away PostgreSQL server on
 # loopback for the tests, installing it from Debian's packages when it is
-# missing, and stops it when the sourcing script exits.
+# missing, and stops it when the sourcing script exits; installs
+# redis-server the same way, which the tests start themselves (one server
+# per test, so a test can stop it).
 #
 # Exports SECURE_API_TEST_POSTGRES_URL (the admin database; tests create a
-# database each). Set it yourself to use a server of your own instead.
+# database each) and SECURE_API_TEST_REDIS_SERVER (the redis-server
+# binary). Set them yourself to use your own.
 
 services_dir=$(mktemp -d)
 services_stop() {
@@ -57,4 +60,13 @@ if [ -z "${SECURE_API_TEST_POSTGRES_URL:-}" ]; then
         start >/dev/null
     export SECURE_API_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
     echo "PostgreSQL for the tests on 127.0.0.1:$pg_port" >&2
+fi
+
+if [ -z "${SECURE_API_TEST_REDIS_SERVER:-}" ]; then
+    if ! command -v redis-server >/dev/null 2>&1; then
+        apt_install redis-server
+    fi
+    SECURE_API_TEST_REDIS_SERVER=$(command -v redis-server)
+    export SECURE_API_TEST_REDIS_SERVER
+    echo "redis-server for the tests: $SECURE_API_TEST_REDIS_SERVER" >&2
 fi

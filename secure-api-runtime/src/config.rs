@@ -10,6 +10,7 @@ use crate::auth::{IssuedToken, JwtKey, Principal, TokenError};
 use crate::idempotency::Idempotency;
 use crate::limit::Limits;
 use crate::limit::client_ip::Cidr;
+use crate::shared::{Shared, Unavailable};
 
 /// The smallest HMAC secret accepted in production mode, in bytes.
 pub const MIN_PROD_SECRET_BYTES: usize = 32;
@@ -86,6 +87,7 @@ struct Inner {
     revocations: Revocations,
     fresh_login: Duration,
     plain_http: PlainHttp,
+    shared: Option<Shared>,
 }
 
 impl fmt::Debug for SecurityConfig {
@@ -97,6 +99,7 @@ impl fmt::Debug for SecurityConfig {
             .field("trusted_proxies", &self.inner.trusted_proxies)
             .field("fresh_login", &self.inner.fresh_login)
             .field("plain_http", &self.inner.plain_http)
+            .field("shared", &self.inner.shared)
             .finish()
     }
 }
@@ -116,6 +119,7 @@ impl SecurityConfig {
             trusted_proxies: Vec::new(),
             fresh_login: DEFAULT_FRESH_LOGIN,
             plain_http: PlainHttp::Refuse,
+            shared: None,
         }
     }
 
@@ -133,6 +137,8 @@ impl SecurityConfig {
     /// | `SECURE_API_TRUSTED_PROXIES` | addresses or CIDR ranges, comma separated, whose forwarding headers are believed |
     /// | `SECURE_API_FRESH_LOGIN_SECS` | how long a password login counts as fresh for `#[authenticated(fresh)]` (default 300) |
     /// | `SECURE_API_PLAIN_HTTP` | prod mode, request not over TLS: `refuse` (403, default) or `redirect` (308 for `GET`/`HEAD`) |
+    /// | `REDIS_URL` | a Redis shared by every instance for limits, revocations and webhook replays (in memory per process when unset) |
+    /// | `SECURE_API_REDIS_UNAVAILABLE` | when Redis cannot be reached: `fail_closed` (503, default) or `fail_open` (this instance's own state) |
     ///
     /// `SECURE_API_CONFIG` may name a TOML file holding the same settings,
     /// keyed by their names without the prefix, in lowercase (`mode`,
@@ -269,6 +275,22 @@ impl SecurityConfig {
                 "SECURE_API_PLAIN_HTTP is `{other}`: use `refuse` or `redirect`"
             )),
         }
+        let on_unavailable = match lookup("SECURE_API_REDIS_UNAVAILABLE").as_deref() {
+            None | Some("fail_closed") => Unavailable::FailClosed,
+            Some("fail_open") => Unavailable::FailOpen,
+            Some(other) => {
+                problems.push(format!(
+                    "SECURE_API_REDIS_UNAVAILABLE is `{other}`: use `fail_closed` or `fail_open`"
+                ));
+                Unavailable::FailClosed
+            }
+        };
+        if let Some(url) = lookup("REDIS_URL") {
+            match Shared::new(&url, on_unavailable) {
+                Ok(shared) => builder = builder.shared(shared),
+                Err(problem) => problems.push(problem),
+            }
+        }
         if let Some(proxies) = lookup("SECURE_API_TRUSTED_PROXIES") {
             let mut parsed = Vec::new();
             for proxy in proxies.split(',').filter(|p| !p.trim().is_empty()) {
@@ -335,6 +357,11 @@ impl SecurityConfig {
         self.inner.plain_http
     }
 
+    /// The Redis shared by every instance, when configured.
+    pub fn shared(&self) -> Option<&Shared> {
+        self.inner.shared.as_ref()
+    }
+
     /// The access tokens revoked in this process.
     pub(crate) fn revocations(&self) -> &Revocations {
         &self.inner.revocations
@@ -377,7 +404,7 @@ impl SecurityConfig {
 }
 
 /// The settings a file may hold: the variables' names without the prefix.
-const FILE_SETTINGS: [&str; 11] = [
+const FILE_SETTINGS: [&str; 12] = [
     "mode",
     "jwt_secret",
     "jwt_kid",
@@ -389,6 +416,7 @@ const FILE_SETTINGS: [&str; 11] = [
     "trusted_proxies",
     "fresh_login_secs",
     "plain_http",
+    "redis_unavailable",
 ];
 
 /// Reads a TOML settings file into the text each variable would hold.
@@ -461,9 +489,18 @@ pub struct SecurityConfigBuilder {
     trusted_proxies: Vec<Cidr>,
     fresh_login: Duration,
     plain_http: PlainHttp,
+    shared: Option<Shared>,
 }
 
 impl SecurityConfigBuilder {
+    /// Shares limits, revocations and webhook replays with every instance
+    /// through Redis.
+    #[must_use]
+    pub fn shared(mut self, shared: Shared) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
     /// How long a password login counts as fresh (default 5 minutes).
     #[must_use]
     pub fn fresh_login(mut self, window: Duration) -> Self {
@@ -588,6 +625,7 @@ impl SecurityConfigBuilder {
                     revocations: Revocations::default(),
                     fresh_login: self.fresh_login,
                     plain_http: self.plain_http,
+                    shared: self.shared,
                 }),
             }),
             Ok(_) => Err(ConfigError { problems }),

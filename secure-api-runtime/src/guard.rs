@@ -19,6 +19,7 @@ use crate::limit::{InFlight, Key, Limiter};
 use crate::policy::{Access, Lifecycle, LimitKey, OwnerRule, RoutePolicy};
 use crate::problem::Problem;
 use crate::roles::RoleHierarchy;
+use crate::shared::Shared;
 use crate::webhook::{WebhookError, WebhookKeys};
 use actix_web::HttpResponse;
 use actix_web::dev::Payload;
@@ -189,11 +190,11 @@ impl<S> RouteGuardService<S> {
     /// The quotas counted at `stage`, and who they count for: the route's
     /// own, or the application default, keyed by address on public routes
     /// and by user on the others.
-    fn quotas_for(&self, stage: Stage) -> Option<(&Limiter, LimitKey)> {
+    fn quotas_for(&self, stage: Stage) -> Option<(&Arc<Limiter>, LimitKey)> {
         match &self.context.limits {
             Some(own) if own.has_quotas() => {
                 let key = self.policy.limit.key;
-                (stage == Stage::of(key)).then_some((own.as_ref(), key))
+                (stage == Stage::of(key)).then_some((own, key))
             }
             _ => {
                 let key = if !self.policy.access.needs_token() {
@@ -201,15 +202,21 @@ impl<S> RouteGuardService<S> {
                 } else {
                     LimitKey::User
                 };
-                let default = self.context.default_limits.as_deref()?;
+                let default = self.context.default_limits.as_ref()?;
                 (stage == Stage::of(key)).then_some((default, key))
             }
         }
     }
 
     /// Everything that can be decided before the handler: limits, token,
-    /// roles, owner. The principal (if any) and the in-flight slot.
-    fn decide(&self, req: &ServiceRequest) -> Result<Decision, Refusal> {
+    /// roles, owner. The principal (if any) and the in-flight slot. With a
+    /// shared store, quotas are not decided here but put in `deferred`, in
+    /// order, for the caller to decide in the store before anything else.
+    fn decide(
+        &self,
+        req: &ServiceRequest,
+        mut deferred: Option<&mut Vec<Deferred>>,
+    ) -> Result<Decision, Refusal> {
         let policy = self.policy;
         if policy.registration.lifecycle == Lifecycle::Retired {
             return Err(Refusal {
@@ -237,13 +244,21 @@ impl<S> RouteGuardService<S> {
             self.context.security.trusted_proxies(),
         )
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let limited = |stage, sub: Option<&str>| -> Result<(), Refusal> {
+        let mut limited = |stage, sub: Option<&str>| -> Result<(), Refusal> {
             let Some((limits, kind)) = self.quotas_for(stage) else {
                 return Ok(());
             };
             let Some(key) = Key::for_request(kind, Some(ip), sub) else {
                 return Ok(());
             };
+            if let Some(deferred) = deferred.as_deref_mut() {
+                deferred.push(Deferred {
+                    limiter: Arc::clone(limits),
+                    key,
+                    principal: sub.map(str::to_owned),
+                });
+                return Ok(());
+            }
             limits.check(&key).map_err(|problem| Refusal {
                 problem,
                 rule: "limit",
@@ -296,6 +311,50 @@ impl<S> RouteGuardService<S> {
     }
 }
 
+/// A quota to decide in the shared store, before anything else.
+pub(crate) struct Deferred {
+    limiter: Arc<Limiter>,
+    key: Key,
+    principal: Option<String>,
+}
+
+/// Decides deferred quotas in the shared store, in order: the first
+/// refusal, as a response, if any.
+async fn decide_shared(
+    policy: &'static RoutePolicy,
+    shared: &Shared,
+    deferred: &[Deferred],
+) -> Option<HttpResponse> {
+    for quota in deferred {
+        if let Err(problem) = quota.limiter.check_shared(shared, &quota.key).await {
+            let reason = if problem.status() == StatusCode::TOO_MANY_REQUESTS {
+                "quota_used_up"
+            } else {
+                "shared_store_unavailable"
+            };
+            audit::refused(policy, quota.principal.as_deref(), "limit", reason);
+            return Some(problem.to_response());
+        }
+    }
+    None
+}
+
+/// Whether another instance revoked the token: the refusal to send, if so
+/// (or if the store cannot say and fails closed).
+async fn revoked_elsewhere(
+    policy: &'static RoutePolicy,
+    shared: &Shared,
+    principal: &Principal,
+) -> Option<HttpResponse> {
+    let problem = match shared.is_denied(&principal.jti).await {
+        Ok(false) => return None,
+        Ok(true) => Problem::unauthorized("a valid bearer access token is required"),
+        Err(error) => shared.unavailable("token denylist", &error).err()?,
+    };
+    audit::refused(policy, Some(&principal.sub), "authentication", "revoked");
+    Some(problem.to_response())
+}
+
 /// What the guard decided before the handler: who calls, the in-flight slot
 /// held for the request, and the caller's idempotency key.
 struct Decision {
@@ -339,11 +398,14 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let policy = self.policy;
         let successor = successor_link(policy, &req);
+        let shared = self.context.security.shared().cloned();
+        let mut deferred = Vec::new();
+        let decided = self.decide(&req, shared.is_some().then_some(&mut deferred));
         let Decision {
             principal,
             slot,
             idempotency_key,
-        } = match self.decide(&req) {
+        } = match decided {
             Ok(decision) => decision,
             Err(refusal) => {
                 audit::refused(
@@ -352,9 +414,20 @@ where
                     refusal.rule,
                     refusal.reason,
                 );
-                let mut response = req.into_response(refusal.problem.to_response());
-                deprecation_headers(policy, successor.as_ref(), response.headers_mut());
-                return Box::pin(ready(Ok(response.map_into_right_body())));
+                let Some(shared) = shared.filter(|_| !deferred.is_empty()) else {
+                    let mut response = req.into_response(refusal.problem.to_response());
+                    deprecation_headers(policy, successor.as_ref(), response.headers_mut());
+                    return Box::pin(ready(Ok(response.map_into_right_body())));
+                };
+                // The quotas decided before the refusal come first.
+                return Box::pin(async move {
+                    let answer = decide_shared(policy, &shared, &deferred)
+                        .await
+                        .unwrap_or_else(|| refusal.problem.to_response());
+                    let mut response = req.into_response(answer);
+                    deprecation_headers(policy, successor.as_ref(), response.headers_mut());
+                    Ok(response.map_into_right_body())
+                });
             }
         };
         let lookup = match (policy.owner, policy.check_owned, &principal) {
@@ -378,6 +451,7 @@ where
             _ => None,
         };
         let sub = principal.as_ref().map(|p| p.sub.clone());
+        let shared_checks = shared.map(|shared| (shared, deferred, principal.clone()));
         if let Some(principal) = principal {
             req.extensions_mut().insert(principal);
         }
@@ -388,6 +462,18 @@ where
             // Held until the handler's response is ready.
             let _slot = slot;
             let mut req = req;
+            if let Some((shared, deferred, principal)) = &shared_checks {
+                let refused = match decide_shared(policy, shared, deferred).await {
+                    Some(refused) => Some(refused),
+                    None => match principal {
+                        Some(principal) => revoked_elsewhere(policy, shared, principal).await,
+                        None => None,
+                    },
+                };
+                if let Some(refused) = refused {
+                    return Ok(req.into_response(refused).map_into_right_body());
+                }
+            }
             let claimed = match idempotency_key {
                 None => None,
                 Some((who, key)) => {
@@ -412,7 +498,13 @@ where
                 }
             };
             if matches!(policy.access, Access::Webhook { .. })
-                && let Err((problem, reason)) = verify_webhook(webhook.as_ref(), &mut req).await
+                && let Err((problem, reason)) = verify_webhook(
+                    policy,
+                    webhook.as_ref(),
+                    shared_checks.as_ref().map(|(shared, _, _)| shared),
+                    &mut req,
+                )
+                .await
             {
                 if let Some(scope) = &claimed {
                     security.idempotency().abandon(scope);
@@ -509,15 +601,38 @@ enum Claim {
 /// the route's keys and puts it back for the handler. Nothing parses the
 /// body before the signature holds.
 async fn verify_webhook(
+    policy: &'static RoutePolicy,
     keys: Option<&WebhookKeys>,
+    shared: Option<&Shared>,
     req: &mut ServiceRequest,
 ) -> Result<(), (Problem, &'static str)> {
     let body = read_body(req).await.map_err(|p| (p, "body_unreadable"))?;
     let Some(keys) = keys else {
         return Err((WebhookError::BadSignature.into(), "no_keys_registered"));
     };
-    keys.verify(req.headers(), &body, crate::auth::sessions::now_secs())
+    let now = crate::auth::sessions::now_secs();
+    let id = keys
+        .verify_signature(req.headers(), &body, now)
         .map_err(|e| (Problem::from(e), e.reason()))?;
+    if let Some(id) = id {
+        let remembered = match shared {
+            Some(shared) => match shared
+                .first_delivery(policy.path, id, keys.replay_window())
+                .await
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(WebhookError::Replayed),
+                Err(error) => {
+                    shared
+                        .unavailable("webhook replay cache", &error)
+                        .map_err(|p| (p, "shared_store_unavailable"))?;
+                    keys.remember(id, now)
+                }
+            },
+            None => keys.remember(id, now),
+        };
+        remembered.map_err(|e| (Problem::from(e), e.reason()))?;
+    }
     req.set_payload(Payload::from(body));
     Ok(())
 }

@@ -58,6 +58,7 @@ pub mod page;
 pub mod policy;
 pub mod problem;
 pub mod roles;
+pub mod shared;
 pub mod state;
 pub mod webhook;
 

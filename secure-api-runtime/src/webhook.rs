@@ -219,18 +219,37 @@ impl WebhookKeys {
     /// epoch). A Standard Webhooks id that passes is remembered, so the same
     /// delivery is accepted once.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: u64) -> Result<(), WebhookError> {
-        match self.inner.format {
-            Format::Standard => self.verify_standard(headers, body, now),
-            Format::HexSignature => self.verify_hex(headers, body),
+        match self.verify_signature(headers, body, now)? {
+            Some(id) => self.remember(id, now),
+            None => Ok(()),
         }
     }
 
-    fn verify_standard(
+    /// Checks the signature only; the delivery id to record (Standard
+    /// Webhooks), which the caller checks for a replay.
+    pub(crate) fn verify_signature<'h>(
         &self,
-        headers: &HeaderMap,
+        headers: &'h HeaderMap,
         body: &[u8],
         now: u64,
-    ) -> Result<(), WebhookError> {
+    ) -> Result<Option<&'h str>, WebhookError> {
+        match self.inner.format {
+            Format::Standard => self.verify_standard(headers, body, now).map(Some),
+            Format::HexSignature => self.verify_hex(headers, body).map(|()| None),
+        }
+    }
+
+    /// How long a delivery id must be remembered: twice the tolerance.
+    pub(crate) fn replay_window(&self) -> Duration {
+        Duration::from_secs(2 * self.inner.tolerance)
+    }
+
+    fn verify_standard<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        body: &[u8],
+        now: u64,
+    ) -> Result<&'h str, WebhookError> {
         let id = single(headers, "webhook-id")?;
         if id.is_empty() || id.len() > 256 {
             return Err(WebhookError::MissingHeader);
@@ -256,7 +275,7 @@ impl WebhookKeys {
         if !matched {
             return Err(WebhookError::BadSignature);
         }
-        self.remember(id, now)
+        Ok(id)
     }
 
     fn verify_hex(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookError> {
@@ -276,7 +295,7 @@ impl WebhookKeys {
     }
 
     /// Records `id` until it could no longer pass the timestamp check.
-    fn remember(&self, id: &str, now: u64) -> Result<(), WebhookError> {
+    pub(crate) fn remember(&self, id: &str, now: u64) -> Result<(), WebhookError> {
         let mut seen = self.inner.seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.get(id).is_some_and(|until| *until >= now) {
             return Err(WebhookError::Replayed);

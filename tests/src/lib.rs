@@ -11,6 +11,7 @@ use example_app::auth::{Auth, AuthOptions};
 use example_app::store::Store;
 use secure_api_runtime::auth::JwtKey;
 use secure_api_runtime::outbound::SafeClient;
+use secure_api_runtime::shared::Shared;
 use secure_api_runtime::webhook::WebhookKeys;
 use secure_api_runtime::{Mode, SecurityConfig};
 
@@ -76,7 +77,7 @@ impl TestApp {
             unique()
         ));
         let url = format!("sqlite://{}", database.display());
-        Self::launch(database, &url, options, integrations).await
+        Self::launch(database, &url, options, integrations, None).await
     }
 
     async fn launch(
@@ -84,9 +85,14 @@ impl TestApp {
         url: &str,
         options: AuthOptions,
         integrations: Integrations,
+        shared: Option<Shared>,
     ) -> Self {
-        let security = SecurityConfig::builder(Mode::Dev)
-            .key(JwtKey::hs256(TEST_SECRET.to_vec()))
+        let mut security =
+            SecurityConfig::builder(Mode::Dev).key(JwtKey::hs256(TEST_SECRET.to_vec()));
+        if let Some(shared) = shared {
+            security = security.shared(shared);
+        }
+        let security = security
             .build()
             .unwrap_or_else(|e| panic!("test configuration: {e}"));
         let store = Store::open(url)
@@ -159,30 +165,28 @@ impl TestApp {
     /// named by `SECURE_API_TEST_POSTGRES_URL` (which `scripts/test.sh`
     /// starts).
     pub async fn start_postgres() -> Self {
-        let admin = std::env::var("SECURE_API_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-            panic!(
-                "SECURE_API_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
-                 which starts PostgreSQL"
-            )
-        });
-        let name = format!("secure_api_e2e_{}_{}", std::process::id(), unique());
-        let pool = secure_api_runtime::auth::connect_any(&admin, 1)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&pool)
-            .await
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-        pool.close().await;
-        let url = match admin.rsplit_once('/') {
-            Some((server, _)) => format!("{server}/{name}"),
-            None => panic!("SECURE_API_TEST_POSTGRES_URL has no database name: {admin}"),
-        };
+        let url = postgres_database().await;
         Self::launch(
             PathBuf::new(),
             &url,
             AuthOptions::default(),
             integrations(None),
+            None,
+        )
+        .await
+    }
+
+    /// An instance of a fleet: the example app on the database at
+    /// `database_url`, sharing limits, revocations and webhook replays
+    /// through `shared`. Several such apps on one database and one Redis
+    /// behave as instances behind a load balancer.
+    pub async fn start_instance(database_url: &str, shared: Shared) -> Self {
+        Self::launch(
+            PathBuf::new(),
+            database_url,
+            AuthOptions::default(),
+            integrations(None),
+            Some(shared),
         )
         .await
     }
@@ -236,6 +240,7 @@ impl TestApp {
             &self.url_of_database,
             AuthOptions::default(),
             integrations(None),
+            None,
         )
         .await
     }
@@ -281,4 +286,100 @@ macro_rules! on_both_databases {
             )*
         }
     };
+}
+
+/// A new, empty database on the PostgreSQL server named by
+/// `SECURE_API_TEST_POSTGRES_URL` (which `scripts/test.sh` starts): its URL.
+pub async fn postgres_database() -> String {
+    let admin = std::env::var("SECURE_API_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "SECURE_API_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
+             which starts PostgreSQL"
+        )
+    });
+    let name = format!("secure_api_e2e_{}_{}", std::process::id(), unique());
+    let pool = secure_api_runtime::auth::connect_any(&admin, 1)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+    pool.close().await;
+    match admin.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("SECURE_API_TEST_POSTGRES_URL has no database name: {admin}"),
+    }
+}
+
+/// A Redis server of a test's own, on a free loopback port, stopped when
+/// dropped (or earlier, to test what happens when Redis goes away).
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Option<std::process::Child>,
+    port: u16,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` (`SECURE_API_TEST_REDIS_SERVER`, which
+    /// `scripts/test.sh` provides) without persistence and waits until it
+    /// accepts connections.
+    pub fn start() -> Self {
+        let binary = std::env::var("SECURE_API_TEST_REDIS_SERVER").unwrap_or_else(|_| {
+            panic!(
+                "SECURE_API_TEST_REDIS_SERVER is not set: run the tests with scripts/test.sh, \
+                 which installs redis-server"
+            )
+        });
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("free port: {e}"));
+        let child = std::process::Command::new(&binary)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start in 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child: Some(child),
+            port,
+        }
+    }
+
+    /// `redis://127.0.0.1:PORT/`
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Stops the server now.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

@@ -359,6 +359,14 @@ impl<S: TokenStore> Sessions<S> {
         self.security
             .revocations()
             .revoke(&caller.jti, caller.exp, now);
+        if let Some(shared) = self.security.shared()
+            && let Err(error) = shared.deny(&caller.jti, caller.exp).await
+        {
+            // Stored and denied here; other instances learn it at their
+            // next start, or refuse everything while Redis is down if they
+            // fail closed.
+            tracing::warn!(target: "secure_api", ?error, "the logout could not be shared with other instances");
+        }
         if let Ok(presented) = parse_refresh(presented)
             && let Some(owner) = self.store.family_of(&presented).await?
             && owner.sub == caller.sub

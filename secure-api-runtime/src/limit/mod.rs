@@ -26,6 +26,7 @@ use governor::{DefaultKeyedRateLimiter, RateLimiter};
 
 use crate::policy::{LimitKey, LimitRule, Quota, RoutePolicy};
 use crate::problem::Problem;
+use crate::shared::Shared;
 
 /// The most clients one limiter tracks at once.
 pub const MAX_KEYS: usize = 100_000;
@@ -124,6 +125,8 @@ pub struct Limiter {
     quotas: Vec<QuotaLimiter>,
     in_flight: AtomicU32,
     concurrency: Option<u32>,
+    /// The name its quotas have in a shared store (the route, or `default`).
+    name: String,
 }
 
 impl fmt::Debug for Limiter {
@@ -149,6 +152,61 @@ impl Limiter {
                 .collect(),
             in_flight: AtomicU32::new(0),
             concurrency,
+            name: String::new(),
+        }
+    }
+
+    /// Names the limiter's quotas in a shared store: the same name on every
+    /// instance counts against the same quota.
+    #[must_use]
+    pub(crate) fn named(mut self, name: String) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// Like [`Limiter::check`], decided in Redis for every instance at once.
+    /// When Redis cannot be reached, the store's [`Unavailable`](crate::shared::Unavailable)
+    /// choice applies: this instance's own quotas, or a 503.
+    pub(crate) async fn check_shared(&self, shared: &Shared, key: &Key) -> Result<(), Problem> {
+        if self.quotas.is_empty() {
+            return Ok(());
+        }
+        let who = match key {
+            Key::Ip(ip) => format!("ip:{ip}"),
+            Key::User(sub) => format!("user:{sub}"),
+            Key::Both(ip, sub) => format!("both:{ip}:{sub}"),
+        };
+        let keys: Vec<String> = self
+            .quotas
+            .iter()
+            .map(|q| {
+                format!(
+                    "secure_api:limit:{}:{}/{}s:{who}",
+                    self.name, q.quota.count, q.quota.period_secs
+                )
+            })
+            .collect();
+        let gcra: Vec<(u64, u64)> = self
+            .quotas
+            .iter()
+            .map(|q| {
+                let period = q.quota.period_secs.saturating_mul(1000);
+                ((period / u64::from(q.quota.count.max(1))).max(1), period)
+            })
+            .collect();
+        match shared.quota(&keys, &gcra).await {
+            Ok(None) => Ok(()),
+            Ok(Some((index, wait))) => {
+                let refused = self
+                    .quotas
+                    .get(index)
+                    .map_or(Quota::per_second(1), |q| q.quota);
+                Err(too_many_requests(&self.quotas, refused, wait))
+            }
+            Err(error) => {
+                shared.unavailable("rate limit", &error)?;
+                self.check(key)
+            }
         }
     }
 
@@ -282,7 +340,12 @@ impl Limits {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = routes
             .entry(std::ptr::from_ref(policy) as usize)
-            .or_insert_with(|| Arc::new(Limiter::new(quotas, concurrency, self.max_keys)));
+            .or_insert_with(|| {
+                Arc::new(
+                    Limiter::new(quotas, concurrency, self.max_keys)
+                        .named(format!("{} {}", policy.method, policy.path)),
+                )
+            });
         Some(Arc::clone(entry))
     }
 
@@ -296,9 +359,14 @@ impl Limits {
             .defaults
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = defaults
-            .entry(quotas.to_vec())
-            .or_insert_with(|| Arc::new(Limiter::new(quotas, None, self.max_keys)));
+        let entry = defaults.entry(quotas.to_vec()).or_insert_with(|| {
+            let name = quotas
+                .iter()
+                .map(|q| format!("{}/{}s", q.count, q.period_secs))
+                .collect::<Vec<_>>()
+                .join(",");
+            Arc::new(Limiter::new(quotas, None, self.max_keys).named(format!("default {name}")))
+        });
         Some(Arc::clone(entry))
     }
 }

@@ -1,0 +1,229 @@
+//! Several instances behind a load balancer: two example apps on one
+//! PostgreSQL database and one Redis give the guarantees of one; and what
+//! happens when Redis goes away, failing open or closed.
+
+use reqwest::{Client, Method, StatusCode};
+use secure_api_runtime::auth::sessions::now_secs;
+use secure_api_runtime::shared::{Shared, Unavailable};
+use secure_api_runtime::webhook::WebhookKeys;
+use secure_api_tests::{RedisServer, TEST_WEBHOOK_SECRET, TestApp, postgres_database};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "plum tree at dusk";
+
+fn shared(redis: &RedisServer, on_unavailable: Unavailable) -> Shared {
+    Shared::new(&redis.url(), on_unavailable).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn status(app: &TestApp, client: &Client, path: &str, token: &str) -> StatusCode {
+    app.send(client, Method::GET, path, Some(token), None)
+        .await
+        .0
+}
+
+async fn post(
+    app: &TestApp,
+    client: &Client,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    app.send(client, Method::POST, path, token, Some(body))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rotation() {
+    let redis = RedisServer::start();
+    let database = postgres_database().await;
+    let a = TestApp::start_instance(&database, shared(&redis, Unavailable::FailClosed)).await;
+    let b = TestApp::start_instance(&database, shared(&redis, Unavailable::FailClosed)).await;
+    let client = Client::new();
+
+    // `/api/search` allows 5 a second per user: 5 in all, not 5 on each.
+    let token = a.token("1", &["user"]);
+    let mut allowed = 0;
+    let mut refused = 0;
+    for n in 0..8 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        match status(app, &client, "/api/search?q=a", &token).await {
+            StatusCode::OK => allowed += 1,
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((allowed, refused), (5, 3));
+
+    // A logout on A is honoured by B at once.
+    let (status_code, user) = post(
+        &a,
+        &client,
+        "/api/auth/register",
+        None,
+        json!({"username": "fleet", "password": PASSWORD, "display_name": "Fleet"}),
+    )
+    .await;
+    assert_eq!(status_code, StatusCode::CREATED, "{user}");
+    let me = format!("/api/users/{}", user["id"]);
+    let (_, pair) = post(
+        &a,
+        &client,
+        "/api/auth/login",
+        None,
+        json!({"username": "fleet", "password": PASSWORD}),
+    )
+    .await;
+    let access = pair["access_token"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(status(&b, &client, &me, &access).await, StatusCode::OK);
+    let (status_code, _) = post(
+        &a,
+        &client,
+        "/api/auth/logout",
+        Some(&access),
+        json!({"refresh_token": pair["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(status_code, StatusCode::NO_CONTENT);
+    assert_eq!(
+        status(&b, &client, &me, &access).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A refresh token rotated on A cannot be used again on B.
+    let (_, first) = post(
+        &a,
+        &client,
+        "/api/auth/login",
+        None,
+        json!({"username": "fleet", "password": PASSWORD}),
+    )
+    .await;
+    let (status_code, second) = post(
+        &a,
+        &client,
+        "/api/auth/refresh",
+        None,
+        json!({"refresh_token": first["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(status_code, StatusCode::OK);
+    let (status_code, _) = post(
+        &b,
+        &client,
+        "/api/auth/refresh",
+        None,
+        json!({"refresh_token": first["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(status_code, StatusCode::UNAUTHORIZED);
+    let (status_code, _) = post(
+        &b,
+        &client,
+        "/api/auth/refresh",
+        None,
+        json!({"refresh_token": second["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(
+        status_code,
+        StatusCode::UNAUTHORIZED,
+        "the family is revoked everywhere"
+    );
+
+    // A webhook delivery accepted by A is a replay on B.
+    let keys = WebhookKeys::standard(TEST_WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}"));
+    let body = r#"{"type": "payment.failed", "order_id": 7, "amount": 100}"#;
+    let now = now_secs();
+    let deliver = |app: &TestApp| {
+        let request = client
+            .post(app.url("/api/webhooks/payment"))
+            .header("content-type", "application/json")
+            .header("webhook-id", "msg_fleet")
+            .header("webhook-timestamp", now.to_string())
+            .header(
+                "webhook-signature",
+                keys.sign("msg_fleet", now, body.as_bytes()),
+            )
+            .body(body);
+        async move {
+            request
+                .send()
+                .await
+                .map(|r| r.status())
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    assert_eq!(deliver(&a).await, StatusCode::ACCEPTED);
+    assert_eq!(deliver(&b).await, StatusCode::UNAUTHORIZED);
+
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_fail_open_keeps_serving_with_local_limits() {
+    let mut redis = RedisServer::start();
+    let app = TestApp::start_instance(
+        &postgres_database().await,
+        shared(&redis, Unavailable::FailOpen),
+    )
+    .await;
+    let client = Client::new();
+    let token = app.token("1", &["user"]);
+    assert_eq!(
+        status(&app, &client, "/api/search?q=a", &token).await,
+        StatusCode::OK
+    );
+    redis.stop();
+    // Redis is gone: this instance's own quota (5 a second) still holds.
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(status(&app, &client, "/api/search?q=a", &token).await);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        2
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_fail_closed_answers_503() {
+    let mut redis = RedisServer::start();
+    let app = TestApp::start_instance(
+        &postgres_database().await,
+        shared(&redis, Unavailable::FailClosed),
+    )
+    .await;
+    let client = Client::new();
+    let token = app.token("1", &["user"]);
+    assert_eq!(
+        status(&app, &client, "/api/search?q=a", &token).await,
+        StatusCode::OK
+    );
+    redis.stop();
+    let response = client
+        .get(app.url("/api/search?q=a"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    app.stop().await;
+}
