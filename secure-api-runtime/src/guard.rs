@@ -477,8 +477,8 @@ where
             let claimed = match idempotency_key {
                 None => None,
                 Some((who, key)) => {
-                    let scope = (who, std::ptr::from_ref(policy) as usize, key);
-                    match claim(&security, &mut req, scope).await {
+                    let shared = shared_checks.as_ref().map(|(shared, _, _)| shared);
+                    match claim(&security, shared, policy, &mut req, (who, key)).await {
                         Ok(Claim::Run(scope)) => Some(scope),
                         Ok(Claim::Answered(response)) => {
                             return Ok(req.into_response(response).map_into_right_body());
@@ -507,7 +507,7 @@ where
                 .await
             {
                 if let Some(scope) = &claimed {
-                    security.idempotency().abandon(scope);
+                    release(&security, scope).await;
                 }
                 audit::refused(policy, None, "webhook", reason);
                 return Ok(req
@@ -518,7 +518,7 @@ where
                 && let Err(problem) = lookup.await
             {
                 if let Some(scope) = &claimed {
-                    security.idempotency().abandon(scope);
+                    release(&security, scope).await;
                 }
                 let reason = match problem.status() {
                     StatusCode::NOT_FOUND => "not_owner_or_missing",
@@ -593,7 +593,7 @@ fn deprecation_headers(policy: &RoutePolicy, link: Option<&HeaderValue>, headers
 }
 
 enum Claim {
-    Run(idempotency::Scope),
+    Run(Claimed),
     Answered(HttpResponse),
 }
 
@@ -650,32 +650,77 @@ async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, Problem> {
     })
 }
 
+/// A key claimed for this request: in this process, or in the shared store.
+enum Claimed {
+    Local(idempotency::Scope),
+    Shared {
+        shared: Shared,
+        key: String,
+        fingerprint: [u8; 32],
+    },
+}
+
 /// Reads the body (within the route's cap), puts it back for the handler,
-/// and claims the key for this exact request.
+/// and claims the key for this exact request: in the shared store when
+/// there is one (falling back to this process's own keys when it fails
+/// open), else in this process.
 async fn claim(
     security: &SecurityConfig,
+    shared: Option<&Shared>,
+    policy: &'static RoutePolicy,
     req: &mut ServiceRequest,
-    scope: idempotency::Scope,
+    (who, key): (String, String),
 ) -> Result<Claim, Problem> {
     let body = read_body(req).await?;
     let print = idempotency::fingerprint(req.method(), &req.uri().to_string(), &body);
     req.set_payload(Payload::from(body));
+    if let Some(shared) = shared {
+        let stored_at = format!(
+            "secure_api:idempotency:{} {}:{who}:{key}",
+            policy.method, policy.path
+        );
+        match idempotency::claim_shared(shared, &stored_at, print).await {
+            Ok(Ok(idempotency::Claim::Run)) => {
+                return Ok(Claim::Run(Claimed::Shared {
+                    shared: shared.clone(),
+                    key: stored_at,
+                    fingerprint: print,
+                }));
+            }
+            Ok(Ok(idempotency::Claim::Replay(response))) => return Ok(Claim::Answered(response)),
+            Ok(Err(problem)) => return Err(problem),
+            Err(error) => shared.unavailable("idempotency keys", &error)?,
+        }
+    }
+    let scope = (who, std::ptr::from_ref(policy) as usize, key);
     Ok(match security.idempotency().claim(scope.clone(), print)? {
-        idempotency::Claim::Run => Claim::Run(scope),
+        idempotency::Claim::Run => Claim::Run(Claimed::Local(scope)),
         idempotency::Claim::Replay(response) => Claim::Answered(response),
     })
+}
+
+/// Frees a claimed key whose request failed before it was answered.
+async fn release(security: &SecurityConfig, claimed: &Claimed) {
+    match claimed {
+        Claimed::Local(scope) => security.idempotency().abandon(scope),
+        Claimed::Shared { shared, key, .. } => {
+            if let Err(error) = shared.delete(key).await {
+                tracing::warn!(target: "secure_api", %error, "an idempotency key could not be freed");
+            }
+        }
+    }
 }
 
 /// Stores the handler's answer under the claimed key and sends it.
 async fn remember<B: MessageBody + 'static>(
     security: &SecurityConfig,
-    scope: &idempotency::Scope,
+    claimed: &Claimed,
     answer: Result<ServiceResponse<B>, Error>,
 ) -> Result<ServiceResponse<EitherBody<B>>, Error> {
     let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {
-            security.idempotency().abandon(scope);
+            release(security, claimed).await;
             return Err(e);
         }
     };
@@ -683,13 +728,26 @@ async fn remember<B: MessageBody + 'static>(
     let status = response.status();
     let headers = response.headers().clone();
     let Ok(body) = actix_web::body::to_bytes(response.into_body()).await else {
-        security.idempotency().abandon(scope);
+        release(security, claimed).await;
         let failed = Problem::new(StatusCode::INTERNAL_SERVER_ERROR).to_response();
         return Ok(ServiceResponse::new(request, failed).map_into_right_body());
     };
-    security
-        .idempotency()
-        .finish(scope, status, &headers, &body);
+    match claimed {
+        Claimed::Local(scope) => security
+            .idempotency()
+            .finish(scope, status, &headers, &body),
+        Claimed::Shared {
+            shared,
+            key,
+            fingerprint,
+        } => {
+            if let Err(error) =
+                idempotency::finish_shared(shared, key, *fingerprint, status, &headers, &body).await
+            {
+                tracing::warn!(target: "secure_api", %error, "an answer could not be kept for replays");
+            }
+        }
+    }
     let mut rebuilt = HttpResponse::build(status);
     for (name, value) in &headers {
         rebuilt.append_header((name.clone(), value.clone()));

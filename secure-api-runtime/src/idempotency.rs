@@ -18,6 +18,9 @@ use actix_web::web::Bytes;
 use sha2::{Digest as _, Sha256};
 
 use crate::problem::Problem;
+use crate::shared::{Shared, SharedError};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 /// How long a stored answer is replayed.
 pub const KEY_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -246,6 +249,106 @@ impl Idempotency {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(scope);
     }
+}
+
+/// A claimed key in the shared store, as JSON: the request's fingerprint
+/// and, once answered, the answer (header values and body in base64).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedEntry {
+    fingerprint: String,
+    answer: Option<SharedAnswer>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedAnswer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Like [`Idempotency::claim`], for every instance at once: the key is
+/// claimed in Redis (`SET NX`), and a repeat is answered from there.
+pub(crate) async fn claim_shared(
+    shared: &Shared,
+    key: &str,
+    fingerprint: [u8; 32],
+) -> Result<Result<Claim, Problem>, SharedError> {
+    let entry = SharedEntry {
+        fingerprint: hex(&fingerprint),
+        answer: None,
+    };
+    let text = serde_json::to_vec(&entry).unwrap_or_default();
+    if shared.set_new(key, &text, KEY_TTL).await? {
+        return Ok(Ok(Claim::Run));
+    }
+    let Some(stored) = shared.get(key).await? else {
+        // Expired between the two calls: claim it again next time.
+        return Ok(Err(Problem::new(StatusCode::CONFLICT).with_detail(
+            "a request with this `Idempotency-Key` is still being processed",
+        )));
+    };
+    let Ok(stored) = serde_json::from_slice::<SharedEntry>(&stored) else {
+        return Ok(Err(Problem::new(StatusCode::CONFLICT)
+            .with_detail("this `Idempotency-Key` cannot be replayed")));
+    };
+    if stored.fingerprint != entry.fingerprint {
+        return Ok(Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+            .with_detail(
+                "this `Idempotency-Key` was used for a different request",
+            )));
+    }
+    let Some(answer) = stored.answer else {
+        return Ok(Err(Problem::new(StatusCode::CONFLICT).with_detail(
+            "a request with this `Idempotency-Key` is still being processed",
+        )));
+    };
+    let decode = |text: &str| STANDARD.decode(text).unwrap_or_default();
+    let stored = Stored {
+        status: StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK),
+        headers: answer
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((
+                    HeaderName::from_bytes(name.as_bytes()).ok()?,
+                    HeaderValue::from_bytes(&decode(value)).ok()?,
+                ))
+            })
+            .collect(),
+        body: Bytes::from(decode(&answer.body)),
+    };
+    Ok(Ok(Claim::Replay(replay(&stored))))
+}
+
+/// Like [`Idempotency::finish`], in the shared store.
+pub(crate) async fn finish_shared(
+    shared: &Shared,
+    key: &str,
+    fingerprint: [u8; 32],
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(), SharedError> {
+    if status.is_server_error() {
+        return shared.delete(key).await;
+    }
+    let entry = SharedEntry {
+        fingerprint: hex(&fingerprint),
+        answer: Some(SharedAnswer {
+            status: status.as_u16(),
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.as_str().to_owned(), STANDARD.encode(value.as_bytes())))
+                .collect(),
+            body: STANDARD.encode(body),
+        }),
+    };
+    let text = serde_json::to_vec(&entry).unwrap_or_default();
+    shared.set(key, &text, KEY_TTL).await
 }
 
 fn replay(stored: &Stored) -> HttpResponse {

@@ -234,6 +234,65 @@ impl Shared {
         Ok(set.is_some())
     }
 
+    /// Stores `value` at `key` for `ttl` unless the key exists; false when
+    /// it did.
+    pub(crate) async fn set_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, SharedError> {
+        let mut connection = self.connection().await?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl.as_secs().max(1))
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(set.is_some())
+    }
+
+    /// Stores `value` at `key` for `ttl`.
+    pub(crate) async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), SharedError> {
+        let mut connection = self.connection().await?;
+        redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("EX")
+            .arg(ttl.as_secs().max(1))
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    /// The value at `key`, if any.
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, SharedError> {
+        let mut connection = self.connection().await?;
+        redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Removes `key`.
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), SharedError> {
+        let mut connection = self.connection().await?;
+        redis::cmd("DEL")
+            .arg(key)
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
     /// Handles a failed decision: `Ok(())` to fall back to this instance's
     /// own state (fail open, with a warning), or the 503 to answer.
     pub(crate) fn unavailable(&self, what: &str, error: &SharedError) -> Result<(), Problem> {

@@ -156,6 +156,50 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
     assert_eq!(deliver(&a).await, StatusCode::ACCEPTED);
     assert_eq!(deliver(&b).await, StatusCode::UNAUTHORIZED);
 
+    // An idempotency key used on A replays on B, and the order moves once.
+    let owner = a.token("1", &["user"]);
+    let (_, order) = post(
+        &a,
+        &client,
+        "/api/orders",
+        Some(&owner),
+        json!({"item": "lamp", "quantity": 1}),
+    )
+    .await;
+    let id = order["id"].as_i64().unwrap_or_default();
+    let (status_code, _) = a
+        .send(
+            &client,
+            Method::POST,
+            &format!("/api/orders/{id}/validate"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(status_code, StatusCode::OK);
+    let execute = |app: &TestApp| {
+        let request = client
+            .post(app.url(&format!("/api/orders/{id}/execute")))
+            .bearer_auth(&owner)
+            .header("idempotency-key", "fleet-key-1");
+        async move { request.send().await.unwrap_or_else(|e| panic!("{e}")) }
+    };
+    let first = execute(&a).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first_body = first.text().await.unwrap_or_default();
+    let replayed = execute(&b).await;
+    assert_eq!(replayed.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        replayed
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    assert_eq!(replayed.text().await.unwrap_or_default(), first_body);
+    let moves = a.store.order_transitions(id).await.unwrap_or_default();
+    assert_eq!(moves.len(), 2, "validated once, executed once: {moves:?}");
+
     a.stop().await;
     b.stop().await;
 }
