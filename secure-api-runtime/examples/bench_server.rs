@@ -6,7 +6,9 @@
 
 use actix_web::{App, HttpResponse};
 use secure_api_runtime::auth::JwtKey;
+use secure_api_runtime::policy::Quota;
 use secure_api_runtime::prelude::*;
+use secure_api_runtime::shared::{Shared, Unavailable};
 
 const BODY: &str = r#"{"id":42,"username":"bench","display_name":"Bench User"}"#;
 
@@ -37,22 +39,36 @@ fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|w| w.parse().ok())
         .unwrap_or(1);
-    let security = SecurityConfig::builder(Mode::Dev)
-        .key(JwtKey::hs256(
-            b"load benchmark secret, at least 32 bytes".to_vec(),
-        ))
-        .build()
-        .map_err(std::io::Error::other)?;
+    let mut security = SecurityConfig::builder(Mode::Dev).key(JwtKey::hs256(
+        b"load benchmark secret, at least 32 bytes".to_vec(),
+    ));
+    // `REDIS_URL` decides quotas in Redis, as a fleet would.
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        security = security
+            .shared(Shared::new(&url, Unavailable::FailClosed).map_err(std::io::Error::other)?);
+    }
+    let security = security.build().map_err(std::io::Error::other)?;
+    // `BENCH_QUOTA=N` counts every request against a quota of N a second
+    // per user (high enough never to refuse), so the limiter is on the path.
+    let quota: Vec<Quota> = std::env::var("BENCH_QUOTA")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .map(|n| vec![Quota::per_second(n)])
+        .unwrap_or_default();
     let token = security
         .issue_access_token("42", &["user".to_owned()])
         .map_err(std::io::Error::other)?;
     println!("{}", token.token);
     actix_web::rt::System::new().block_on(async move {
-        let secured_server =
-            HttpServer::new(move || SecureApp::new(security.clone()).service(secured).into_app())
-                .workers(workers)
-                .bind(("127.0.0.1", secured_port))?
-                .run();
+        let secured_server = HttpServer::new(move || {
+            SecureApp::new(security.clone())
+                .default_limit(&quota)
+                .service(secured)
+                .into_app()
+        })
+        .workers(workers)
+        .bind(("127.0.0.1", secured_port))?
+        .run();
         let bare_server = HttpServer::new(|| App::new().service(bare))
             .workers(workers)
             .bind(("127.0.0.1", bare_port))?

@@ -30,15 +30,16 @@ pub enum Unavailable {
 }
 
 /// GCRA over several quotas at once: every quota must allow the request,
-/// and only then is it counted against all of them. Times are milliseconds
-/// from Redis's own clock, so every instance shares one clock.
+/// and only then is it counted against all of them. Times are microseconds
+/// from Redis's own clock, so every instance shares one clock (below 2^53, so
+/// Lua's numbers hold them exactly).
 ///
-/// `KEYS[i]`: the quota's key; `ARGV[2i-1]`: the emission interval;
-/// `ARGV[2i]`: the period (the burst is `period / interval`).
+/// `KEYS[i]`: the quota's key; `ARGV[2i-1]`: the emission interval (µs);
+/// `ARGV[2i]`: the period (µs; the burst is `period / interval`).
 /// Returns `{1, 0, 0}` when allowed, else `{0, i, wait}`.
 const GCRA: &str = r"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tats = {}
 for i = 1, #KEYS do
   local interval = tonumber(ARGV[2 * i - 1])
@@ -52,7 +53,7 @@ for i = 1, #KEYS do
   tats[i] = next_tat
 end
 for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', tats[i] - now + 1)
+  redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', math.floor((tats[i] - now) / 1000) + 1)
 end
 return {1, 0, 0}
 ";
@@ -184,7 +185,7 @@ impl Shared {
             [1, ..] => Ok(None),
             [0, index, wait] => Ok(Some((
                 usize::try_from(*index - 1).unwrap_or(0),
-                Duration::from_millis(u64::try_from(*wait).unwrap_or(0)),
+                Duration::from_micros(u64::try_from(*wait).unwrap_or(0)),
             ))),
             _ => Ok(Some((0, Duration::from_secs(1)))),
         }

@@ -190,7 +190,7 @@ impl Limiter {
             .quotas
             .iter()
             .map(|q| {
-                let period = q.quota.period_secs.saturating_mul(1000);
+                let period = q.quota.period_secs.saturating_mul(1_000_000);
                 ((period / u64::from(q.quota.count.max(1))).max(1), period)
             })
             .collect();
