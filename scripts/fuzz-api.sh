@@ -40,7 +40,9 @@ until curl -fs -o /dev/null "http://127.0.0.1:$port/health"; do
 done
 token=$(cd "$work" && target_bin="$OLDPWD/target/debug/example-app" && "$target_bin" token --sub 1 --roles admin --ttl 3600)
 
-"$venv/bin/st" run "http://127.0.0.1:$port/openapi.json" \
+# From the scratch directory, so schemathesis keeps its cache out of the tree.
+cd "$work"
+"$OLDPWD/$venv/bin/st" run "http://127.0.0.1:$port/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
     --max-examples "$MAX_EXAMPLES" \
