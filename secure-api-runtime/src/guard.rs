@@ -346,12 +346,18 @@ async fn revoked_elsewhere(
     shared: &Shared,
     principal: &Principal,
 ) -> Option<HttpResponse> {
-    let problem = match shared.is_denied(&principal.jti).await {
+    let (problem, reason) = match shared.is_denied(&principal.jti).await {
         Ok(false) => return None,
-        Ok(true) => Problem::unauthorized("a valid bearer access token is required"),
-        Err(error) => shared.unavailable("token denylist", &error).err()?,
+        Ok(true) => (
+            Problem::unauthorized("a valid bearer access token is required"),
+            "revoked",
+        ),
+        Err(error) => (
+            shared.unavailable("token denylist", &error).err()?,
+            "shared_store_unavailable",
+        ),
     };
-    audit::refused(policy, Some(&principal.sub), "authentication", "revoked");
+    audit::refused(policy, Some(&principal.sub), "authentication", reason);
     Some(problem.to_response())
 }
 
@@ -408,14 +414,17 @@ where
         } = match decided {
             Ok(decision) => decision,
             Err(refusal) => {
-                audit::refused(
-                    policy,
-                    refusal.principal.as_deref(),
-                    refusal.rule,
-                    refusal.reason,
-                );
+                let audit = move || {
+                    audit::refused(
+                        policy,
+                        refusal.principal.as_deref(),
+                        refusal.rule,
+                        refusal.reason,
+                    );
+                    refusal.problem.to_response()
+                };
                 let Some(shared) = shared.filter(|_| !deferred.is_empty()) else {
-                    let mut response = req.into_response(refusal.problem.to_response());
+                    let mut response = req.into_response(audit());
                     deprecation_headers(policy, successor.as_ref(), response.headers_mut());
                     return Box::pin(ready(Ok(response.map_into_right_body())));
                 };
@@ -423,7 +432,7 @@ where
                 return Box::pin(async move {
                     let answer = decide_shared(policy, &shared, &deferred)
                         .await
-                        .unwrap_or_else(|| refusal.problem.to_response());
+                        .unwrap_or_else(audit);
                     let mut response = req.into_response(answer);
                     deprecation_headers(policy, successor.as_ref(), response.headers_mut());
                     Ok(response.map_into_right_body())
