@@ -177,6 +177,7 @@ impl Lookup for SystemLookup {
 #[derive(Debug)]
 struct Rules {
     allow_http: bool,
+    allow_userinfo: bool,
     hosts: HashSet<String>,
     ports: HashSet<u16>,
     addresses: Vec<Cidr>,
@@ -206,7 +207,7 @@ impl Rules {
             "http" if self.allow_http => {}
             other => return Err(OutboundError::Scheme(other.to_owned())),
         }
-        if !url.username().is_empty() || url.password().is_some() {
+        if !self.allow_userinfo && (!url.username().is_empty() || url.password().is_some()) {
             return Err(OutboundError::UserInfo);
         }
         if let Some(port) = url.port()
@@ -338,6 +339,7 @@ impl fmt::Debug for SafeClient {
 /// Builds a [`SafeClient`]; see [`SafeClient::builder`].
 pub struct SafeClientBuilder {
     allow_http: bool,
+    allow_userinfo: bool,
     hosts: HashSet<String>,
     ports: HashSet<u16>,
     addresses: Vec<Cidr>,
@@ -366,6 +368,7 @@ impl SafeClient {
     pub fn builder() -> SafeClientBuilder {
         SafeClientBuilder {
             allow_http: false,
+            allow_userinfo: false,
             hosts: HashSet::new(),
             ports: HashSet::new(),
             addresses: Vec::new(),
@@ -521,6 +524,14 @@ impl SafeClientBuilder {
         self
     }
 
+    /// Allows `user:password@` in URLs (credentials for an upstream you
+    /// trust; the host rules still apply). A backslash is always refused.
+    #[must_use]
+    pub fn allow_userinfo(mut self) -> Self {
+        self.allow_userinfo = true;
+        self
+    }
+
     /// Allows an explicit port other than the scheme's own.
     #[must_use]
     pub fn allow_port(mut self, port: u16) -> Self {
@@ -603,6 +614,7 @@ impl SafeClientBuilder {
     pub fn build(self) -> Result<SafeClient, OutboundError> {
         let rules = Arc::new(Rules {
             allow_http: self.allow_http,
+            allow_userinfo: self.allow_userinfo,
             hosts: self.hosts,
             ports: self.ports,
             addresses: self.addresses,
