@@ -204,14 +204,12 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
     b.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_redis_fail_open_keeps_serving_with_local_limits() {
+/// An instance whose Redis answered one search and then stopped: the app,
+/// a client and a user's token.
+async fn served_then_redis_stops(on_unavailable: Unavailable) -> (TestApp, Client, String) {
     let mut redis = RedisServer::start();
-    let app = TestApp::start_instance(
-        &postgres_database().await,
-        shared(&redis, Unavailable::FailOpen),
-    )
-    .await;
+    let app =
+        TestApp::start_instance(&postgres_database().await, shared(&redis, on_unavailable)).await;
     let client = Client::new();
     let token = app.token("1", &["user"]);
     assert_eq!(
@@ -219,6 +217,12 @@ async fn without_redis_fail_open_keeps_serving_with_local_limits() {
         StatusCode::OK
     );
     redis.stop();
+    (app, client, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_fail_open_keeps_serving_with_local_limits() {
+    let (app, client, token) = served_then_redis_stops(Unavailable::FailOpen).await;
     // Redis is gone: this instance's own quota (5 a second) still holds.
     let mut statuses = Vec::new();
     for _ in 0..7 {
@@ -241,19 +245,7 @@ async fn without_redis_fail_open_keeps_serving_with_local_limits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_redis_fail_closed_answers_503() {
-    let mut redis = RedisServer::start();
-    let app = TestApp::start_instance(
-        &postgres_database().await,
-        shared(&redis, Unavailable::FailClosed),
-    )
-    .await;
-    let client = Client::new();
-    let token = app.token("1", &["user"]);
-    assert_eq!(
-        status(&app, &client, "/api/search?q=a", &token).await,
-        StatusCode::OK
-    );
-    redis.stop();
+    let (app, client, token) = served_then_redis_stops(Unavailable::FailClosed).await;
     let response = client
         .get(app.url("/api/search?q=a"))
         .bearer_auth(&token)

@@ -287,7 +287,14 @@ impl<S: TokenStore> Sessions<S> {
     pub async fn start(&self, sub: &str, roles: &[String]) -> Result<TokenPair, SessionError> {
         let now = now_secs();
         let family = super::jwt::random_id().map_err(|e| SessionError::Issue(e.to_string()))?;
-        let (token, record) = self.new_refresh(sub, &family, now)?;
+        let (token, hash) = new_refresh()?;
+        let record = RefreshRecord {
+            hash,
+            family,
+            sub: sub.to_owned(),
+            issued_at: now,
+            expires_at: self.refresh_expiry(now),
+        };
         self.store.insert(&record).await?;
         let access = self.security.issue_login_token(sub, roles)?;
         Ok(TokenPair {
@@ -304,10 +311,10 @@ impl<S: TokenStore> Sessions<S> {
         let presented = parse_refresh(presented)?;
         let now = now_secs();
         // The store puts the new token in the presented token's family.
-        let (token, next) = self.new_refresh("", "", now)?;
+        let (token, next) = new_refresh()?;
         match self
             .store
-            .rotate(&presented, &next.hash, now, next.expires_at)
+            .rotate(&presented, &next, now, self.refresh_expiry(now))
             .await?
         {
             Rotation::Rotated { sub } => Ok(Rotated {
@@ -376,24 +383,18 @@ impl<S: TokenStore> Sessions<S> {
         Ok(())
     }
 
-    fn new_refresh(
-        &self,
-        sub: &str,
-        family: &str,
-        now: u64,
-    ) -> Result<(SecretString, RefreshRecord), SessionError> {
-        let bytes =
-            super::jwt::random_bytes::<32>().map_err(|e| SessionError::Issue(e.to_string()))?;
-        let token = URL_SAFE_NO_PAD.encode(bytes);
-        let record = RefreshRecord {
-            hash: TokenHash::of(&token),
-            family: family.to_owned(),
-            sub: sub.to_owned(),
-            issued_at: now,
-            expires_at: now.saturating_add(self.refresh_ttl.as_secs()),
-        };
-        Ok((SecretString::from(token), record))
+    /// When a refresh token issued at `now` expires.
+    fn refresh_expiry(&self, now: u64) -> u64 {
+        now.saturating_add(self.refresh_ttl.as_secs())
     }
+}
+
+/// A new refresh token (256 random bits, base64url) and its hash.
+fn new_refresh() -> Result<(SecretString, TokenHash), SessionError> {
+    let bytes = super::jwt::random_bytes::<32>().map_err(|e| SessionError::Issue(e.to_string()))?;
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = TokenHash::of(&token);
+    Ok((SecretString::from(token), hash))
 }
 
 /// A presented refresh token's hash, refusing what cannot be one unread.
