@@ -17,6 +17,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 use sha2::{Digest as _, Sha256};
 
+use crate::auth::jwt::hex;
 use crate::problem::Problem;
 use crate::shared::{Shared, SharedError};
 use base64::Engine as _;
@@ -264,10 +265,6 @@ struct SharedAnswer {
     status: u16,
     headers: Vec<(String, String)>,
     body: String,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Like [`Idempotency::claim`], for every instance at once: the key is

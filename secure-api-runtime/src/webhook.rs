@@ -211,7 +211,7 @@ impl WebhookKeys {
         .into_bytes();
         match self.inner.format {
             Format::Standard => format!("v1,{}", STANDARD.encode(tag)),
-            Format::HexSignature => tag.iter().map(|b| format!("{b:02x}")).collect(),
+            Format::HexSignature => crate::auth::jwt::hex(&tag),
         }
     }
 

@@ -2,7 +2,7 @@
 //! key selection by `kid`, and issuance for the configured signing key.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretSlice};
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Principal;
 use super::cache::VerifiedCache;
+use super::sessions::now_secs;
 
 /// Tokens longer than this are refused before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -529,16 +530,14 @@ fn classify(error: jsonwebtoken::errors::Error) -> TokenError {
     }
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// 128 random bits as 32 lowercase hex characters.
 pub(crate) fn random_id() -> Result<String, getrandom::Error> {
-    let bytes = random_bytes::<16>()?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&random_bytes::<16>()?))
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `N` bytes from the operating system's generator.

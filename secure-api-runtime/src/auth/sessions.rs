@@ -31,7 +31,7 @@ pub struct TokenHash(pub [u8; 32]);
 impl TokenHash {
     /// Lowercase hex, as stored.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        super::jwt::hex(&self.0)
     }
 
     fn of(token: &str) -> Self {
