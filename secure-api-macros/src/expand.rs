@@ -37,22 +37,12 @@ pub(crate) fn route(trigger: Kind, args: TokenStream, item: TokenStream) -> Toke
 fn fallback(handler: &ItemFn, errors: Errors) -> TokenStream {
     let errors = errors.into_compile_errors();
     let unchecked = quote! {
-        ::secure_api_runtime::__private::RoutePolicy {
-            handler: "",
-            method: ::secure_api_runtime::__private::Method::Get,
-            path: "/",
-            access: ::secure_api_runtime::__private::Access::Authenticated,
-            roles: ::secure_api_runtime::__private::RoleRule::None,
-            owner: ::secure_api_runtime::__private::OwnerRule::None,
-            check_owned: ::core::option::Option::None,
-            limit: ::secure_api_runtime::__private::LimitRule::NONE,
-            state: ::core::option::Option::None,
-            idempotent: false,
-            registration: ::secure_api_runtime::__private::Registration {
-                owner: "",
-                lifecycle: ::secure_api_runtime::__private::Lifecycle::Production,
-            },
-        }
+        ::secure_api_runtime::__private::RoutePolicy::new(
+            "",
+            ::secure_api_runtime::__private::Method::Get,
+            "/",
+            "",
+        )
     };
     let route = route_type(handler, &unchecked, None);
     quote! { #errors #route }
@@ -80,6 +70,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
         Some((_, list)) => role_rule(list),
     };
     let mut check_owned = quote!(::core::option::Option::None);
+    let mut check_state = quote!(::core::option::Option::None);
     let owner = match &declared.owner {
         None => quote!(#private::OwnerRule::None),
         Some((
@@ -101,14 +92,14 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
                         &quote!(#resource).to_string().replace(' ', ""),
                         resource.span(),
                     );
-                    let check = if declared.state.is_some() {
-                        quote!(check_owned_in_state)
-                    } else {
-                        quote!(check_owned)
-                    };
                     check_owned = quote_spanned! {resource.span()=>
-                        ::core::option::Option::Some(#private::#check::<#resource>)
+                        ::core::option::Option::Some(#private::check_owned::<#resource>)
                     };
+                    if declared.state.is_some() {
+                        check_state = quote_spanned! {resource.span()=>
+                            ::core::option::Option::Some(#private::check_state::<#resource>)
+                        };
+                    }
                     quote!(#private::OwnerRule::Resource { param: #param, resource: #written, or_roles: &[#(#or_roles),*] })
                 }
             }
@@ -143,6 +134,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
             roles: #roles,
             owner: #owner,
             check_owned: #check_owned,
+            check_state: #check_state,
             limit: #limit,
             state: #state,
             idempotent: #idempotent,

@@ -1,87 +1,84 @@
-//! The guard path of one request: bearer parsing, HS256 JWT verification,
-//! the role rule and the owner rule.
+//! One request through a secured route's whole pipeline (backstop, guard
+//! steps, handler, headers), in process: bearer parsing, HS256 JWT
+//! verification, the role rule and the owner rule, against the same
+//! handler mounted bare on actix.
 //!
 //! `cargo bench -p secure-api-runtime --bench guard`
 
-use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use actix_web::dev::{Service, ServiceResponse};
+
+fn status<B>(response: Result<ServiceResponse<B>, actix_web::Error>) -> u16 {
+    response.map(|r| r.status().as_u16()).unwrap_or_default()
+}
+use actix_web::App;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::test::{TestRequest, init_service};
 use criterion::{Criterion, criterion_group, criterion_main};
 use secure_api_runtime::auth::JwtKey;
-use secure_api_runtime::guard::authorize;
-use secure_api_runtime::policy::{
-    Access, Lifecycle, LimitRule, Method, OwnerRule, Registration, RoleRule, RoutePolicy,
-};
-use secure_api_runtime::{Mode, RoleHierarchy, SecurityConfig};
+use secure_api_runtime::prelude::*;
 
-static POLICY: RoutePolicy = RoutePolicy {
-    handler: "get_user",
-    method: Method::Get,
-    path: "/api/users/{user_id}",
-    access: Access::Authenticated,
-    roles: RoleRule::Any(&["user", "admin"]),
-    owner: OwnerRule::Subject {
-        param: "user_id",
-        or_roles: &["support"],
-    },
-    check_owned: None,
-    limit: LimitRule::NONE,
-    state: None,
-    idempotent: false,
-    registration: Registration {
-        owner: "tests",
-        lifecycle: Lifecycle::Production,
-    },
-};
+#[get("/api/users/{user_id}")]
+#[registered(owner = "tests", lifecycle = production)]
+#[roles(any(user, admin))]
+#[owner(user_id, or_roles(support))]
+async fn secured() -> &'static str {
+    "ok"
+}
+
+#[actix_web::get("/api/users/{user_id}")]
+async fn bare() -> &'static str {
+    "ok"
+}
 
 fn guard(c: &mut Criterion) {
+    let system = actix_web::rt::System::new();
     let security = SecurityConfig::builder(Mode::Dev)
         .key(JwtKey::hs256(
             b"criterion benchmark secret, 32 bytes+".to_vec(),
         ))
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let token = security
-        .issue_access_token("42", &["user".to_owned()])
-        .unwrap_or_else(|e| panic!("{e}"))
-        .token;
-    let hierarchy = RoleHierarchy::new();
-    let mut headers = HeaderMap::new();
-    let value = HeaderValue::from_str(&format!("Bearer {token}")).unwrap_or_else(|e| panic!("{e}"));
-    headers.insert(AUTHORIZATION, value);
+    let token = |sub: &str| {
+        security
+            .issue_access_token(sub, &["user".to_owned()])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .token
+    };
+    let app = system.block_on(init_service(
+        SecureApp::new(security.clone()).service(secured).into_app(),
+    ));
+    let plain = system.block_on(init_service(App::new().service(bare)));
+    let known = format!("Bearer {}", token("42"));
+    let request = |authorization: &str, user: &str| {
+        TestRequest::get()
+            .uri(&format!("/api/users/{user}"))
+            .insert_header((AUTHORIZATION, authorization.to_owned()))
+            .to_request()
+    };
 
-    c.bench_function(
-        "guard: jwt verify + roles + owner (token seen before)",
-        |b| {
-            b.iter(|| {
-                let decision = authorize(&POLICY, &security, &hierarchy, &headers, |_| Some("42"));
-                assert!(matches!(decision, Ok(Some(_))));
-                decision
-            });
-        },
-    );
-    // Far more distinct tokens than the verified-token cache holds, so
-    // nearly every decision verifies the signature and claims from scratch.
-    let cold: Vec<HeaderMap> = (0..40_000)
-        .map(|i| {
-            let token = security
-                .issue_access_token("42", &["user".to_owned()])
-                .unwrap_or_else(|e| panic!("{e}"))
-                .token;
-            let mut headers = HeaderMap::new();
-            let value = HeaderValue::from_str(&format!("Bearer {token}"))
-                .unwrap_or_else(|e| panic!("{i}: {e}"));
-            headers.insert(AUTHORIZATION, value);
-            headers
-        })
-        .collect();
-    let mut next = 0;
-    c.bench_function("guard: first sight of a token (full verification)", |b| {
+    c.bench_function("route: bare actix handler", |b| {
+        b.iter(|| system.block_on(async { status(plain.call(request(&known, "42")).await) }));
+    });
+    c.bench_function("route: secured, token seen before", |b| {
         b.iter(|| {
-            next = (next + 1) % cold.len();
-            authorize(&POLICY, &security, &hierarchy, &cold[next], |_| Some("42")).is_ok()
+            let code = system.block_on(async { status(app.call(request(&known, "42")).await) });
+            assert_eq!(code, 200);
         });
     });
-    c.bench_function("guard: refused owner (403)", |b| {
-        b.iter(|| authorize(&POLICY, &security, &hierarchy, &headers, |_| Some("43")).is_err());
+    // Far more distinct tokens than the verified-token cache holds, so
+    // nearly every request verifies the signature and claims from scratch.
+    let cold: Vec<String> = (0..40_000)
+        .map(|_| format!("Bearer {}", token("42")))
+        .collect();
+    let mut next = 0;
+    c.bench_function("route: secured, first sight of a token", |b| {
+        b.iter(|| {
+            next = (next + 1) % cold.len();
+            system.block_on(async { status(app.call(request(&cold[next], "42")).await) })
+        });
+    });
+    c.bench_function("route: secured, refused owner (403)", |b| {
+        b.iter(|| system.block_on(async { status(app.call(request(&known, "43")).await) }));
     });
 }
 

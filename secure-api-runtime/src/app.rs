@@ -18,9 +18,9 @@ use actix_web::{App, Error, FromRequest, Handler, Resource, Responder, guard, we
 
 use crate::config::{Mode, PlainHttp, SecurityConfig};
 use crate::cors::Cors;
-use crate::guard::{GuardContext, RouteGuard};
+use crate::guard::{Route, RouteGuard};
 use crate::headers::SecurityHeaders;
-use crate::limit::client_ip::forwarded_https;
+use crate::net::forwarded_https;
 use crate::policy::Access;
 use crate::policy::{Quota, RoutePolicy};
 use crate::problem::{PROBLEM_JSON, Problem};
@@ -79,12 +79,14 @@ impl Mount<'_> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        let context = GuardContext {
+        let quotas = &self.security.stores().quotas;
+        let route = Route {
+            policy,
             security: self.security.clone(),
             hierarchy: Rc::clone(self.hierarchy),
-            limits: self.security.limits().route(policy),
+            limits: quotas.route(policy),
             default_limits: if policy.limit.quotas.is_empty() {
-                self.security.limits().default_quotas(self.default_quotas)
+                quotas.default_quotas(self.default_quotas)
             } else {
                 None
             },
@@ -121,7 +123,7 @@ impl Mount<'_> {
                 .app_data(web::PayloadConfig::new(cap));
         }
         let resource = resource
-            .wrap(RouteGuard::new(policy, context))
+            .wrap(RouteGuard::new(route))
             .route(web::route().to(handler));
         HttpServiceFactory::register(resource, self.config);
     }

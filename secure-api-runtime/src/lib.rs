@@ -50,7 +50,9 @@ pub mod headers;
 pub mod idempotency;
 pub mod input;
 pub mod inventory;
+mod lifecycle;
 pub mod limit;
+pub mod net;
 pub mod openapi;
 pub mod outbound;
 pub mod owned;
@@ -60,10 +62,12 @@ pub mod problem;
 pub mod roles;
 pub mod shared;
 pub mod state;
+mod store;
 pub mod webhook;
 
 mod app;
 mod audit;
+mod util;
 
 pub use app::{DEFAULT_JSON_LIMIT, MAX_HEADER_BYTES, MAX_QUERY_BYTES, SecureApp, SecureRoute};
 pub use auth::Principal;
@@ -71,7 +75,7 @@ pub use config::{ConfigError, KeySource, Mode, PlainHttp, SecurityConfig};
 pub use expose::{Accepted, Created, Page, SafeResponse, SerializeWhole};
 pub use input::Input;
 pub use owned::{Checked, Owned};
-pub use problem::Problem;
+pub use problem::{Problem, Refusal};
 pub use roles::RoleHierarchy;
 pub use secure_api_macros::{
     Input, StateMachine, authenticated, delete, expose, get, idempotent, limit, owner, patch, post,
@@ -113,7 +117,7 @@ pub mod __private {
     };
     pub use crate::problem::Problem;
     pub use crate::state::{
-        StateMachine, StateRule, Stateful, check_owned_in_state, state_index, transition_declared,
+        StateMachine, StateRule, Stateful, check_state, state_index, transition_declared,
     };
     pub use actix_web::{HttpResponse, Responder};
 

@@ -14,7 +14,9 @@ use std::pin::Pin;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 
-use crate::problem::Problem;
+use crate::guard::{Exchange, Step};
+use crate::policy::OwnerRule;
+use crate::problem::{Problem, Refusal};
 
 /// An object whose owner the guard checks before the handler runs.
 ///
@@ -95,14 +97,11 @@ impl<T: 'static> FromRequest for Checked<T> {
     }
 }
 
-/// The type-erased ownership check a route's policy points to.
-pub type CheckOwned = fn(
-    String,
-    HttpRequest,
-    String,
-    bool,
-    Option<&'static crate::state::StateRule>,
-) -> Pin<Box<dyn Future<Output = Result<(), Problem>>>>;
+/// The type-erased ownership check a route's policy points to: the path
+/// parameter's raw value, the request, the caller's subject, and whether an
+/// `or_roles` role lets the caller pass without owning the object.
+pub type CheckOwned =
+    fn(String, HttpRequest, String, bool) -> Pin<Box<dyn Future<Output = Result<(), Problem>>>>;
 
 /// Loads `T` by `id`; passes if `sub` owns it or `bypass` (an `or_roles`
 /// role) holds, and stores it for [`Checked<T>`]. 404 otherwise.
@@ -111,7 +110,6 @@ pub fn check_owned<T: Owned>(
     req: HttpRequest,
     sub: String,
     bypass: bool,
-    _state: Option<&'static crate::state::StateRule>,
 ) -> Pin<Box<dyn Future<Output = Result<(), Problem>>>> {
     Box::pin(async move {
         let object = T::load(&id, &req).await?.ok_or_else(Problem::not_found)?;
@@ -120,5 +118,60 @@ pub fn check_owned<T: Owned>(
         }
         req.extensions_mut().insert(Checked(object));
         Ok(())
+    })
+}
+
+/// Step: `#[owner(user_id)]`: the path parameter equals the caller's
+/// subject, or the caller holds one of `or_roles` (403 otherwise).
+pub(crate) async fn require_subject(x: &mut Exchange) -> Step {
+    let OwnerRule::Subject { param, or_roles } = x.policy().owner else {
+        return Ok(());
+    };
+    let Some(sub) = x.sub() else { return Ok(()) };
+    let owns = x
+        .req
+        .match_info()
+        .get(param)
+        .is_some_and(|value| value == sub);
+    if owns || x.holds_any(or_roles) {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        Problem::forbidden("the caller does not own this resource"),
+        "owner",
+        "not_owner",
+    )
+    .into())
+}
+
+/// Step: `#[owner(order_id, resource = Order)]`: the object is loaded once
+/// through [`Owned::load`] and must belong to the caller (or the caller
+/// holds one of `or_roles`); someone else's object and a missing one both
+/// answer 404. The handler receives it as [`Checked<T>`].
+pub(crate) async fn load(x: &mut Exchange) -> Step {
+    let (
+        OwnerRule::Resource {
+            param, or_roles, ..
+        },
+        Some(check),
+    ) = (x.policy().owner, x.policy().check_owned)
+    else {
+        return Ok(());
+    };
+    let Some(sub) = x.sub() else { return Ok(()) };
+    let id = x.req.match_info().get(param).unwrap_or_default().to_owned();
+    let lookup = check(
+        id,
+        x.req.request().clone(),
+        sub.to_owned(),
+        x.holds_any(or_roles),
+    );
+    lookup.await.map_err(|problem| {
+        let reason = if problem.status() == StatusCode::NOT_FOUND {
+            "not_owner_or_missing"
+        } else {
+            "lookup_failed"
+        };
+        Refusal::new(problem, "owner", reason).into()
     })
 }

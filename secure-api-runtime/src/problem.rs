@@ -14,6 +14,32 @@ use serde::Serialize;
 /// The media type of every refusal.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The detail of every refusal for a missing, invalid or revoked token.
+pub(crate) const TOKEN_REQUIRED: &str = "a valid bearer access token is required";
+
+/// Why a pipeline step refused a request: the problem sent, and the rule
+/// and reason the audit event names.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The answer sent to the client.
+    pub problem: Problem,
+    /// The rule that refused (`authentication`, `roles`, `owner`, `limit`, ...).
+    pub rule: &'static str,
+    /// A short reason for the audit log.
+    pub reason: &'static str,
+}
+
+impl Refusal {
+    /// A refusal by `rule` for `reason`, answered with `problem`.
+    pub fn new(problem: Problem, rule: &'static str, reason: &'static str) -> Self {
+        Self {
+            problem,
+            rule,
+            reason,
+        }
+    }
+}
+
 /// An RFC 9457 `application/problem+json` answer.
 ///
 /// # Examples

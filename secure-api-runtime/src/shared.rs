@@ -1,6 +1,8 @@
-//! State shared by every instance of an API behind a load balancer, in
-//! Redis: rate-limit decisions (GCRA in one Lua script, one round trip),
-//! the access-token denylist and the webhook replay cache.
+//! The connection to the Redis shared by every instance of an API behind a
+//! load balancer, and the commands the stores ([`crate::store`]) send it:
+//! one script that decides a request's quotas and its denylist lookup in a
+//! single round trip, and plain keys for webhook ids and idempotency keys.
+//! Every key name is made in [`keys`].
 //!
 //! Chosen by configuration (`REDIS_URL`); without it, each process keeps
 //! that state in memory. When Redis cannot be reached, [`Unavailable`]
@@ -29,21 +31,27 @@ pub enum Unavailable {
     FailOpen,
 }
 
-/// GCRA over several quotas at once: every quota must allow the request,
-/// and only then is it counted against all of them. Times are microseconds
-/// from Redis's own clock, so every instance shares one clock (below 2^53, so
-/// Lua's numbers hold them exactly).
+/// One request's store decisions at once: GCRA over several quotas (every
+/// quota must allow the request, and only then is it counted against all
+/// of them), then, when asked, whether the access token is denied. Times
+/// are microseconds from Redis's own clock, so every instance shares one
+/// clock (below 2^53, so Lua's numbers hold them exactly).
 ///
-/// `KEYS[i]`: the quota's key; `ARGV[2i-1]`: the emission interval (µs);
-/// `ARGV[2i]`: the period (µs; the burst is `period / interval`).
-/// Returns `{1, 0, 0}` when allowed, else `{0, i, wait}`.
-const GCRA: &str = r"
+/// `KEYS[i]`, i = 1..n: a quota's key; `KEYS[n+1]`, when `ARGV[1]` is `1`:
+/// the token's denylist key. `ARGV[2i]`: quota i's emission interval (µs);
+/// `ARGV[2i+1]`: its period (µs; the burst is `period / interval`).
+/// Returns `{1, 0, 0}` when allowed, `{0, i, wait}` when quota i refuses,
+/// `{2, 0, 0}` when the token is denied (the quotas are counted).
+const DECIDE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local deny = ARGV[1] == '1'
+local n = #KEYS
+if deny then n = n - 1 end
 local tats = {}
-for i = 1, #KEYS do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local period = tonumber(ARGV[2 * i])
+for i = 1, n do
+  local interval = tonumber(ARGV[2 * i])
+  local period = tonumber(ARGV[2 * i + 1])
   local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
   if tat < now then tat = now end
   local next_tat = tat + interval
@@ -52,11 +60,53 @@ for i = 1, #KEYS do
   end
   tats[i] = next_tat
 end
-for i = 1, #KEYS do
+for i = 1, n do
   redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', math.floor((tats[i] - now) / 1000) + 1)
+end
+if deny and redis.call('EXISTS', KEYS[n + 1]) == 1 then
+  return {2, 0, 0}
 end
 return {1, 0, 0}
 ";
+
+/// The name of every key the runtime keeps in Redis, in one place.
+pub(crate) mod keys {
+    use crate::policy::Quota;
+
+    /// A quota of the limiter `limiter` (the route, or `default ...`) for `who`.
+    pub(crate) fn limit(limiter: &str, quota: Quota, who: &str) -> String {
+        format!(
+            "secure_api:limit:{limiter}:{}/{}s:{who}",
+            quota.count, quota.period_secs
+        )
+    }
+
+    /// A denied access token.
+    pub(crate) fn deny(jti: &str) -> String {
+        format!("secure_api:deny:{jti}")
+    }
+
+    /// A webhook delivery id seen on the route `scope`.
+    pub(crate) fn webhook(scope: &str, id: &str) -> String {
+        format!("secure_api:webhook:{scope}:{id}")
+    }
+
+    /// An idempotency key: route, caller and key.
+    pub(crate) fn idempotency(scope: &str) -> String {
+        format!("secure_api:idempotency:{scope}")
+    }
+}
+
+/// What Redis decided for a request's quotas and token.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decided {
+    /// Every quota allows the request and the token is not denied.
+    Allowed,
+    /// Quota `i` (from 0, in the order given) refuses for this long.
+    Refused(usize, Duration),
+    /// The token is denied.
+    Denied,
+}
 
 /// A connection to the fleet's Redis. Cheap to clone.
 #[derive(Clone)]
@@ -116,7 +166,7 @@ impl Shared {
                 client,
                 manager: OnceCell::new(),
                 on_unavailable,
-                script: redis::Script::new(GCRA),
+                script: redis::Script::new(DECIDE),
                 warned: Mutex::new(None),
                 down_until: Mutex::new(None),
             }),
@@ -162,54 +212,47 @@ impl Shared {
         SharedError::Redis(error)
     }
 
-    /// Runs the GCRA script: `Ok(None)` when allowed, `Ok(Some((i, wait)))`
-    /// when quota `i` (from 0) refuses for `wait`.
-    pub(crate) async fn quota(
+    /// Decides `quotas` (each a key, an emission interval and a period, in
+    /// µs) and, when given, whether the token `deny` is denied: one script,
+    /// one round trip.
+    pub(crate) async fn decide(
         &self,
-        keys: &[String],
-        quotas: &[(u64, u64)],
-    ) -> Result<Option<(usize, Duration)>, SharedError> {
+        quotas: &[(String, u64, u64)],
+        deny: Option<&str>,
+    ) -> Result<Decided, SharedError> {
         let mut connection = self.connection().await?;
         let mut invocation = self.inner.script.prepare_invoke();
-        for key in keys {
-            invocation.key(key);
+        invocation.arg(if deny.is_some() { "1" } else { "0" });
+        for (key, interval, period) in quotas {
+            invocation.key(key).arg(*interval).arg(*period);
         }
-        for (interval, period) in quotas {
-            invocation.arg(*interval).arg(*period);
+        if let Some(jti) = deny {
+            invocation.key(keys::deny(jti));
         }
         let answer: Vec<i64> = invocation
             .invoke_async(&mut connection)
             .await
             .map_err(|e| self.failed(e))?;
-        match answer.as_slice() {
-            [1, ..] => Ok(None),
-            [0, index, wait] => Ok(Some((
+        Ok(match answer.as_slice() {
+            [1, ..] => Decided::Allowed,
+            [2, ..] => Decided::Denied,
+            [0, index, wait] => Decided::Refused(
                 usize::try_from(*index - 1).unwrap_or(0),
                 Duration::from_micros(u64::try_from(*wait).unwrap_or(0)),
-            ))),
-            _ => Ok(Some((0, Duration::from_secs(1)))),
-        }
+            ),
+            _ => Decided::Refused(0, Duration::from_secs(1)),
+        })
     }
 
     /// Denies the access token `jti` on every instance until `exp`.
     pub(crate) async fn deny(&self, jti: &str, exp: u64) -> Result<(), SharedError> {
         let mut connection = self.connection().await?;
         redis::cmd("SET")
-            .arg(format!("secure_api:deny:{jti}"))
+            .arg(keys::deny(jti))
             .arg(1)
             .arg("EXAT")
             .arg(exp.max(1))
             .query_async::<()>(&mut connection)
-            .await
-            .map_err(|e| self.failed(e))
-    }
-
-    /// Whether any instance denied `jti`.
-    pub(crate) async fn is_denied(&self, jti: &str) -> Result<bool, SharedError> {
-        let mut connection = self.connection().await?;
-        redis::cmd("EXISTS")
-            .arg(format!("secure_api:deny:{jti}"))
-            .query_async::<bool>(&mut connection)
             .await
             .map_err(|e| self.failed(e))
     }
@@ -224,7 +267,7 @@ impl Shared {
     ) -> Result<bool, SharedError> {
         let mut connection = self.connection().await?;
         let set: Option<String> = redis::cmd("SET")
-            .arg(format!("secure_api:webhook:{scope}:{id}"))
+            .arg(keys::webhook(scope, id))
             .arg(1)
             .arg("NX")
             .arg("EX")

@@ -12,8 +12,9 @@ use std::ops::Deref as _;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 
+use crate::guard::{Exchange, Step};
 use crate::owned::{Checked, Owned};
-use crate::problem::Problem;
+use crate::problem::{Problem, Refusal};
 
 /// An enum of states with declared transitions. Derive it:
 ///
@@ -149,39 +150,53 @@ pub const fn transition_declared(transitions: &[(usize, usize)], from: usize, to
     false
 }
 
-/// Like [`crate::owned::check_owned`], then 409 unless the object is in the
-/// rule's starting state; stores the [`Transition`] for the handler.
-pub fn check_owned_in_state<T: Owned + Stateful>(
-    id: String,
-    req: HttpRequest,
-    sub: String,
-    bypass: bool,
-    rule: Option<&'static StateRule>,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Problem>>>> {
-    Box::pin(async move {
-        crate::owned::check_owned::<T>(id, req.clone(), sub, bypass, None).await?;
-        let Some(rule) = rule else { return Ok(()) };
-        let states = (
-            state_index(T::State::VARIANTS, rule.from).and_then(T::State::from_index),
-            state_index(T::State::VARIANTS, rule.to).and_then(T::State::from_index),
-        );
-        let (Some(from), Some(to)) = states else {
-            return Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR));
+/// The type-erased state check a route's policy points to: the request
+/// (holding the checked object) and the rule.
+pub type CheckState = fn(&HttpRequest, &'static StateRule) -> Result<(), Problem>;
+
+/// Passes when the checked `T` of this request is in `rule.from`, and hands
+/// the handler its [`Transition`]; 409 otherwise.
+pub fn check_state<T: Owned + Stateful>(
+    req: &HttpRequest,
+    rule: &'static StateRule,
+) -> Result<(), Problem> {
+    let states = (
+        state_index(T::State::VARIANTS, rule.from).and_then(T::State::from_index),
+        state_index(T::State::VARIANTS, rule.to).and_then(T::State::from_index),
+    );
+    let (Some(from), Some(to)) = states else {
+        return Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR));
+    };
+    let current = match req.extensions().get::<Checked<T>>() {
+        Some(object) => object.deref().state(),
+        None => return Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)),
+    };
+    if current.index() != from.index() {
+        return Err(Problem::new(StatusCode::CONFLICT).with_detail(format!(
+            "the {} is `{}`; this needs `{}`",
+            rule.resource.to_lowercase(),
+            current.name(),
+            from.name()
+        )));
+    }
+    req.extensions_mut().insert(Transition { from, to });
+    Ok(())
+}
+
+/// Step: `#[state_requires(..)]`: the object the ownership step loaded is
+/// in the starting state (409 otherwise).
+pub(crate) async fn require(x: &mut Exchange) -> Step {
+    let policy = x.policy();
+    let (Some(rule), Some(check)) = (&policy.state, policy.check_state) else {
+        return Ok(());
+    };
+    check(x.req.request(), rule).map_err(|problem| {
+        let reason = if problem.status() == StatusCode::CONFLICT {
+            "wrong_state"
+        } else {
+            "lookup_failed"
         };
-        let current = match req.extensions().get::<Checked<T>>() {
-            Some(object) => object.deref().state(),
-            None => return Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)),
-        };
-        if current.index() != from.index() {
-            return Err(Problem::new(StatusCode::CONFLICT).with_detail(format!(
-                "the {} is `{}`; this needs `{}`",
-                rule.resource.to_lowercase(),
-                current.name(),
-                from.name()
-            )));
-        }
-        req.extensions_mut().insert(Transition { from, to });
-        Ok(())
+        Refusal::new(problem, "state", reason).into()
     })
 }
 

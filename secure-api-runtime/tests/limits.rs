@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::test::{TestRequest, call_service, init_service};
 use secure_api_runtime::auth::JwtKey;
-use secure_api_runtime::limit::client_ip::Cidr;
+use secure_api_runtime::net::Cidr;
 use secure_api_runtime::policy::Quota;
 use secure_api_runtime::prelude::*;
 

@@ -117,7 +117,7 @@ impl Lookup for FixedLookup {
     }
 }
 
-fn loopback2() -> secure_api_runtime::limit::client_ip::Cidr {
+fn loopback2() -> secure_api_runtime::net::Cidr {
     "127.0.0.2/32".parse().unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -73,7 +73,10 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
         json!({"username": "fleet", "password": PASSWORD}),
     )
     .await;
-    let access = pair["access_token"].as_str().unwrap_or_default().to_owned();
+    let access = pair["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an access token: {pair}"))
+        .to_owned();
     assert_eq!(status(&b, &client, &me, &access).await, StatusCode::OK);
     let (status_code, _) = post(
         &a,
@@ -166,7 +169,9 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
         json!({"item": "lamp", "quantity": 1}),
     )
     .await;
-    let id = order["id"].as_i64().unwrap_or_default();
+    let id = order["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("an id in the answer"));
     let (status_code, _) = a
         .send(
             &client,
@@ -186,7 +191,8 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
     };
     let first = execute(&a).await;
     assert_eq!(first.status(), StatusCode::ACCEPTED);
-    let first_body = first.text().await.unwrap_or_default();
+    let first_body = first.text().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(first_body.contains("executed"), "{first_body}");
     let replayed = execute(&b).await;
     assert_eq!(replayed.status(), StatusCode::ACCEPTED);
     assert_eq!(
@@ -196,7 +202,10 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
             .and_then(|v| v.to_str().ok()),
         Some("true")
     );
-    assert_eq!(replayed.text().await.unwrap_or_default(), first_body);
+    assert_eq!(
+        replayed.text().await.unwrap_or_else(|e| panic!("{e}")),
+        first_body
+    );
     let moves = a.store.order_transitions(id).await.unwrap_or_default();
     assert_eq!(moves.len(), 2, "validated once, executed once: {moves:?}");
 

@@ -45,7 +45,9 @@ async fn user(call: &Call<'_>, admin: &str, name: &str) -> (i64, String) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(keys(&created), set(&["id", "username", "display_name"]));
-    let id = created["id"].as_i64().unwrap_or_default();
+    let id = created["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("an id in the answer"));
     (id, call.app.token(&id.to_string(), &["user"]))
 }
 
@@ -71,7 +73,9 @@ async fn users_cannot_reach_each_others_profiles_or_orders() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(order, json!({"id": order["id"], "state": "draft"}));
-    let bobs_order = order["id"].as_i64().unwrap_or_default();
+    let bobs_order = order["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("an id in the answer"));
 
     // Alice on every id route of Bob's.
     let (status, _) = call
@@ -373,7 +377,8 @@ async fn the_deprecated_v1_user_route_answers_like_v2_with_its_headers() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(v2.headers().get("deprecation").is_none());
-    let v2_body = v2.text().await.unwrap_or_default();
+    let v2_body = v2.text().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(v2_body.contains("\"username\""), "{v2_body}");
     let v1 = client
         .get(app.url("/api/v1/users/1"))
         .bearer_auth(&token)
@@ -397,7 +402,7 @@ async fn the_deprecated_v1_user_route_answers_like_v2_with_its_headers() {
         header("link").as_deref(),
         Some("</api/users/1>; rel=\"successor-version\"")
     );
-    assert_eq!(v1.text().await.unwrap_or_default(), v2_body);
+    assert_eq!(v1.text().await.unwrap_or_else(|e| panic!("{e}")), v2_body);
     // Refusals carry the headers too, and ownership holds.
     let other = client
         .get(app.url("/api/v1/users/2"))

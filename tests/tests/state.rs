@@ -26,7 +26,9 @@ async fn fifty_concurrent_moves_of_one_order_give_exactly_one_success(app: TestA
         .json()
         .await
         .unwrap_or(Value::Null);
-    let id = created["id"].as_i64().unwrap_or_default();
+    let id = created["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("an id in the answer"));
     let url = app.url(&format!("/api/orders/{id}/validate"));
     let attempts = (0..50).map(|_| {
         let request = client.post(&url).bearer_auth(&token).send();

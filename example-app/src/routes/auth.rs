@@ -9,7 +9,7 @@ use garde::Validate;
 use secrecy::SecretString;
 use secure_api_runtime::auth::TotpSecret;
 use secure_api_runtime::auth::sessions::TokenPair;
-use secure_api_runtime::limit::client_ip::client_ip;
+use secure_api_runtime::net::client_ip;
 use secure_api_runtime::prelude::*;
 use serde::{Deserialize, Serialize};
 

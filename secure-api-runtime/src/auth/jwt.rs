@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Principal;
 use super::cache::VerifiedCache;
-use super::sessions::now_secs;
+use crate::util::{now_secs, random_id};
 
 /// Tokens longer than this are refused before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -528,23 +528,6 @@ fn classify(error: jsonwebtoken::errors::Error) -> TokenError {
         | ErrorKind::Json(_) => TokenError::BadClaims,
         _ => TokenError::Malformed,
     }
-}
-
-/// 128 random bits as 32 lowercase hex characters.
-pub(crate) fn random_id() -> Result<String, getrandom::Error> {
-    Ok(hex(&random_bytes::<16>()?))
-}
-
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `N` bytes from the operating system's generator.
-pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], getrandom::Error> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)?;
-    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -5,10 +5,10 @@
 mod cache;
 pub mod jwt;
 pub mod password;
-mod principal;
-pub(crate) mod revocation;
+pub(crate) mod principal;
 pub mod sessions;
 mod sql;
+pub(crate) mod step;
 mod throttle;
 pub mod totp;
 

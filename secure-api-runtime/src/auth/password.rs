@@ -398,7 +398,7 @@ impl Passwords {
         }
         let hash = self
             .execute(|params| {
-                let random = crate::auth::jwt::random_id().map_err(|e| e.to_string())?;
+                let random = crate::util::random_id().map_err(|e| e.to_string())?;
                 hash_now(&SecretString::from(random), params.clone())
             })
             .await?;
@@ -505,7 +505,7 @@ impl Admission {
 }
 
 fn hash_now(password: &SecretString, params: Params) -> Result<String, String> {
-    let salt = crate::auth::jwt::random_bytes::<16>().map_err(|e| e.to_string())?;
+    let salt = crate::util::random_bytes::<16>().map_err(|e| e.to_string())?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
     Passwords::argon2(params)
         .hash_password(password.expose_secret().as_bytes(), &salt)

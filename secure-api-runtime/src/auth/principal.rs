@@ -37,13 +37,6 @@ pub struct Principal {
     pub auth_time: Option<u64>,
 }
 
-impl Principal {
-    /// Whether the principal holds `role`.
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|held| held == role)
-    }
-}
-
 impl FromRequest for Principal {
     type Error = Problem;
     type Future = Ready<Result<Self, Problem>>;

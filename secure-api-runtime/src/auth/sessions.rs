@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use base64::Engine as _;
@@ -31,7 +31,7 @@ pub struct TokenHash(pub [u8; 32]);
 impl TokenHash {
     /// Lowercase hex, as stored.
     pub fn to_hex(&self) -> String {
-        super::jwt::hex(&self.0)
+        crate::util::hex(&self.0)
     }
 
     fn of(token: &str) -> Self {
@@ -266,18 +266,13 @@ impl<S: TokenStore> Sessions<S> {
         self
     }
 
-    /// The store.
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
     /// Loads the denied access tokens from the store into the process, so
     /// revocations survive a restart. Call once at start.
     pub async fn restore(&self) -> Result<usize, StoreError> {
         let now = now_secs();
         let denied = self.store.denied(now).await?;
         for (jti, exp) in &denied {
-            self.security.revocations().revoke(jti, *exp, now);
+            self.security.stores().denylist.restore(jti, *exp, now);
         }
         Ok(denied.len())
     }
@@ -286,7 +281,7 @@ impl<S: TokenStore> Sessions<S> {
     /// token of a new family.
     pub async fn start(&self, sub: &str, roles: &[String]) -> Result<TokenPair, SessionError> {
         let now = now_secs();
-        let family = super::jwt::random_id().map_err(|e| SessionError::Issue(e.to_string()))?;
+        let family = crate::util::random_id().map_err(|e| SessionError::Issue(e.to_string()))?;
         let (token, hash) = new_refresh()?;
         let record = RefreshRecord {
             hash,
@@ -364,16 +359,10 @@ impl<S: TokenStore> Sessions<S> {
         let now = now_secs();
         self.store.deny(&caller.jti, caller.exp).await?;
         self.security
-            .revocations()
-            .revoke(&caller.jti, caller.exp, now);
-        if let Some(shared) = self.security.shared()
-            && let Err(error) = shared.deny(&caller.jti, caller.exp).await
-        {
-            // Stored and denied here; other instances learn it at their
-            // next start, or refuse everything while Redis is down if they
-            // fail closed.
-            tracing::warn!(target: "secure_api", ?error, "the logout could not be shared with other instances");
-        }
+            .stores()
+            .denylist
+            .revoke(&caller.jti, caller.exp)
+            .await;
         if let Ok(presented) = parse_refresh(presented)
             && let Some(owner) = self.store.family_of(&presented).await?
             && owner.sub == caller.sub
@@ -391,7 +380,8 @@ impl<S: TokenStore> Sessions<S> {
 
 /// A new refresh token (256 random bits, base64url) and its hash.
 fn new_refresh() -> Result<(SecretString, TokenHash), SessionError> {
-    let bytes = super::jwt::random_bytes::<32>().map_err(|e| SessionError::Issue(e.to_string()))?;
+    let bytes =
+        crate::util::random_bytes::<32>().map_err(|e| SessionError::Issue(e.to_string()))?;
     let token = URL_SAFE_NO_PAD.encode(bytes);
     let hash = TokenHash::of(&token);
     Ok((SecretString::from(token), hash))
@@ -410,9 +400,4 @@ fn parse_refresh(presented: &str) -> Result<TokenHash, SessionError> {
     Ok(TokenHash::of(presented))
 }
 
-/// Seconds since the Unix epoch.
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub use crate::util::now_secs;

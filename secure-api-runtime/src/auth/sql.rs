@@ -107,7 +107,7 @@ impl SqlTokenStore {
             }
             sqlx::query("INSERT INTO secure_api_schema (version, applied_at) VALUES ($1, $2)")
                 .bind(version)
-                .bind(secs(super::sessions::now_secs()))
+                .bind(secs(crate::util::now_secs()))
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -222,7 +222,7 @@ impl TokenStore for SqlTokenStore {
 
     async fn deny(&self, jti: &str, exp: u64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM secure_api_denied_tokens WHERE expires_at < $1")
-            .bind(secs(super::sessions::now_secs()))
+            .bind(secs(crate::util::now_secs()))
             .execute(&self.pool)
             .await?;
         sqlx::query(

@@ -21,7 +21,7 @@ impl fmt::Debug for TotpSecret {
 impl TotpSecret {
     /// A new random secret.
     pub fn generate() -> Result<Self, getrandom::Error> {
-        let bytes = super::jwt::random_bytes::<20>()?;
+        let bytes = crate::util::random_bytes::<20>()?;
         Ok(Self(SecretString::from(Secret::from(bytes).to_base32())))
     }
 

@@ -1,22 +1,21 @@
 //! Resource limits (OWASP API4): GCRA quotas through `governor`, body caps
 //! and in-flight caps.
 //!
-//! Limiters live in a registry shared by every worker (it hangs off
-//! [`SecurityConfig`](crate::SecurityConfig)), so a quota holds for the
-//! process, not per worker thread. Each limiter keeps about [`MAX_KEYS`]
+//! Limiters live in the quota store shared by every worker, so a quota
+//! holds for the process, not per worker thread (and, with Redis, for the
+//! fleet). Each limiter keeps about [`MAX_KEYS`]
 //! clients (it measures its table every 256 decisions, so at most 256 more);
 //! when it is full, entries that no longer hold any state are dropped, and if
 //! it is still full the limiter fails closed: every request it decides is
 //! refused (429) until entries expire.
 
-pub mod client_ip;
+pub(crate) mod step;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -24,9 +23,8 @@ use actix_web::http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 
-use crate::policy::{LimitKey, LimitRule, Quota, RoutePolicy};
+use crate::policy::{LimitKey, Quota};
 use crate::problem::Problem;
-use crate::shared::Shared;
 
 /// The most clients one limiter tracks at once.
 pub const MAX_KEYS: usize = 100_000;
@@ -51,7 +49,7 @@ pub enum Key {
 impl Key {
     /// The key `kind` asks for; `None` when the request lacks what it needs.
     pub fn for_request(kind: LimitKey, ip: Option<IpAddr>, sub: Option<&str>) -> Option<Self> {
-        let ip = ip.map(client_ip::limit_key);
+        let ip = ip.map(crate::net::limit_key);
         match kind {
             LimitKey::Ip => ip.map(Key::Ip),
             LimitKey::User => sub.map(|s| Key::User(s.into())),
@@ -164,50 +162,37 @@ impl Limiter {
         self
     }
 
-    /// Like [`Limiter::check`], decided in Redis for every instance at once.
-    /// When Redis cannot be reached, the store's [`Unavailable`](crate::shared::Unavailable)
-    /// choice applies: this instance's own quotas, or a 503.
-    pub(crate) async fn check_shared(&self, shared: &Shared, key: &Key) -> Result<(), Problem> {
-        if self.quotas.is_empty() {
-            return Ok(());
-        }
+    /// The quotas as a shared store counts them for `key`: each quota's
+    /// store key, emission interval and period (both in microseconds).
+    pub(crate) fn gcra(&self, key: &Key) -> impl Iterator<Item = (String, u64, u64)> + '_ {
         let who = match key {
             Key::Ip(ip) => format!("ip:{ip}"),
             Key::User(sub) => format!("user:{sub}"),
             Key::Both(ip, sub) => format!("both:{ip}:{sub}"),
         };
-        let keys: Vec<String> = self
+        self.quotas.iter().map(move |q| {
+            let period = q.quota.period_secs.saturating_mul(1_000_000);
+            let interval = (period / u64::from(q.quota.count.max(1))).max(1);
+            (
+                crate::shared::keys::limit(&self.name, q.quota, &who),
+                interval,
+                period,
+            )
+        })
+    }
+
+    /// The 429 for a shared store's refusal by quota `index` for `wait`.
+    pub(crate) fn refused(&self, index: usize, wait: Duration) -> Problem {
+        let quota = self
             .quotas
-            .iter()
-            .map(|q| {
-                format!(
-                    "secure_api:limit:{}:{}/{}s:{who}",
-                    self.name, q.quota.count, q.quota.period_secs
-                )
-            })
-            .collect();
-        let gcra: Vec<(u64, u64)> = self
-            .quotas
-            .iter()
-            .map(|q| {
-                let period = q.quota.period_secs.saturating_mul(1_000_000);
-                ((period / u64::from(q.quota.count.max(1))).max(1), period)
-            })
-            .collect();
-        match shared.quota(&keys, &gcra).await {
-            Ok(None) => Ok(()),
-            Ok(Some((index, wait))) => {
-                let refused = self
-                    .quotas
-                    .get(index)
-                    .map_or(Quota::per_second(1), |q| q.quota);
-                Err(too_many_requests(&self.quotas, refused, wait))
-            }
-            Err(error) => {
-                shared.unavailable("rate limit", &error)?;
-                self.check(key)
-            }
-        }
+            .get(index)
+            .map_or(Quota::per_second(1), |q| q.quota);
+        too_many_requests(&self.quotas, quota, wait)
+    }
+
+    /// How many quotas the limiter has.
+    pub(crate) fn quota_count(&self) -> usize {
+        self.quotas.len()
     }
 
     /// Whether `key` may make another request; a 429 problem otherwise.
@@ -292,83 +277,6 @@ fn too_many_requests(all: &[QuotaLimiter], refused: Quota, wait: Duration) -> Pr
         }
     }
     problem
-}
-
-/// Every route's limiters, shared by all workers of the process.
-pub(crate) struct Limits {
-    routes: Mutex<HashMap<usize, Arc<Limiter>>>,
-    defaults: Mutex<HashMap<Vec<Quota>, Arc<Limiter>>>,
-    max_keys: usize,
-}
-
-impl fmt::Debug for Limits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Limits")
-            .field("max_keys", &self.max_keys)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self::with_max_keys(MAX_KEYS)
-    }
-}
-
-impl Limits {
-    pub(crate) fn with_max_keys(max_keys: usize) -> Self {
-        Self {
-            routes: Mutex::new(HashMap::new()),
-            defaults: Mutex::new(HashMap::new()),
-            max_keys,
-        }
-    }
-
-    /// The limiters of `policy`'s route, created on first use.
-    pub(crate) fn route(&self, policy: &'static RoutePolicy) -> Option<Arc<Limiter>> {
-        let LimitRule {
-            quotas,
-            concurrency,
-            ..
-        } = policy.limit;
-        if quotas.is_empty() && concurrency.is_none() {
-            return None;
-        }
-        let mut routes = self
-            .routes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = routes
-            .entry(std::ptr::from_ref(policy) as usize)
-            .or_insert_with(|| {
-                Arc::new(
-                    Limiter::new(quotas, concurrency, self.max_keys)
-                        .named(format!("{} {}", policy.method, policy.path)),
-                )
-            });
-        Some(Arc::clone(entry))
-    }
-
-    /// The application-wide default quotas, shared by every route without
-    /// quotas of its own.
-    pub(crate) fn default_quotas(&self, quotas: &[Quota]) -> Option<Arc<Limiter>> {
-        if quotas.is_empty() {
-            return None;
-        }
-        let mut defaults = self
-            .defaults
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = defaults.entry(quotas.to_vec()).or_insert_with(|| {
-            let name = quotas
-                .iter()
-                .map(|q| format!("{}/{}s", q.count, q.period_secs))
-                .collect::<Vec<_>>()
-                .join(",");
-            Arc::new(Limiter::new(quotas, None, self.max_keys).named(format!("default {name}")))
-        });
-        Some(Arc::clone(entry))
-    }
 }
 
 #[cfg(test)]

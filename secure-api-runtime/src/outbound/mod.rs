@@ -33,7 +33,7 @@ pub use address::refused_range;
 use breaker::Breakers;
 
 use crate::input::Input;
-use crate::limit::client_ip::Cidr;
+use crate::net::Cidr;
 use crate::problem::Problem;
 
 /// Why an outbound call was refused or failed. The message names the rule;
@@ -478,7 +478,7 @@ impl SafeClient {
 
 fn backoff(attempt: u32) -> Duration {
     let base = Duration::from_millis(100).saturating_mul(1 << attempt.min(6));
-    let jitter = crate::auth::jwt::random_bytes::<1>().map_or(0, |b| u64::from(b[0]) % 50);
+    let jitter = crate::util::random_bytes::<1>().map_or(0, |b| u64::from(b[0]) % 50);
     base + Duration::from_millis(jitter)
 }
 

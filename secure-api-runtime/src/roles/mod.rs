@@ -1,6 +1,8 @@
 //! Role hierarchy (OWASP API5): a role may include others, so `admin`
 //! passes a route that requires `user`.
 
+pub(crate) mod step;
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 

@@ -1,5 +1,6 @@
-//! The client address a limit counts for: the socket peer, or what a
-//! trusted proxy says in `Forwarded` / `X-Forwarded-For`.
+//! Network addresses: `Cidr` ranges (trusted proxies, outbound allowlists),
+//! and the client address and protocol a trusted proxy reports in
+//! `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto`.
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
@@ -110,7 +111,7 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) ->
 ///
 /// ```
 /// use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-/// use secure_api_runtime::limit::client_ip::{Cidr, forwarded_https};
+/// use secure_api_runtime::net::{Cidr, forwarded_https};
 ///
 /// let proxy: Cidr = "10.0.0.0/8".parse().unwrap();
 /// let mut headers = HeaderMap::new();

@@ -14,6 +14,8 @@
 //!
 //! Signatures are compared in constant time.
 
+pub(crate) mod step;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -211,7 +213,7 @@ impl WebhookKeys {
         .into_bytes();
         match self.inner.format {
             Format::Standard => format!("v1,{}", STANDARD.encode(tag)),
-            Format::HexSignature => crate::auth::jwt::hex(&tag),
+            Format::HexSignature => crate::util::hex(&tag),
         }
     }
 

@@ -1,0 +1,103 @@
+//! The pipeline's authentication step: a single `Authorization: Bearer`
+//! header, a token that verifies, is not revoked, and (for
+//! `#[authenticated(fresh)]`) comes from a recent password login.
+
+use actix_web::http::header::{AUTHORIZATION, HeaderMap};
+
+use crate::guard::{Exchange, Step};
+use crate::policy::Access;
+use crate::problem::{Problem, Refusal, TOKEN_REQUIRED};
+
+/// Step: the bearer token becomes the request's [`Principal`](super::Principal)
+/// (401 otherwise), and the caller's roles are expanded through the role
+/// hierarchy once, for every later rule. Routes without a token pass.
+pub(crate) async fn authenticate(x: &mut Exchange) -> Step {
+    let policy = x.policy();
+    if !policy.access.needs_token() {
+        return Ok(());
+    }
+    let refuse = |reason| {
+        Refusal::new(
+            Problem::unauthorized(TOKEN_REQUIRED),
+            "authentication",
+            reason,
+        )
+    };
+    let token = bearer_token(x.req.headers()).map_err(refuse)?;
+    let security = &x.route.security;
+    let principal = security
+        .verify_access_token(token)
+        .map_err(|e| refuse(e.reason()))?;
+    // Checked after verification, never cached with it: a logout takes
+    // effect on the next request.
+    security
+        .stores()
+        .check_token(&mut x.decisions, &principal.jti)?;
+    let fresh_needed = policy.access == Access::FreshLogin;
+    if let std::borrow::Cow::Owned(all) = x.route.hierarchy.expand(&principal.roles) {
+        x.expanded = Some(all);
+    }
+    let auth_time = principal.auth_time;
+    x.principal = Some(principal);
+    if fresh_needed {
+        let window = security.fresh_login().as_secs();
+        let now = crate::util::now_secs();
+        if !auth_time.is_some_and(|at| now.saturating_sub(at) <= window) {
+            return Err(Refusal::new(
+                Problem::unauthorized("this route needs a recent password login: sign in again"),
+                "authentication",
+                "login_not_fresh",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// The token of a single `Authorization: Bearer <token>` header; the scheme
+/// is matched without regard to case.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
+    let mut values = headers.get_all(AUTHORIZATION);
+    let value = values.next().ok_or("missing_token")?;
+    if values.next().is_some() {
+        return Err("several_authorization_headers");
+    }
+    let value = value.to_str().map_err(|_| "malformed_authorization")?;
+    let (scheme, token) = value.split_once(' ').ok_or("malformed_authorization")?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err("not_bearer");
+    }
+    let token = token.trim_matches(' ');
+    if token.is_empty() || token.contains(' ') {
+        return Err("malformed_authorization");
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::HeaderValue;
+
+    #[test]
+    fn authorization_header_forms() {
+        let token = "a.b.c";
+        let parse = |value: &str| {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(AUTHORIZATION, value);
+            }
+            bearer_token(&headers).map(str::to_owned)
+        };
+        assert_eq!(parse("Bearer a.b.c"), Ok(token.to_owned()));
+        assert_eq!(parse("BEARER a.b.c"), Ok(token.to_owned()));
+        assert_eq!(parse("Basic a.b.c"), Err("not_bearer"));
+        assert_eq!(parse("Bearer"), Err("malformed_authorization"));
+        assert_eq!(parse("Bearer a b"), Err("malformed_authorization"));
+        assert_eq!(parse(""), Err("malformed_authorization"));
+        let mut twice = HeaderMap::new();
+        twice.append(AUTHORIZATION, HeaderValue::from_static("Bearer a.b.c"));
+        twice.append(AUTHORIZATION, HeaderValue::from_static("Bearer d.e.f"));
+        assert_eq!(bearer_token(&twice), Err("several_authorization_headers"));
+    }
+}

@@ -1,0 +1,298 @@
+//! The configuration from the process environment, or from any lookup of
+//! variables, with a TOML file's settings under them.
+
+use std::time::Duration;
+
+use super::{ConfigError, Mode, PlainHttp, SecurityConfig};
+use crate::auth::jwt::JwtKey;
+use crate::net::Cidr;
+use crate::shared::{Shared, Unavailable};
+
+impl SecurityConfig {
+    /// Reads the configuration from the process environment.
+    ///
+    /// | variable | meaning |
+    /// | --- | --- |
+    /// | `SECURE_API_MODE` | `dev` (default) or `prod` |
+    /// | `SECURE_API_JWT_SECRET` | HS256 secret; generated at random in dev when unset |
+    /// | `SECURE_API_JWT_KID` | the `kid` of that secret |
+    /// | `SECURE_API_JWT_PREVIOUS_SECRETS` | `kid=secret` pairs, comma separated (so without commas), still accepted |
+    /// | `SECURE_API_JWT_ISSUER`, `SECURE_API_JWT_AUDIENCE` | checked only when set |
+    /// | `SECURE_API_JWT_LEEWAY_SECS` | clock leeway, 0 to 60 (default 30) |
+    /// | `SECURE_API_ACCESS_TOKEN_TTL_SECS` | access-token lifetime (default 900) |
+    /// | `SECURE_API_TRUSTED_PROXIES` | addresses or CIDR ranges, comma separated, whose forwarding headers are believed |
+    /// | `SECURE_API_FRESH_LOGIN_SECS` | how long a password login counts as fresh for `#[authenticated(fresh)]` (default 300) |
+    /// | `SECURE_API_PLAIN_HTTP` | prod mode, request not over TLS: `refuse` (403, default) or `redirect` (308 for `GET`/`HEAD`) |
+    /// | `REDIS_URL` | a Redis shared by every instance for limits, revocations and webhook replays (in memory per process when unset) |
+    /// | `SECURE_API_REDIS_UNAVAILABLE` | when Redis cannot be reached: `fail_closed` (503, default) or `fail_open` (this instance's own state) |
+    ///
+    /// `SECURE_API_CONFIG` may name a TOML file holding the same settings,
+    /// keyed by their names without the prefix, in lowercase (`mode`,
+    /// `jwt_secret`, `trusted_proxies = ["10.0.0.0/8"]`, ...); a variable
+    /// overrides the file.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let file = std::env::var_os("SECURE_API_CONFIG").map(std::path::PathBuf::from);
+        Self::from_file_and_lookup(file.as_deref(), |name| std::env::var(name).ok())
+    }
+
+    /// Like [`SecurityConfig::from_lookup`], with the settings of the TOML
+    /// `file` (read through `figment`) under the variables.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use secure_api_runtime::prelude::*;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("secure-api-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let file = dir.join("security.toml");
+    /// std::fs::write(&file, "mode = \"prod\"\njwt_secret = \"short\"\n").unwrap();
+    /// let error = SecurityConfig::from_file_and_lookup(Some(&file), |_| None).unwrap_err();
+    /// assert!(error.to_string().contains("shorter than 32 bytes"));
+    /// // A variable overrides the file.
+    /// let config = SecurityConfig::from_file_and_lookup(Some(&file), |name| {
+    ///     (name == "SECURE_API_MODE").then(|| "dev".to_owned())
+    /// });
+    /// assert!(config.is_ok());
+    /// ```
+    pub fn from_file_and_lookup(
+        file: Option<&std::path::Path>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let from_file = match file {
+            Some(path) => super::file::read_settings_file(path)?,
+            None => std::collections::HashMap::new(),
+        };
+        Self::from_lookup(|name| {
+            lookup(name).or_else(|| {
+                name.strip_prefix("SECURE_API_")
+                    .and_then(|key| from_file.get(&key.to_ascii_lowercase()).cloned())
+            })
+        })
+    }
+
+    /// Like [`SecurityConfig::from_env`], reading variables through `lookup`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use secure_api_runtime::prelude::*;
+    ///
+    /// let error = SecurityConfig::from_lookup(|name| match name {
+    ///     "SECURE_API_MODE" => Some("prod".to_owned()),
+    ///     "SECURE_API_JWT_SECRET" => Some("short".to_owned()),
+    ///     _ => None,
+    /// })
+    /// .unwrap_err();
+    /// assert!(error.to_string().contains("SECURE_API_JWT_SECRET"));
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mode = match lookup("SECURE_API_MODE").as_deref() {
+            None | Some("dev") => Mode::Dev,
+            Some("prod") => Mode::Prod,
+            Some(other) => {
+                problems.push(format!("SECURE_API_MODE is `{other}`: use `dev` or `prod`"));
+                Mode::Prod
+            }
+        };
+        let mut builder = Self::builder(mode);
+        match lookup("SECURE_API_JWT_SECRET") {
+            Some(secret) => {
+                let mut key = JwtKey::hs256(secret.into_bytes());
+                if let Some(kid) = lookup("SECURE_API_JWT_KID") {
+                    key = key.with_kid(kid);
+                }
+                builder = builder.key(key);
+            }
+            None if mode == Mode::Dev => builder = builder.generated_key(),
+            None => problems.push(
+                "SECURE_API_JWT_SECRET is not set: production needs a signing secret".to_owned(),
+            ),
+        }
+        if let Some(previous) = lookup("SECURE_API_JWT_PREVIOUS_SECRETS") {
+            for pair in previous.split(',').filter(|p| !p.trim().is_empty()) {
+                match pair.split_once('=') {
+                    Some((kid, secret)) if !kid.trim().is_empty() && !secret.is_empty() => {
+                        builder = builder.key(JwtKey::hs256(secret.as_bytes().to_vec()).with_kid(kid.trim()));
+                    }
+                    _ => problems.push(
+                        "SECURE_API_JWT_PREVIOUS_SECRETS must be `kid=secret` pairs separated by commas".to_owned(),
+                    ),
+                }
+            }
+        }
+        if let Some(issuer) = lookup("SECURE_API_JWT_ISSUER") {
+            builder = builder.issuer(issuer);
+        }
+        if let Some(audience) = lookup("SECURE_API_JWT_AUDIENCE") {
+            builder = builder.audience(audience);
+        }
+        if let Some(leeway) = lookup("SECURE_API_JWT_LEEWAY_SECS") {
+            match leeway.parse() {
+                Ok(secs) => builder = builder.leeway(Duration::from_secs(secs)),
+                Err(_) => problems.push(format!(
+                    "SECURE_API_JWT_LEEWAY_SECS is `{leeway}`: expected whole seconds"
+                )),
+            }
+        }
+        if let Some(ttl) = lookup("SECURE_API_ACCESS_TOKEN_TTL_SECS") {
+            match ttl.parse() {
+                Ok(secs) if secs > 0 => {
+                    builder = builder.access_token_ttl(Duration::from_secs(secs))
+                }
+                _ => problems.push(format!(
+                    "SECURE_API_ACCESS_TOKEN_TTL_SECS is `{ttl}`: expected whole seconds above 0"
+                )),
+            }
+        }
+        if let Some(fresh) = lookup("SECURE_API_FRESH_LOGIN_SECS") {
+            match fresh.parse() {
+                Ok(secs) if secs > 0 => builder = builder.fresh_login(Duration::from_secs(secs)),
+                _ => problems.push(format!(
+                    "SECURE_API_FRESH_LOGIN_SECS is `{fresh}`: expected whole seconds above 0"
+                )),
+            }
+        }
+        match lookup("SECURE_API_PLAIN_HTTP").as_deref() {
+            None | Some("refuse") => {}
+            Some("redirect") => builder = builder.plain_http(PlainHttp::Redirect),
+            Some(other) => problems.push(format!(
+                "SECURE_API_PLAIN_HTTP is `{other}`: use `refuse` or `redirect`"
+            )),
+        }
+        let on_unavailable = match lookup("SECURE_API_REDIS_UNAVAILABLE").as_deref() {
+            None | Some("fail_closed") => Unavailable::FailClosed,
+            Some("fail_open") => Unavailable::FailOpen,
+            Some(other) => {
+                problems.push(format!(
+                    "SECURE_API_REDIS_UNAVAILABLE is `{other}`: use `fail_closed` or `fail_open`"
+                ));
+                Unavailable::FailClosed
+            }
+        };
+        if let Some(url) = lookup("REDIS_URL") {
+            match Shared::new(&url, on_unavailable) {
+                Ok(shared) => builder = builder.shared(shared),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if let Some(proxies) = lookup("SECURE_API_TRUSTED_PROXIES") {
+            let mut parsed = Vec::new();
+            for proxy in proxies.split(',').filter(|p| !p.trim().is_empty()) {
+                match proxy.parse::<Cidr>() {
+                    Ok(cidr) => parsed.push(cidr),
+                    Err(reason) => problems.push(format!("SECURE_API_TRUSTED_PROXIES: {reason}")),
+                }
+            }
+            builder = builder.trusted_proxies(parsed);
+        }
+        if builder.keys.is_empty() {
+            // The missing secret is already reported in the operator's terms.
+            problems.append(&mut builder.problems);
+            return Err(ConfigError { problems });
+        }
+        match builder.build() {
+            Ok(config) if problems.is_empty() => Ok(config),
+            Ok(_) => Err(ConfigError { problems }),
+            Err(mut error) => {
+                problems.append(&mut error.problems);
+                Err(ConfigError { problems })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::KeySource;
+
+    fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn dev_mode_generates_a_key_when_none_is_set() {
+        let config = SecurityConfig::from_lookup(lookup(&[]));
+        assert!(
+            matches!(&config, Ok(c) if c.key_source() == KeySource::Generated && c.mode() == Mode::Dev)
+        );
+    }
+
+    #[test]
+    fn prod_mode_refuses_missing_or_short_secrets_with_one_line_each() {
+        let missing = SecurityConfig::from_lookup(lookup(&[("SECURE_API_MODE", "prod")]));
+        assert!(
+            matches!(&missing, Err(e) if e.problems.len() == 1 && e.problems[0].contains("not set"))
+        );
+        let short = SecurityConfig::from_lookup(lookup(&[
+            ("SECURE_API_MODE", "prod"),
+            ("SECURE_API_JWT_SECRET", "0123456789"),
+            ("SECURE_API_JWT_LEEWAY_SECS", "600"),
+        ]));
+        assert!(
+            matches!(&short, Err(e) if e.problems.len() == 2),
+            "{short:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_mode_and_bad_numbers_are_reported() {
+        let result = SecurityConfig::from_lookup(lookup(&[
+            ("SECURE_API_MODE", "staging"),
+            (
+                "SECURE_API_JWT_SECRET",
+                "a secret that is long enough for production",
+            ),
+            ("SECURE_API_ACCESS_TOKEN_TTL_SECS", "soon"),
+        ]));
+        assert!(
+            matches!(&result, Err(e) if e.problems.len() == 2),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn previous_secrets_keep_verifying_by_kid() {
+        let old = SecurityConfig::from_lookup(lookup(&[
+            (
+                "SECURE_API_JWT_SECRET",
+                "the old secret which is long enough",
+            ),
+            ("SECURE_API_JWT_KID", "v1"),
+        ]));
+        let new = SecurityConfig::from_lookup(lookup(&[
+            (
+                "SECURE_API_JWT_SECRET",
+                "the new secret which is long enough",
+            ),
+            ("SECURE_API_JWT_KID", "v2"),
+            (
+                "SECURE_API_JWT_PREVIOUS_SECRETS",
+                "v1=the old secret which is long enough",
+            ),
+        ]));
+        let (Ok(old), Ok(new)) = (old, new) else {
+            panic!("valid configurations")
+        };
+        let token = old
+            .issue_access_token("5", &[])
+            .map(|t| t.token)
+            .unwrap_or_default();
+        assert!(new.verify_access_token(&token).is_ok());
+    }
+    #[test]
+    fn debug_output_has_no_secret() {
+        let config = SecurityConfig::from_lookup(lookup(&[(
+            "SECURE_API_JWT_SECRET",
+            "hunter2-hunter2-hunter2-hunter2!",
+        )]));
+        let text = format!("{config:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}

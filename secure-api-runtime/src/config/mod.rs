@@ -1,0 +1,198 @@
+//! Security configuration: mode, access-token keys and their rules, the
+//! trusted proxies, and where shared state lives.
+//!
+//! The settings come from the environment ([`SecurityConfig::from_env`],
+//! in `env`), a TOML file under it (`file`), or the builder (`builder`);
+//! each is checked once, in the builder, and every problem names its
+//! setting. The live state built from them (the stores) is its own type in
+//! [`crate::store`]: a `SecurityConfig` holds it so that every worker's
+//! clone shares the same stores.
+
+mod builder;
+mod env;
+mod file;
+
+pub use builder::SecurityConfigBuilder;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::jwt::{IssuedToken, Jwt, TokenError};
+use crate::auth::principal::Principal;
+use crate::net::Cidr;
+use crate::shared::Shared;
+use crate::store::Stores;
+
+/// The smallest HMAC secret accepted in production mode, in bytes.
+pub const MIN_PROD_SECRET_BYTES: usize = 32;
+
+/// How strictly the application runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Local development: a signing key is generated when none is set.
+    Dev,
+    /// Production: every secret must be configured and strong.
+    Prod,
+}
+
+/// Where the access-token signing key came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// Set by the operator (environment or builder).
+    Configured,
+    /// Generated at random at start (dev mode only); tokens die with the process.
+    Generated,
+}
+
+/// What production mode does with a request that did not arrive over TLS
+/// (directly, or per a trusted proxy's `X-Forwarded-Proto`/`Forwarded`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlainHttp {
+    /// Answer 403 with a problem+json body (the default).
+    #[default]
+    Refuse,
+    /// Answer 308 to the same URL over `https` (only for `GET` and `HEAD`;
+    /// other methods are refused, since their body was already sent in clear).
+    Redirect,
+}
+
+/// The default window in which a login counts as fresh.
+pub const DEFAULT_FRESH_LOGIN: Duration = Duration::from_secs(5 * 60);
+
+/// A configuration that cannot run, with one line per problem.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", problems.join("\n"))]
+pub struct ConfigError {
+    /// Each problem, one sentence naming the setting.
+    pub problems: Vec<String>,
+}
+
+/// The security settings shared by every route. Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use secure_api_runtime::prelude::*;
+/// use secure_api_runtime::auth::JwtKey;
+///
+/// let config = SecurityConfig::builder(Mode::Dev)
+///     .key(JwtKey::hs256(b"a development secret of 32+ bytes!".to_vec()))
+///     .build()
+///     .expect("valid configuration");
+/// let token = config.issue_access_token("1", &["user".to_owned()]).expect("signing key");
+/// let me = config.verify_access_token(&token.token).expect("fresh token");
+/// assert_eq!(me.sub, "1");
+/// ```
+#[derive(Clone)]
+pub struct SecurityConfig {
+    settings: Arc<Settings>,
+    stores: Arc<Stores>,
+}
+
+/// The checked settings.
+struct Settings {
+    mode: Mode,
+    key_source: KeySource,
+    jwt: Jwt,
+    trusted_proxies: Vec<Cidr>,
+    fresh_login: Duration,
+    plain_http: PlainHttp,
+}
+
+impl fmt::Debug for SecurityConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecurityConfig")
+            .field("mode", &self.settings.mode)
+            .field("key_source", &self.settings.key_source)
+            .field("jwt", &self.settings.jwt)
+            .field("trusted_proxies", &self.settings.trusted_proxies)
+            .field("fresh_login", &self.settings.fresh_login)
+            .field("plain_http", &self.settings.plain_http)
+            .field("stores", &self.stores)
+            .finish()
+    }
+}
+
+impl SecurityConfig {
+    /// Starts a configuration in `mode`.
+    pub fn builder(mode: Mode) -> SecurityConfigBuilder {
+        SecurityConfigBuilder::new(mode)
+    }
+
+    /// The mode the application runs in.
+    pub fn mode(&self) -> Mode {
+        self.settings.mode
+    }
+
+    /// Whether the signing key was configured or generated at start.
+    pub fn key_source(&self) -> KeySource {
+        self.settings.key_source
+    }
+
+    /// Signs an access token for `sub` with `roles`, for the configured lifetime.
+    pub fn issue_access_token(
+        &self,
+        sub: &str,
+        roles: &[String],
+    ) -> Result<IssuedToken, TokenError> {
+        self.settings.jwt.issue(sub, roles, None, false)
+    }
+
+    /// Signs an access token for a password login: it carries `auth_time`,
+    /// so `#[authenticated(fresh)]` routes accept it for
+    /// [`SecurityConfig::fresh_login`].
+    pub fn issue_login_token(
+        &self,
+        sub: &str,
+        roles: &[String],
+    ) -> Result<IssuedToken, TokenError> {
+        self.settings.jwt.issue(sub, roles, None, true)
+    }
+
+    /// How long after a password login `#[authenticated(fresh)]` routes
+    /// accept its token.
+    pub fn fresh_login(&self) -> Duration {
+        self.settings.fresh_login
+    }
+
+    /// What production mode does with plain HTTP.
+    pub fn plain_http(&self) -> PlainHttp {
+        self.settings.plain_http
+    }
+
+    /// The Redis shared by every instance, when configured.
+    pub fn shared(&self) -> Option<&Shared> {
+        self.stores.redis()
+    }
+
+    /// The live state built from this configuration, shared by every clone.
+    pub(crate) fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    /// Signs an access token that lives `ttl`.
+    pub fn issue_access_token_with_ttl(
+        &self,
+        sub: &str,
+        roles: &[String],
+        ttl: Duration,
+    ) -> Result<IssuedToken, TokenError> {
+        self.settings.jwt.issue(sub, roles, Some(ttl), false)
+    }
+
+    /// The configured access-token lifetime.
+    pub fn access_token_ttl(&self) -> Duration {
+        self.settings.jwt.access_ttl()
+    }
+
+    /// The proxies whose forwarding headers are believed.
+    pub fn trusted_proxies(&self) -> &[Cidr] {
+        &self.settings.trusted_proxies
+    }
+
+    /// Verifies a compact access token.
+    pub fn verify_access_token(&self, token: &str) -> Result<Principal, TokenError> {
+        self.settings.jwt.verify(token)
+    }
+}
