@@ -5,9 +5,8 @@ use proc_macro2::Span;
 use syn::ItemFn;
 use syn::spanned::Spanned as _;
 
-use crate::ast::{Declared, Kind, LimitKey, OwnerSpec};
+use crate::ast::{Declared, Kind, LimitKey, OwnerSpec, outer_type};
 use crate::errors::{Errors, did_you_mean};
-use crate::expand::outer_type;
 use crate::path::is_id_like;
 
 pub(crate) fn all(declared: &Declared, item: &ItemFn, errors: &mut Errors) {

@@ -7,9 +7,9 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
-use syn::{FnArg, Ident, ItemFn, LitStr, ReturnType, Type};
+use syn::{FnArg, Ident, ItemFn, LitStr, ReturnType};
 
-use crate::ast::{self, Declared, Kind, LimitKey, OwnerSpec, RoleList, RoleMode};
+use crate::ast::{self, Declared, Kind, LimitKey, OwnerSpec, RoleList, RoleMode, outer_type};
 use crate::check;
 use crate::errors::Errors;
 
@@ -145,7 +145,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
 
 /// The inventory entry, with a deprecated route's header values computed.
 fn registration(declared: &Declared) -> TokenStream {
-    use crate::registered::Lifecycle;
+    use crate::ast::Lifecycle;
     let private = quote!(::secure_api_runtime::__private);
     let Some((_, registration)) = &declared.registered else {
         return quote!(#private::Registration { owner: "", lifecycle: #private::Lifecycle::Production });
@@ -287,21 +287,6 @@ fn capitalized(word: &str) -> String {
         .next()
         .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
         .unwrap_or_default()
-}
-
-/// The last path segment's name and its single type argument, e.g.
-/// `web::Json<Body>` → `("Json", Some(Body))`.
-pub(crate) fn outer_type(ty: &Type) -> Option<(String, Option<&Type>)> {
-    let Type::Path(path) = ty else { return None };
-    let last = path.path.segments.last()?;
-    let inner = match &last.arguments {
-        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        }),
-        _ => None,
-    };
-    Some((last.ident.to_string(), inner))
 }
 
 /// The handler actix calls: it validates JSON bodies, calls the user's

@@ -13,7 +13,6 @@ mod expand;
 mod input;
 mod limit;
 mod path;
-mod registered;
 mod state;
 
 use proc_macro::TokenStream;

@@ -16,7 +16,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{Error, HttpResponse};
 use sha2::{Digest as _, Sha256};
 
-use crate::guard::{Exchange, Route, Step, Stop};
+use crate::guard::exchange::{Exchange, Route, Step, Stop};
 use crate::problem::{Problem, Refusal};
 use crate::store::idempotency::{Claim, Claimed};
 pub use crate::store::idempotency::{KEY_TTL, MAX_KEYS, MAX_STORED_BYTES};
@@ -87,7 +87,7 @@ pub(crate) async fn claim(x: &mut Exchange) -> Step {
             x.claimed = Some(claimed);
             Ok(())
         }
-        Ok(Claim::Replay(response)) => Err(Stop::Answered(response)),
+        Ok(Claim::Replay(response)) => Err(Stop::Answered(Box::new(response))),
         Err(problem) => Err(Refusal::new(problem, "idempotency", "key_reused_or_busy").into()),
     }
 }

@@ -67,6 +67,7 @@ pub mod webhook;
 
 mod app;
 mod audit;
+mod transport;
 mod util;
 
 pub use app::{DEFAULT_JSON_LIMIT, MAX_HEADER_BYTES, MAX_QUERY_BYTES, SecureApp, SecureRoute};

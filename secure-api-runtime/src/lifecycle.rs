@@ -7,7 +7,7 @@ use actix_web::dev::ServiceRequest;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, LINK};
 
-use crate::guard::{Exchange, Step};
+use crate::guard::exchange::{Exchange, Step};
 use crate::policy::{Lifecycle, RoutePolicy};
 use crate::problem::{Problem, Refusal};
 

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 
-use crate::guard::{Exchange, Step};
+use crate::guard::exchange::{Exchange, Step};
 use crate::policy::OwnerRule;
 use crate::problem::{Problem, Refusal};
 
@@ -97,11 +97,7 @@ impl<T: 'static> FromRequest for Checked<T> {
     }
 }
 
-/// The type-erased ownership check a route's policy points to: the path
-/// parameter's raw value, the request, the caller's subject, and whether an
-/// `or_roles` role lets the caller pass without owning the object.
-pub type CheckOwned =
-    fn(String, HttpRequest, String, bool) -> Pin<Box<dyn Future<Output = Result<(), Problem>>>>;
+pub use crate::policy::CheckOwned;
 
 /// Loads `T` by `id`; passes if `sub` owns it or `bypass` (an `or_roles`
 /// role) holds, and stores it for [`Checked<T>`]. 404 otherwise.

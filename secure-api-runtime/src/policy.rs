@@ -1,11 +1,17 @@
 //! The security policy of a route, as static data.
 //!
 //! The route macros turn a handler's attributes into one `static`
-//! [`RoutePolicy`]; the guard in [`crate::guard`] interprets it on every
+//! [`RoutePolicy`]; the route guard interprets it on every
 //! request. Reading a policy is how the inventory and a reviewer learn what a
 //! route demands.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::HttpRequest;
+
+use crate::problem::Problem;
 
 /// The HTTP method a route answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -275,6 +281,29 @@ impl Lifecycle {
     }
 }
 
+/// The type-erased ownership check a route's policy points to: the path
+/// parameter's raw value, the request, the caller's subject, and whether an
+/// `or_roles` role lets the caller pass without owning the object.
+pub type CheckOwned =
+    fn(String, HttpRequest, String, bool) -> Pin<Box<dyn Future<Output = Result<(), Problem>>>>;
+
+/// The type-erased state check a route's policy points to: the request
+/// (holding the checked object) and the rule.
+pub type CheckState = fn(&HttpRequest, &'static StateRule) -> Result<(), Problem>;
+
+/// What `#[state_requires(param, Type: From => To)]` declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateRule {
+    /// The path parameter naming the object.
+    pub param: &'static str,
+    /// The object's type, as written.
+    pub resource: &'static str,
+    /// The required starting state (variant name).
+    pub from: &'static str,
+    /// The state the route moves to (variant name).
+    pub to: &'static str,
+}
+
 /// Everything a route declares about its security.
 #[derive(Debug)]
 pub struct RoutePolicy {
@@ -291,13 +320,13 @@ pub struct RoutePolicy {
     /// Object-level authorization.
     pub owner: OwnerRule,
     /// The lookup behind [`OwnerRule::Resource`].
-    pub check_owned: Option<crate::owned::CheckOwned>,
+    pub check_owned: Option<CheckOwned>,
     /// The state check behind [`RoutePolicy::state`], on the looked-up object.
-    pub check_state: Option<crate::state::CheckState>,
+    pub check_state: Option<CheckState>,
     /// Quotas, body cap and in-flight cap.
     pub limit: LimitRule,
     /// The business state the object must be in (`#[state_requires]`).
-    pub state: Option<crate::state::StateRule>,
+    pub state: Option<StateRule>,
     /// Whether the route requires an `Idempotency-Key` (`#[idempotent]`).
     pub idempotent: bool,
     /// The inventory entry.

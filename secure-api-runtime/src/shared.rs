@@ -1,5 +1,5 @@
 //! The connection to the Redis shared by every instance of an API behind a
-//! load balancer, and the commands the stores ([`crate::store`]) send it:
+//! load balancer, and the commands the runtime's stores send it:
 //! one script that decides a request's quotas and its denylist lookup in a
 //! single round trip, and plain keys for webhook ids and idempotency keys.
 //! Every key name is made in [`keys`].

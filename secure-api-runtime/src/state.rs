@@ -12,7 +12,7 @@ use std::ops::Deref as _;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 
-use crate::guard::{Exchange, Step};
+use crate::guard::exchange::{Exchange, Step};
 use crate::owned::{Checked, Owned};
 use crate::problem::{Problem, Refusal};
 
@@ -97,18 +97,7 @@ impl<S: StateMachine> FromRequest for Transition<S> {
     }
 }
 
-/// What `#[state_requires(param, Type: From => To)]` declares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StateRule {
-    /// The path parameter naming the object.
-    pub param: &'static str,
-    /// The object's type, as written.
-    pub resource: &'static str,
-    /// The required starting state (variant name).
-    pub from: &'static str,
-    /// The state the route moves to (variant name).
-    pub to: &'static str,
-}
+pub use crate::policy::StateRule;
 
 /// The index of `name` in `names`. Used at compile time by generated code.
 pub const fn state_index(names: &[&str], name: &str) -> Option<usize> {
@@ -150,9 +139,7 @@ pub const fn transition_declared(transitions: &[(usize, usize)], from: usize, to
     false
 }
 
-/// The type-erased state check a route's policy points to: the request
-/// (holding the checked object) and the rule.
-pub type CheckState = fn(&HttpRequest, &'static StateRule) -> Result<(), Problem>;
+pub use crate::policy::CheckState;
 
 /// Passes when the checked `T` of this request is in `rule.from`, and hands
 /// the handler its [`Transition`]; 409 otherwise.

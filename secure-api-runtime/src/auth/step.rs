@@ -4,7 +4,7 @@
 
 use actix_web::http::header::{AUTHORIZATION, HeaderMap};
 
-use crate::guard::{Exchange, Step};
+use crate::guard::exchange::{Exchange, Step};
 use crate::policy::Access;
 use crate::problem::{Problem, Refusal, TOKEN_REQUIRED};
 
@@ -42,7 +42,7 @@ pub(crate) async fn authenticate(x: &mut Exchange) -> Step {
     if fresh_needed {
         let window = security.fresh_login().as_secs();
         let now = crate::util::now_secs();
-        if !auth_time.is_some_and(|at| now.saturating_sub(at) <= window) {
+        if auth_time.is_none_or(|at| now.saturating_sub(at) > window) {
             return Err(Refusal::new(
                 Problem::unauthorized("this route needs a recent password login: sign in again"),
                 "authentication",

@@ -59,7 +59,7 @@ pub(crate) enum Stop {
     /// Refused by a rule: answered with its problem and audited.
     Refused(Refusal),
     /// Answered already (an idempotent replay).
-    Answered(HttpResponse),
+    Answered(Box<HttpResponse>),
 }
 
 impl From<Refusal> for Stop {

@@ -144,7 +144,7 @@ where
             } = x;
             let stopped = match decided {
                 Ok(()) => None,
-                Err(Stop::Answered(response)) => Some(response),
+                Err(Stop::Answered(response)) => Some(*response),
                 Err(Stop::Refused(refusal)) => {
                     audit::refused(
                         route.policy,

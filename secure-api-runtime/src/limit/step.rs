@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_LENGTH;
 
 use super::{Key, Limiter};
-use crate::guard::{Exchange, Step};
+use crate::guard::exchange::{Exchange, Step};
 use crate::policy::LimitKey;
 use crate::problem::{Problem, Refusal};
 

@@ -1,6 +1,6 @@
 //! The pipeline's role step (OWASP API5).
 
-use crate::guard::{Exchange, Step};
+use crate::guard::exchange::{Exchange, Step};
 use crate::problem::{Problem, Refusal};
 
 /// Step: the caller holds the roles `#[roles(..)]` asks for, counting the

@@ -1,6 +1,6 @@
 //! The pipeline's webhook step (OWASP API10).
 
-use crate::guard::{Exchange, Step};
+use crate::guard::exchange::{Exchange, Step};
 use crate::policy::Access;
 use crate::problem::{Problem, Refusal};
 use crate::store::replay::ReplayRefused;

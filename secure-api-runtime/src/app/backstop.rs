@@ -1,0 +1,212 @@
+//! The application middleware: forwards only requests that a secured route
+//! matches, answers 404, 405 and 410 itself otherwise, refuses plain HTTP
+//! in production and oversized heads, answers CORS preflights, and puts the
+//! security headers (and CORS marks) on every answer.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{Error, HttpResponse};
+
+use super::errors::problem_for_errors;
+use super::matcher::{Dispatch, RouteTable};
+use super::{MAX_HEADER_BYTES, MAX_QUERY_BYTES};
+use crate::config::{Mode, SecurityConfig};
+use crate::cors::Cors;
+use crate::headers::SecurityHeaders;
+use crate::problem::Problem;
+use crate::transport;
+
+pub(crate) struct Backstop {
+    pub(crate) table: Rc<RouteTable>,
+    pub(crate) headers: Rc<SecurityHeaders>,
+    pub(crate) cors: Option<Rc<Cors>>,
+    pub(crate) security: SecurityConfig,
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Backstop
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = BackstopService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(BackstopService {
+            service: Rc::new(service),
+            table: Rc::clone(&self.table),
+            headers: Rc::clone(&self.headers),
+            cors: self.cors.clone(),
+            security: self.security.clone(),
+        }))
+    }
+}
+
+pub(crate) struct BackstopService<S> {
+    service: Rc<S>,
+    table: Rc<RouteTable>,
+    headers: Rc<SecurityHeaders>,
+    cors: Option<Rc<Cors>>,
+    security: SecurityConfig,
+}
+
+type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// What the backstop decided before any route runs.
+enum Before {
+    /// Answered here, without routing, and without CORS marks (a transport
+    /// refusal, a preflight).
+    Unmarked(HttpResponse),
+    /// Answered here, without routing.
+    Answer(HttpResponse),
+    /// A secured route serves it.
+    Forward,
+}
+
+impl<S> BackstopService<S> {
+    fn decide(&self, req: &ServiceRequest, over_tls: bool, origin: Option<&HeaderValue>) -> Before {
+        if !over_tls && self.security.mode() == Mode::Prod {
+            return Before::Unmarked(transport::plain_http_answer(
+                self.security.plain_http(),
+                req,
+            ));
+        }
+        if let Some(cors) = &self.cors
+            && Cors::is_preflight(req.method(), req.headers())
+        {
+            return Before::Unmarked(self.preflight(cors, req, origin));
+        }
+        if let Some(problem) = oversized_head(req) {
+            return Before::Answer(problem.to_response());
+        }
+        let problem = match self.table.classify(
+            req.method(),
+            req.match_info().unprocessed(),
+            req.resource_map(),
+        ) {
+            Dispatch::Secured => return Before::Forward,
+            Dispatch::MethodNotAllowed(allow) => {
+                let mut problem = Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+                    .with_detail("this resource does not answer that method");
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    problem = problem.with_header(header::ALLOW, value);
+                }
+                problem
+            }
+            Dispatch::SideDoor => {
+                tracing::error!(
+                    target: "secure_api::audit",
+                    method = %req.method(),
+                    path = req.path(),
+                    pattern = req.resource_map().match_pattern(req.match_info().unprocessed()).unwrap_or_default(),
+                    rule = "backstop",
+                    outcome = "refused",
+                    "a route that was not mounted through SecureApp matched; it has no security policy"
+                );
+                Problem::new(StatusCode::GONE).with_detail("this route is not available")
+            }
+            Dispatch::NotFound => Problem::not_found(),
+        };
+        Before::Answer(problem.to_response())
+    }
+
+    /// A CORS preflight: 204 with the allowed methods for an allowed origin
+    /// asking for a method the path serves, 403 otherwise.
+    fn preflight(
+        &self,
+        cors: &Cors,
+        req: &ServiceRequest,
+        origin: Option<&HeaderValue>,
+    ) -> HttpResponse {
+        let methods = self.table.methods(req.match_info().unprocessed());
+        let requested = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|m| m.to_str().ok());
+        let serves = requested.is_some_and(|m| methods.split(", ").any(|served| served == m));
+        match (origin, serves) {
+            (Some(origin), true) => {
+                let mut response = HttpResponse::NoContent().finish();
+                cors.apply_preflight(origin, &methods, response.headers_mut());
+                response
+            }
+            _ => Problem::new(StatusCode::FORBIDDEN)
+                .with_detail("this origin may not call this route with that method")
+                .to_response(),
+        }
+    }
+}
+
+impl<S, B> Service<ServiceRequest> for BackstopService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self::Response, Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let over_tls = transport::over_tls(&req, &self.security);
+        let origin = self
+            .cors
+            .as_ref()
+            .and_then(|cors| cors.allowed_origin(req.headers()).cloned());
+        let decided = self.decide(&req, over_tls, origin.as_ref());
+        let headers = Rc::clone(&self.headers);
+        let cors = self.cors.clone();
+        // Every answer, forwarded or not, ends here.
+        let finish = move |response: &mut header::HeaderMap, mark: bool| {
+            headers.apply(response, over_tls);
+            if mark && let (Some(cors), Some(origin)) = (&cors, &origin) {
+                cors.apply(origin, response);
+            }
+        };
+        let (answer, mark) = match decided {
+            Before::Unmarked(answer) => (answer, false),
+            Before::Answer(answer) => (answer, true),
+            Before::Forward => {
+                let service = Rc::clone(&self.service);
+                return Box::pin(async move {
+                    let mut response = problem_for_errors(service.call(req).await?);
+                    finish(response.headers_mut(), true);
+                    Ok(response)
+                });
+            }
+        };
+        let mut response = req.into_response(answer);
+        finish(response.headers_mut(), mark);
+        Box::pin(ready(Ok(response.map_into_right_body())))
+    }
+}
+
+/// A query string or header block larger than the caps, answered before
+/// routing.
+fn oversized_head(req: &ServiceRequest) -> Option<Problem> {
+    if req.query_string().len() > MAX_QUERY_BYTES {
+        return Some(Problem::new(StatusCode::URI_TOO_LONG).with_detail(format!(
+            "the query string is longer than {MAX_QUERY_BYTES} bytes"
+        )));
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (header_bytes > MAX_HEADER_BYTES).then(|| {
+        Problem::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).with_detail(format!(
+            "the headers are larger than {MAX_HEADER_BYTES} bytes"
+        ))
+    })
+}

@@ -1,0 +1,68 @@
+//! Framework errors as problem+json: extractor errors (JSON bodies, path
+//! parameters, query strings) and any other error response without one.
+
+use actix_web::Error;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+
+use crate::problem::{PROBLEM_JSON, Problem};
+
+/// Replaces the body of a response produced from an error with a generic
+/// problem, unless it already is one. Server errors are logged with their
+/// cause, which never reaches the client.
+pub(crate) fn problem_for_errors<B: MessageBody>(
+    res: ServiceResponse<B>,
+) -> ServiceResponse<EitherBody<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let Some(error) = res.response().error() else {
+        return res.map_into_left_body();
+    };
+    if is_problem {
+        return res.map_into_left_body();
+    }
+    let status = res.status();
+    if status.is_server_error() {
+        tracing::error!(target: "secure_api", status = status.as_u16(), error = %error, "request failed");
+    }
+    let problem = Problem::new(status);
+    res.into_response(problem.to_response())
+        .map_into_right_body()
+}
+
+pub(crate) fn json_error(error: JsonPayloadError, _: &actix_web::HttpRequest) -> Error {
+    let problem = match &error {
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+            .with_detail(format!("the body is larger than {limit} bytes")),
+        JsonPayloadError::ContentType => Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .with_detail("the body must be `application/json`"),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                .with_detail(format!("the body does not fit: {e}"))
+        }
+        _ => Problem::new(StatusCode::BAD_REQUEST).with_detail("the body is not valid JSON"),
+    };
+    problem.into()
+}
+
+pub(crate) fn path_error(_: PathError, _: &actix_web::HttpRequest) -> Error {
+    Problem::new(StatusCode::BAD_REQUEST)
+        .with_detail("a path parameter is not of the expected form")
+        .into()
+}
+
+pub(crate) fn query_error(error: QueryPayloadError, _: &actix_web::HttpRequest) -> Error {
+    let detail = match &error {
+        QueryPayloadError::Deserialize(e) => format!("the query string does not fit: {e}"),
+        _ => "the query string is not valid".to_owned(),
+    };
+    Problem::new(StatusCode::BAD_REQUEST)
+        .with_detail(detail)
+        .into()
+}
