@@ -56,15 +56,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
     };
     let method = format_ident!("{}", capitalized(route.kind.name()));
     let path = &route.path;
-    let access = if let Some((_, secret)) = &declared.webhook {
-        quote!(Webhook { secret: #secret })
-    } else if declared.public.is_some() {
-        quote!(Public)
-    } else if declared.fresh {
-        quote!(FreshLogin)
-    } else {
-        quote!(Authenticated)
-    };
+    let access = access(declared);
     let roles = match &declared.roles {
         None => quote!(#private::RoleRule::None),
         Some((_, list)) => role_rule(list),
@@ -143,6 +135,19 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
     }
 }
 
+/// The route's `Access` variant.
+fn access(declared: &Declared) -> TokenStream {
+    if let Some((_, secret)) = &declared.webhook {
+        quote!(Webhook { secret: #secret })
+    } else if declared.public.is_some() {
+        quote!(Public)
+    } else if declared.fresh {
+        quote!(FreshLogin)
+    } else {
+        quote!(Authenticated)
+    }
+}
+
 /// The inventory entry, with a deprecated route's header values computed.
 fn registration(declared: &Declared) -> TokenStream {
     use crate::ast::Lifecycle;
@@ -191,14 +196,15 @@ fn limit_rule(declared: &Declared) -> TokenStream {
         let (count, period) = (q.count, q.period_secs);
         quote!(#private::Quota { count: #count, period_secs: #period })
     });
-    // Routes without a user (public, webhook) count per client address;
-    // others per user unless told.
+    // Unless told, the runtime's rule for the route's access decides.
     let key = match limit.key.as_ref().map(|(_, k)| *k) {
-        Some(LimitKey::Ip) => quote!(Ip),
-        Some(LimitKey::IpAndUser) => quote!(IpAndUser),
-        Some(LimitKey::User) => quote!(User),
-        None if declared.public.is_some() || declared.webhook.is_some() => quote!(Ip),
-        None => quote!(User),
+        Some(LimitKey::Ip) => quote!(#private::LimitKey::Ip),
+        Some(LimitKey::IpAndUser) => quote!(#private::LimitKey::IpAndUser),
+        Some(LimitKey::User) => quote!(#private::LimitKey::User),
+        None => {
+            let access = access(declared);
+            quote!(#private::Access::#access.quota_key())
+        }
     };
     let body = match limit.body {
         Some(bytes) => quote!(::core::option::Option::Some(#bytes)),
@@ -211,7 +217,7 @@ fn limit_rule(declared: &Declared) -> TokenStream {
     quote! {
         #private::LimitRule {
             quotas: &[#(#quotas),*],
-            key: #private::LimitKey::#key,
+            key: #key,
             body: #body,
             concurrency: #concurrency,
         }

@@ -2,8 +2,10 @@
 //!
 //! Actix Web routes that are secure by construction. Every handler declares
 //! its security with attributes; the attributes are checked when the code
-//! compiles, and the policy they produce is carried out on every request,
-//! before any extractor reads the request body. A route that declares
+//! compiles, and the policy they produce is carried out on every request by
+//! the route's guard, a list of steps that runs before any extractor parses
+//! the request body (idempotent and webhook routes read it, within the
+//! route's cap, to fingerprint or verify it). A route that declares
 //! nothing does not compile, and a handler that was not declared this way
 //! cannot be mounted.
 //!
@@ -37,9 +39,15 @@
 //! | `#[limit("30/minute; 5/second", key = user, body = "64KiB", concurrency = 4)]` | API4 Unrestricted Resource Consumption | quotas, body cap and in-flight cap ([`limit`](mod@limit)) |
 //! | `#[state_requires(order_id, Order: Validated => Executed)]`, `#[derive(StateMachine)]` | API6 Unrestricted Access to Sensitive Business Flows | business-state preconditions checked at compile time and before the handler ([`state`]) |
 //! | `#[idempotent]` | API6 | an `Idempotency-Key` replays the first answer ([`idempotency`]) |
+//! | `#[webhook(secret = "NAME")]` | API10 Unsafe Consumption of APIs | no token; the raw body must carry a valid signature made with the keys registered under `NAME` ([`webhook`]) |
+//! | `#[registered(owner = "team", lifecycle = production)]` | API9 Improper Inventory Management | the route's inventory entry, required on every route; `deprecated(..)` adds `Deprecation`, `Sunset` and `Link`, `retired` answers 410 ([`inventory`]) |
 //!
 //! Refusals answer RFC 9457 `application/problem+json` ([`problem`]) and
 //! emit one audit event on the `secure_api::audit` tracing target.
+//!
+//! Shared state (quotas, the access-token denylist, webhook delivery ids,
+//! idempotency keys) lives in one store per kind, in memory or, with
+//! `REDIS_URL`, in a Redis every instance shares ([`shared`]).
 
 pub mod auth;
 pub mod config;

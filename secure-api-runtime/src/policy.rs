@@ -80,13 +80,14 @@ pub enum Access {
 
 impl Access {
     /// Whether the route needs a bearer access token.
-    pub fn needs_token(&self) -> bool {
+    pub const fn needs_token(&self) -> bool {
         matches!(self, Self::Authenticated | Self::FreshLogin)
     }
 
-    /// Who the application's default quotas count for on a route of this
-    /// access: the caller's address where there is no token, else the user.
-    pub fn quota_key(&self) -> LimitKey {
+    /// Who a route's quotas count for unless `#[limit(key = ..)]` says, and
+    /// who the application's default quotas count for: the caller's address
+    /// on a route without a token (public, webhook), else the user.
+    pub const fn quota_key(&self) -> LimitKey {
         if self.needs_token() {
             LimitKey::User
         } else {
