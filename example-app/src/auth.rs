@@ -56,7 +56,7 @@ impl Auth {
         Ok(Self {
             passwords,
             policy: options.policy,
-            throttle: LoginThrottle::default(),
+            throttle: LoginThrottle::for_config(&security),
             sessions,
             security,
         })

@@ -69,6 +69,45 @@ end
 return {1, 0, 0}
 ";
 
+/// The longest wait of the throttled keys, in ms (0 when none waits), on
+/// Redis's clock. `KEYS`: an account's and an address's throttle keys.
+const THROTTLE_WAIT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local wait = 0
+for i = 1, #KEYS do
+  local blocked = tonumber(redis.call('HGET', KEYS[i], 'until') or '0')
+  if blocked - now > wait then wait = blocked - now end
+end
+return wait
+";
+
+/// Counts a failure against each key with its backoff: `ARGV[4i-3..4i]` are
+/// key i's free failures, first wait, longest wait and window (ms). A key's
+/// count starts again after a window without failures; each failure past
+/// the free ones doubles the wait, up to the longest.
+const THROTTLE_FAIL: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 1, #KEYS do
+  local free = tonumber(ARGV[4 * i - 3])
+  local base = tonumber(ARGV[4 * i - 2])
+  local max = tonumber(ARGV[4 * i - 1])
+  local window = tonumber(ARGV[4 * i])
+  local count = tonumber(redis.call('HGET', KEYS[i], 'count') or '0')
+  local last = tonumber(redis.call('HGET', KEYS[i], 'last') or '0')
+  if now - last >= window then count = 0 end
+  count = count + 1
+  local delay = 0
+  if count >= free then
+    delay = math.min(base * 2 ^ math.min(count - free, 20), max)
+  end
+  redis.call('HSET', KEYS[i], 'count', count, 'last', now, 'until', string.format('%d', now + delay))
+  redis.call('PEXPIRE', KEYS[i], math.max(window, delay) + 1000)
+end
+return 1
+";
+
 /// The name of every key the runtime keeps in Redis, in one place.
 pub(crate) mod keys {
     use crate::policy::Quota;
@@ -95,6 +134,11 @@ pub(crate) mod keys {
     pub(crate) fn idempotency(scope: &str) -> String {
         format!("secure_api:idempotency:{scope}")
     }
+
+    /// The failed logins of an `account` or an `address` (`kind`).
+    pub(crate) fn throttle(kind: &str, id: &str) -> String {
+        format!("secure_api:throttle:{kind}:{id}")
+    }
 }
 
 /// What Redis decided for a request's quotas and token.
@@ -119,6 +163,8 @@ struct Inner {
     manager: OnceCell<ConnectionManager>,
     on_unavailable: Unavailable,
     script: redis::Script,
+    throttle_wait: redis::Script,
+    throttle_fail: redis::Script,
     warned: Mutex<Option<Instant>>,
     /// After a failure Redis is not asked again for a moment, so an outage
     /// does not add a timeout to every request.
@@ -167,6 +213,8 @@ impl Shared {
                 manager: OnceCell::new(),
                 on_unavailable,
                 script: redis::Script::new(DECIDE),
+                throttle_wait: redis::Script::new(THROTTLE_WAIT),
+                throttle_fail: redis::Script::new(THROTTLE_FAIL),
                 warned: Mutex::new(None),
                 down_until: Mutex::new(None),
             }),
@@ -242,6 +290,54 @@ impl Shared {
             ),
             _ => Decided::Refused(0, Duration::from_secs(1)),
         })
+    }
+
+    /// How long the account or the address must still wait, if at all.
+    pub(crate) async fn throttle_wait(
+        &self,
+        account: &str,
+        address: &str,
+    ) -> Result<Option<Duration>, SharedError> {
+        let mut connection = self.connection().await?;
+        let wait_ms: i64 = self
+            .inner
+            .throttle_wait
+            .key(keys::throttle("account", account))
+            .key(keys::throttle("address", address))
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok((wait_ms > 0).then(|| Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0))))
+    }
+
+    /// Counts a failed login against the account and the address, each with
+    /// its backoff: free failures, first wait, longest wait and window (the
+    /// last three in ms).
+    pub(crate) async fn throttle_fail(
+        &self,
+        account: &str,
+        address: &str,
+        backoffs: [[u64; 4]; 2],
+    ) -> Result<(), SharedError> {
+        let mut connection = self.connection().await?;
+        let mut invocation = self.inner.throttle_fail.prepare_invoke();
+        invocation
+            .key(keys::throttle("account", account))
+            .key(keys::throttle("address", address));
+        for backoff in backoffs {
+            for value in backoff {
+                invocation.arg(value);
+            }
+        }
+        invocation
+            .invoke_async::<()>(&mut connection)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Forgets an account's failures.
+    pub(crate) async fn throttle_forget(&self, account: &str) -> Result<(), SharedError> {
+        self.delete(&keys::throttle("account", account)).await
     }
 
     /// Denies the access token `jti` on every instance until `exp`.

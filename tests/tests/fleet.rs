@@ -213,6 +213,40 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
     b.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_on_one_instance_count_on_the_other() {
+    let redis = RedisServer::start();
+    let database = postgres_database().await;
+    let a = TestApp::start_instance(&database, shared(&redis, Unavailable::FailClosed)).await;
+    let b = TestApp::start_instance(&database, shared(&redis, Unavailable::FailClosed)).await;
+    let client = Client::new();
+    let (status_code, user) = post(
+        &a,
+        &client,
+        "/api/auth/register",
+        None,
+        json!({"username": "guessed", "password": PASSWORD, "display_name": "Guessed"}),
+    )
+    .await;
+    assert_eq!(status_code, StatusCode::CREATED, "{user}");
+    let wrong = json!({"username": "guessed", "password": "not the password at all"});
+    // Five free failures for the account, spread over both instances: three
+    // on A and two on B, fewer than either would throttle alone.
+    for n in 0..5 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        let (status_code, body) = post(app, &client, "/api/auth/login", None, wrong.clone()).await;
+        assert_eq!(status_code, StatusCode::UNAUTHORIZED, "failure {n}: {body}");
+    }
+    // The sixth attempt waits, on either instance, even with the password.
+    let right = json!({"username": "guessed", "password": PASSWORD});
+    for app in [&b, &a] {
+        let (status_code, body) = post(app, &client, "/api/auth/login", None, right.clone()).await;
+        assert_eq!(status_code, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
 /// An instance whose Redis answered one search and then stopped: the app,
 /// a client and a user's token.
 async fn served_then_redis_stops(on_unavailable: Unavailable) -> (TestApp, Client, String) {

@@ -114,7 +114,7 @@ pub async fn login(
         auth.security.trusted_proxies(),
     )
     .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    auth.throttle.check(&username, ip)?;
+    auth.throttle.check(&username, ip).await?;
     let user = store
         .user_by_name(&username)
         .await
@@ -131,12 +131,12 @@ pub async fn login(
             user
         }
         _ => {
-            auth.throttle.failed(&username, ip);
+            auth.throttle.failed(&username, ip).await;
             audit_login(&username, ip, "refused");
             return Err(bad_credentials());
         }
     };
-    auth.throttle.succeeded(&username);
+    auth.throttle.succeeded(&username).await;
     audit_login(&username, ip, "allowed");
     if verified.needs_rehash {
         // Best effort: the login stands even if the new hash is not stored.

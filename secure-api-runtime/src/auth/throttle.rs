@@ -3,6 +3,10 @@
 //!
 //! Unknown accounts are throttled exactly like real ones, so the answer
 //! never tells whether a username exists.
+//!
+//! A throttle built with [`LoginThrottle::for_config`] under `REDIS_URL`
+//! counts failures in the Redis every instance shares, so a fleet throttles
+//! an account as one server would; the choice is made when it is built.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -12,7 +16,9 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 
+use crate::config::SecurityConfig;
 use crate::problem::Problem;
+use crate::shared::Shared;
 
 /// How many tracked accounts or addresses a throttle keeps at most.
 pub const MAX_TRACKED: usize = 100_000;
@@ -31,6 +37,18 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// Free failures, first wait, longest wait and window, the last three
+    /// in milliseconds, as the shared store counts them.
+    fn as_millis(&self) -> [u64; 4] {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        [
+            u64::from(self.free),
+            ms(self.base),
+            ms(self.max),
+            ms(self.window),
+        ]
+    }
+
     /// The wait after `failures` failures.
     fn delay(&self, failures: u32) -> Duration {
         if failures < self.free {
@@ -126,18 +144,23 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
 /// use secure_api_runtime::auth::LoginThrottle;
 /// use std::net::IpAddr;
 ///
+/// # actix_web::rt::System::new().block_on(async {
 /// let throttle = LoginThrottle::default();
 /// let ip: IpAddr = "192.0.2.7".parse().unwrap();
 /// for _ in 0..5 {
-///     assert!(throttle.check("alice", ip).is_ok());
-///     throttle.failed("alice", ip);
+///     assert!(throttle.check("alice", ip).await.is_ok());
+///     throttle.failed("alice", ip).await;
 /// }
-/// assert!(throttle.check("alice", ip).is_err());
+/// assert!(throttle.check("alice", ip).await.is_err());
+/// # });
 /// ```
 #[derive(Debug)]
 pub struct LoginThrottle {
     accounts: Table<String>,
     addresses: Table<IpAddr>,
+    /// The fleet's Redis, when failures are shared; this process's tables
+    /// then still count, as the fallback when Redis fails open.
+    redis: Option<Shared>,
 }
 
 impl Default for LoginThrottle {
@@ -152,6 +175,16 @@ impl LoginThrottle {
         Self {
             accounts: Table::new(account),
             addresses: Table::new(address),
+            redis: None,
+        }
+    }
+
+    /// The default backoffs, with failures counted in the Redis `security`
+    /// shares with every instance when it has one, else in this process.
+    pub fn for_config(security: &SecurityConfig) -> Self {
+        Self {
+            redis: security.shared().cloned(),
+            ..Self::default()
         }
     }
 
@@ -160,11 +193,21 @@ impl LoginThrottle {
     }
 
     /// `Err` with a 429 (and `Retry-After`) while the account or the address
-    /// is waiting out its backoff.
-    pub fn check(&self, username: &str, client: IpAddr) -> Result<(), Problem> {
+    /// is waiting out its backoff (or a 503 when the shared store cannot be
+    /// asked and fails closed).
+    pub async fn check(&self, username: &str, client: IpAddr) -> Result<(), Problem> {
+        let account = Self::account_key(username);
+        let mut wait = None;
+        if let Some(shared) = &self.redis {
+            match shared.throttle_wait(&account, &client.to_string()).await {
+                Ok(shared_wait) => wait = shared_wait,
+                Err(error) => shared.unavailable("login throttle", &error)?,
+            }
+        }
         let now = Instant::now();
         let wait = [
-            self.accounts.wait(&Self::account_key(username), now),
+            wait,
+            self.accounts.wait(&account, now),
             self.addresses.wait(&client, now),
         ]
         .into_iter()
@@ -182,15 +225,36 @@ impl LoginThrottle {
     }
 
     /// Records a failed login (wrong password or unknown user).
-    pub fn failed(&self, username: &str, client: IpAddr) {
+    pub async fn failed(&self, username: &str, client: IpAddr) {
         let now = Instant::now();
-        self.accounts.fail(Self::account_key(username), now);
+        let account = Self::account_key(username);
+        if let Some(shared) = &self.redis
+            && let Err(error) = shared
+                .throttle_fail(
+                    &account,
+                    &client.to_string(),
+                    [
+                        self.accounts.backoff.as_millis(),
+                        self.addresses.backoff.as_millis(),
+                    ],
+                )
+                .await
+        {
+            tracing::warn!(target: "secure_api", %error, "a failed login could not be counted in Redis");
+        }
+        self.accounts.fail(account, now);
         self.addresses.fail(client, now);
     }
 
     /// Records a successful login: the account's failures are forgotten.
-    pub fn succeeded(&self, username: &str) {
-        self.accounts.forget(&Self::account_key(username));
+    pub async fn succeeded(&self, username: &str) {
+        let account = Self::account_key(username);
+        if let Some(shared) = &self.redis
+            && let Err(error) = shared.throttle_forget(&account).await
+        {
+            tracing::warn!(target: "secure_api", %error, "a login's failures could not be forgotten in Redis");
+        }
+        self.accounts.forget(&account);
     }
 }
 
@@ -208,25 +272,25 @@ mod tests {
         assert_eq!(b.delay(40), Duration::from_secs(900));
     }
 
-    #[test]
-    fn accounts_and_addresses_are_throttled_separately() {
+    #[actix_web::test]
+    async fn accounts_and_addresses_are_throttled_separately() {
         let throttle = LoginThrottle::default();
         let a: IpAddr = "192.0.2.1".parse().expect("test setup");
         let b: IpAddr = "192.0.2.2".parse().expect("test setup");
         for _ in 0..5 {
-            throttle.failed("Alice", a);
+            throttle.failed("Alice", a).await;
         }
         // The account waits, whatever the address; case does not matter.
-        assert!(throttle.check("alice", b).is_err());
-        assert!(throttle.check("bob", a).is_ok());
+        assert!(throttle.check("alice", b).await.is_err());
+        assert!(throttle.check("bob", a).await.is_ok());
         // Twenty failures from one address over many accounts block the address.
         for n in 0..20 {
-            throttle.failed(&format!("user{n}"), b);
+            throttle.failed(&format!("user{n}"), b).await;
         }
-        let refused = throttle.check("carol", b).expect_err("refused");
+        let refused = throttle.check("carol", b).await.expect_err("refused");
         assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert!(throttle.check("carol", a).is_ok());
-        throttle.succeeded("alice");
-        assert!(throttle.check("alice", a).is_ok());
+        assert!(throttle.check("carol", a).await.is_ok());
+        throttle.succeeded("alice").await;
+        assert!(throttle.check("alice", a).await.is_ok());
     }
 }
