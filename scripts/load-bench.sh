@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Throughput of a secured route (bearer JWT + roles + owner) against a bare
-# actix route serving the same JSON, from one release build, 64 connections,
-# on 127.0.0.1 only. Prints both figures and the ratio.
+# Throughput and server CPU per request of a secured route (bearer JWT +
+# roles + owner) against the same JSON from a bare actix route, and from a
+# bare route that sends the same security headers (so the two differ only by
+# the guard's work). One release build, 64 connections, one worker each, on
+# 127.0.0.1 only. wrk shares the two cores with the server, so the CPU the
+# server spends per request is reported beside the throughput.
 #
 #   scripts/load-bench.sh                  # 3 alternating rounds of 5 s per route
 #   ROUNDS=5 DURATION=10s scripts/load-bench.sh
@@ -11,8 +14,6 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5s}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
-SECURED_PORT=${SECURED_PORT:-18181}
-BARE_PORT=${BARE_PORT:-18182}
 
 if ! command -v wrk >/dev/null 2>&1; then
     echo "installing wrk from Debian's packages" >&2
@@ -21,42 +22,71 @@ if ! command -v wrk >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
 fi
 
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 cargo build --release -q -p secure-api-runtime --example bench_server
 server=target/release/examples/bench_server
+secured_port=$(free_port)
+bare_port=$(free_port)
+headers_port=$(free_port)
 tokenfile=$(mktemp)
-"$server" "$SECURED_PORT" "$BARE_PORT" >"$tokenfile" &
+"$server" "$secured_port" "$bare_port" "$headers_port" >"$tokenfile" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$tokenfile"' EXIT
 
 deadline=$((SECONDS + 30))
-until curl -fs -o /dev/null -H "Authorization: Bearer $(head -n1 "$tokenfile")" "http://127.0.0.1:$SECURED_PORT/api/users/42" \
-    && curl -fs -o /dev/null "http://127.0.0.1:$BARE_PORT/api/users/42"; do
+until [ -s "$tokenfile" ] && curl -fs -o /dev/null -H "Authorization: Bearer $(head -n1 "$tokenfile")" "http://127.0.0.1:$secured_port/api/users/42" \
+    && curl -fs -o /dev/null "http://127.0.0.1:$bare_port/api/users/42" \
+    && curl -fs -o /dev/null "http://127.0.0.1:$headers_port/api/users/42"; do
     [ $SECONDS -lt $deadline ] || { echo "bench_server did not start" >&2; exit 1; }
     sleep 0.1
 done
 token=$(head -n1 "$tokenfile")
+ticks=$(getconf CLK_TCK)
 
-rps() {
-    wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "$1" \
-        | awk '/^Requests\/sec:/ {print $2} /Non-2xx/ {print "non-2xx answers: " $0 > "/dev/stderr"; exit 1}'
+# The server's CPU time so far, in clock ticks (user + system).
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+
+# One measured run: "requests_per_second cpu_microseconds_per_request".
+run() {
+    local before after out
+    before=$(cpu)
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "$1")
+    after=$(cpu)
+    echo "$out" | awk -v b="$before" -v a="$after" -v t="$ticks" '
+        /Non-2xx/ {print "non-2xx answers: " $0 > "/dev/stderr"; exit 1}
+        /requests in/ {n = $1}
+        /^Requests\/sec:/ {r = $2}
+        END {printf "%s %.2f\n", r, (a - b) / t * 1e6 / n}'
 }
 
-# Warm both servers, then measure each in turn.
-wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $token" "http://127.0.0.1:$SECURED_PORT/api/users/42" >/dev/null
-wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$BARE_PORT/api/users/42" >/dev/null
-secured=0
-bare=0
+for port in "$secured_port" "$bare_port" "$headers_port"; do
+    wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/users/42" >/dev/null
+done
+results=$(mktemp)
 for round in $(seq 1 "$ROUNDS"); do
-    s=$(rps "http://127.0.0.1:$SECURED_PORT/api/users/42")
-    b=$(rps "http://127.0.0.1:$BARE_PORT/api/users/42")
-    echo "round $round: secured $s req/s, bare $b req/s" >&2
-    secured=$(awk -v a="$secured" -v x="$s" 'BEGIN {print a + x}')
-    bare=$(awk -v a="$bare" -v x="$b" 'BEGIN {print a + x}')
+    for name in secured bare headers; do
+        case $name in
+            secured) port=$secured_port ;;
+            bare) port=$bare_port ;;
+            headers) port=$headers_port ;;
+        esac
+        read -r rps us < <(run "http://127.0.0.1:$port/api/users/42")
+        echo "round $round: $name $rps req/s, $us µs CPU per request" >&2
+        echo "$name $rps $us" >>"$results"
+    done
 done
 
-awk -v s="$secured" -v b="$bare" -v n="$ROUNDS" -v c="$CONNECTIONS" -v d="$DURATION" 'BEGIN {
-    printf "connections: %d, %d rounds of %s per route\n", c, n, d
-    printf "secured route (JWT + roles + owner): %.0f req/s\n", s / n
-    printf "bare actix route:                    %.0f req/s\n", b / n
-    printf "ratio: %.1f%% (target: at least 85%%)\n", 100 * s / b
-}'
+awk -v n="$ROUNDS" -v c="$CONNECTIONS" -v d="$DURATION" '
+    {rps[$1] += $2; us[$1] += $3}
+    END {
+        printf "connections: %d, %d rounds of %s per route\n", c, n, d
+        printf "secured route (JWT + roles + owner): %.0f req/s, %.1f µs CPU/request\n", rps["secured"] / n, us["secured"] / n
+        printf "bare actix route:                    %.0f req/s, %.1f µs CPU/request\n", rps["bare"] / n, us["bare"] / n
+        printf "bare route with the same headers:    %.0f req/s, %.1f µs CPU/request\n", rps["headers"] / n, us["headers"] / n
+        printf "secured / bare:                      %.3f of the throughput, %.2fx the CPU per request\n", rps["secured"] / rps["bare"], us["secured"] / us["bare"]
+        printf "secured / bare with the same headers: %.3f of the throughput, %.2fx the CPU per request\n", rps["secured"] / rps["headers"], us["secured"] / us["headers"]
+    }' "$results"
+rm -f "$results"

@@ -3,14 +3,16 @@
 # secure-api-runtime/examples/bench_server.rs with a per-user quota (high
 # enough never to refuse), decided in memory and then in a Redis on
 # loopback. Reports the latency per request at one connection (p50, p99)
-# and the throughput at 64 connections, for both. 127.0.0.1 only.
+# and the throughput at 64 connections, for both, in alternating rounds,
+# then the ratio of the throughputs and the p99 Redis adds. 127.0.0.1 only.
 #
 #   scripts/redis-bench.sh
-#   DURATION=10s scripts/redis-bench.sh
+#   ROUNDS=5 DURATION=10s scripts/redis-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 
 install() {
@@ -50,20 +52,41 @@ serve() {
     token=$(head -n1 "$work/token-$port")
 }
 
+# One round against one server: "p50_us p99_us requests_per_second".
 measure() {
-    local name=$1 port=$2 token=$3
+    local port=$1 token=$2
     local url="http://127.0.0.1:$port/api/users/42"
-    wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $token" "$url" >/dev/null
     local latency throughput
     latency=$(wrk -t1 -c1 -d"$DURATION" --latency -H "Authorization: Bearer $token" "$url" \
-        | awk '/^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {print p50, p99}')
+        | awk 'function us(v) { if (v ~ /ms$/) return v * 1000; if (v ~ /us$/) return v + 0; return v * 1000000 }
+               /^ +50%/ {p50 = us($2)} /^ +99%/ {p99 = us($2)} END {print p50, p99}')
     throughput=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "$url" \
         | awk '/^Requests\/sec:/ {print $2} /Non-2xx/ {print "non-2xx answers" > "/dev/stderr"; exit 1}')
-    echo "$name: latency at 1 connection p50 ${latency% *}, p99 ${latency#* }; throughput at $CONNECTIONS connections $throughput req/s"
+    echo "$latency $throughput"
 }
 
 until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.1; done
 serve
-measure "in memory" "$port" "$token"
+memory_port=$port memory_token=$token
 serve REDIS_URL="redis://127.0.0.1:$redis_port/"
-measure "in Redis " "$port" "$token"
+redis_port_app=$port redis_token=$token
+for target in "$memory_port $memory_token" "$redis_port_app $redis_token"; do
+    read -r p t <<<"$target"
+    wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $t" "http://127.0.0.1:$p/api/users/42" >/dev/null
+done
+results="$work/results"
+for round in $(seq 1 "$ROUNDS"); do
+    read -r a b c < <(measure "$memory_port" "$memory_token")
+    echo "round $round: in memory p50 ${a} µs, p99 ${b} µs, $c req/s" >&2
+    echo "memory $a $b $c" >>"$results"
+    read -r a b c < <(measure "$redis_port_app" "$redis_token")
+    echo "round $round: in Redis  p50 ${a} µs, p99 ${b} µs, $c req/s" >&2
+    echo "redis $a $b $c" >>"$results"
+done
+awk -v n="$ROUNDS" -v c="$CONNECTIONS" '
+    {p50[$1] += $2; p99[$1] += $3; rps[$1] += $4}
+    END {
+        printf "in memory: latency at 1 connection p50 %.0f µs, p99 %.0f µs; throughput at %d connections %.0f req/s\n", p50["memory"] / n, p99["memory"] / n, c, rps["memory"] / n
+        printf "in Redis:  latency at 1 connection p50 %.0f µs, p99 %.0f µs; throughput at %d connections %.0f req/s\n", p50["redis"] / n, p99["redis"] / n, c, rps["redis"] / n
+        printf "Redis / memory throughput: %.3f; p99 added by Redis: %.0f µs\n", rps["redis"] / rps["memory"], (p99["redis"] - p99["memory"]) / n
+    }' "$results"

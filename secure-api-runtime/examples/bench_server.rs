@@ -1,11 +1,15 @@
 //! Serves the same JSON from a secured route and from a bare actix route,
 //! on two loopback ports, for `scripts/load-bench.sh`.
 //!
-//! `bench_server SECURED_PORT BARE_PORT` prints a token for user 42 on its
-//! first line of standard output, then serves until killed.
+//! `bench_server SECURED_PORT BARE_PORT [HEADERS_PORT]` prints a token for
+//! user 42 on its first line of standard output, then serves until killed.
+//! On `HEADERS_PORT`, the bare route answers with the security headers the
+//! secured route sends, so the two differ only by the guard's work.
 
+use actix_web::dev::Service as _;
 use actix_web::{App, HttpResponse};
 use secure_api_runtime::auth::JwtKey;
+use secure_api_runtime::headers::SecurityHeaders;
 use secure_api_runtime::policy::Quota;
 use secure_api_runtime::prelude::*;
 use secure_api_runtime::shared::{Shared, Unavailable};
@@ -32,9 +36,10 @@ async fn bare(_user_id: web::Path<i64>) -> HttpResponse {
 fn main() -> std::io::Result<()> {
     let mut ports = std::env::args().skip(1).map(|p| p.parse::<u16>());
     let (Some(Ok(secured_port)), Some(Ok(bare_port))) = (ports.next(), ports.next()) else {
-        eprintln!("usage: bench_server SECURED_PORT BARE_PORT");
+        eprintln!("usage: bench_server SECURED_PORT BARE_PORT [HEADERS_PORT]");
         std::process::exit(2);
     };
+    let headers_port = ports.next().and_then(Result::ok);
     let workers = std::env::var("BENCH_WORKERS")
         .ok()
         .and_then(|w| w.parse().ok())
@@ -74,6 +79,24 @@ fn main() -> std::io::Result<()> {
             .bind(("127.0.0.1", bare_port))?
             .run();
         let bare_server = actix_web::rt::spawn(bare_server);
+        if let Some(port) = headers_port {
+            let with_headers = HttpServer::new(|| {
+                App::new()
+                    .wrap_fn(|req, service| {
+                        let answer = service.call(req);
+                        async move {
+                            let mut answer = answer.await?;
+                            SecurityHeaders::default().apply(answer.headers_mut(), false);
+                            Ok(answer)
+                        }
+                    })
+                    .service(bare)
+            })
+            .workers(workers)
+            .bind(("127.0.0.1", port))?
+            .run();
+            actix_web::rt::spawn(with_headers);
+        }
         secured_server.await?;
         bare_server.await.map_err(std::io::Error::other)?
     })

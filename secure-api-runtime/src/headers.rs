@@ -59,8 +59,22 @@ impl SecurityHeaders {
         self
     }
 
-    /// Adds the headers a response does not set itself.
-    pub(crate) fn apply(&self, headers: &mut HeaderMap, over_tls: bool) {
+    /// Adds the headers a response does not set itself (`over_tls`: the
+    /// request arrived over TLS, so HSTS is sent too), and removes `Server`.
+    /// `SecureApp` applies them to every answer; call it for answers built
+    /// outside one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix_web::http::header::HeaderMap;
+    /// use secure_api_runtime::headers::SecurityHeaders;
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// SecurityHeaders::default().apply(&mut headers, false);
+    /// assert_eq!(headers.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]));
+    /// ```
+    pub fn apply(&self, headers: &mut HeaderMap, over_tls: bool) {
         let fixed: [(HeaderName, HeaderValue); 8] = [
             (
                 CONTENT_SECURITY_POLICY,

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash as _, Hasher as _};
+use std::hash::{BuildHasherDefault, Hash as _, Hasher};
 use std::sync::Mutex;
 
 use super::Principal;
@@ -18,50 +18,81 @@ const SHARDS: usize = 16;
 /// Entries per shard; a full shard is emptied before the next insert.
 const SHARD_CAPACITY: usize = 1024;
 
+/// A shard's entries, keyed by the token's hash (computed once per lookup)
+/// and holding the token itself, so two tokens that share a hash are told
+/// apart.
+type Shard = HashMap<u64, (Box<str>, Principal), BuildHasherDefault<Prehashed>>;
+
 /// At most `SHARDS * SHARD_CAPACITY` verified tokens.
 pub(crate) struct VerifiedCache {
-    shards: [Mutex<HashMap<Box<str>, Principal>>; SHARDS],
+    shards: [Mutex<Shard>; SHARDS],
+}
+
+/// Passes through a key that is already a hash.
+#[derive(Default)]
+pub(crate) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }
 
 impl Default for VerifiedCache {
     fn default() -> Self {
         Self {
-            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
         }
     }
 }
 
 impl VerifiedCache {
-    fn shard(&self, token: &str) -> &Mutex<HashMap<Box<str>, Principal>> {
+    /// The token's hash, and the shard it lives in.
+    fn shard(&self, token: &str) -> (u64, &Mutex<Shard>) {
         let mut hasher = DefaultHasher::new();
         token.hash(&mut hasher);
+        let hash = hasher.finish();
         // The remainder is below SHARDS, so the cast cannot truncate.
-        &self.shards[(hasher.finish() % SHARDS as u64) as usize]
+        (hash, &self.shards[(hash % SHARDS as u64) as usize])
     }
 
     /// The principal of `token` if it verified before and its `exp` is not
     /// before `not_before` (the current time less the leeway).
     pub(crate) fn get(&self, token: &str, not_before: u64) -> Option<Principal> {
-        let mut shard = self.shard(token).lock().ok()?;
-        match shard.get(token) {
-            Some(principal) if principal.exp >= not_before => Some(principal.clone()),
-            Some(_) => {
-                shard.remove(token);
+        let (hash, shard) = self.shard(token);
+        let mut shard = shard.lock().ok()?;
+        match shard.get(&hash) {
+            Some((known, principal)) if **known == *token => {
+                if principal.exp >= not_before {
+                    return Some(principal.clone());
+                }
+                shard.remove(&hash);
                 None
             }
-            None => None,
+            _ => None,
         }
     }
 
     /// Remembers a token that just verified.
     pub(crate) fn insert(&self, token: &str, principal: &Principal) {
-        let Ok(mut shard) = self.shard(token).lock() else {
+        let (hash, shard) = self.shard(token);
+        let Ok(mut shard) = shard.lock() else {
             return;
         };
         if shard.len() >= SHARD_CAPACITY {
             shard.clear();
         }
-        shard.insert(token.into(), principal.clone());
+        shard.insert(hash, (token.into(), principal.clone()));
     }
 
     #[cfg(test)]
@@ -94,6 +125,20 @@ mod tests {
         assert!(cache.get("t", 100).is_some());
         assert!(cache.get("t", 101).is_none());
         assert_eq!(cache.len(), 0, "an expired entry is dropped when seen");
+    }
+
+    #[test]
+    fn a_token_is_found_only_by_itself() {
+        let cache = VerifiedCache::default();
+        cache.insert("a.b.c", &principal(100));
+        assert!(cache.get("a.b.c", 0).is_some());
+        assert!(cache.get("a.b.d", 0).is_none());
+        // Another token stored under the same hash is not taken for it.
+        let (hash, shard) = cache.shard("a.b.c");
+        if let Ok(mut shard) = shard.lock() {
+            shard.insert(hash, ("x.y.z".into(), principal(100)));
+        }
+        assert!(cache.get("a.b.c", 0).is_none());
     }
 
     #[test]

@@ -62,16 +62,26 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
     if values.next().is_some() {
         return Err("several_authorization_headers");
     }
-    let value = value.to_str().map_err(|_| "malformed_authorization")?;
-    let (scheme, token) = value.split_once(' ').ok_or("malformed_authorization")?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let bytes = value.as_bytes();
+    let space = bytes
+        .iter()
+        .position(|b| *b == b' ')
+        .ok_or("malformed_authorization")?;
+    let (scheme, rest) = bytes.split_at(space);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Err("not_bearer");
     }
-    let token = token.trim_matches(' ');
-    if token.is_empty() || token.contains(' ') {
+    let start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .rposition(|b| *b != b' ')
+        .map_or(start, |i| i + 1);
+    let token = &rest[start..end];
+    // A token is visible ASCII without spaces (RFC 6750's b64token and more).
+    if token.is_empty() || !token.iter().all(u8::is_ascii_graphic) {
         return Err("malformed_authorization");
     }
-    Ok(token)
+    std::str::from_utf8(token).map_err(|_| "malformed_authorization")
 }
 
 #[cfg(test)]
