@@ -53,7 +53,7 @@ pub mod auth;
 pub mod config;
 pub mod cors;
 pub mod expose;
-pub mod guard;
+mod guard;
 pub mod headers;
 pub mod idempotency;
 pub mod input;
