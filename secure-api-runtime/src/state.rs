@@ -1,7 +1,8 @@
 //! Business state (OWASP API6): `#[derive(StateMachine)]` declares an enum's
 //! transitions, and `#[state_requires(order_id, Order: Validated => Executed)]`
 //! refuses (409) a request whose object is not in the starting state, before
-//! the body is read. Unknown states and undeclared transitions do not
+//! the body is parsed (an idempotent route has read it, within its cap, to
+//! recognise a replay, which is answered before this check). Unknown states and undeclared transitions do not
 //! compile. The handler receives the [`Transition`] to apply with a
 //! compare-and-set in its store, so two racing requests cannot both move the
 //! object.
