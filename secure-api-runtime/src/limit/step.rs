@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_LENGTH;
 
 use super::{Key, Limiter};
-use crate::guard::exchange::{Exchange, Step};
+use crate::guard::exchange::{Exchange, Route, Step};
 use crate::policy::LimitKey;
 use crate::problem::{Problem, Refusal};
 
@@ -87,33 +87,30 @@ impl Stage {
 }
 
 fn count(x: &mut Exchange, stage: Stage) -> Step {
-    let Some((limiter, kind)) = quotas_of(x) else {
+    let sub = x.principal.as_ref().map(|p| p.sub.as_str());
+    let Some((limiter, kind)) = quotas_of(&x.route) else {
         return Ok(());
     };
     if Stage::of(kind) != stage {
         return Ok(());
     }
-    let Some(key) = Key::for_request(kind, Some(x.client), x.sub()) else {
+    let Some(key) = Key::for_request(kind, Some(x.client), sub) else {
         return Ok(());
     };
-    let limiter = Arc::clone(limiter);
     let stores = x.route.security.stores();
-    Ok(stores.count(&mut x.decisions, &limiter, key)?)
+    Ok(stores.count(&mut x.decisions, limiter, key)?)
 }
 
 /// The quotas a request counts against, and who they count for: the
 /// route's own, or else the application default, which counts per address
 /// on routes without a token and per user on the others.
-fn quotas_of(x: &Exchange) -> Option<(&Arc<Limiter>, LimitKey)> {
-    let policy = x.policy();
-    match &x.route.limits {
+fn quotas_of(route: &Route) -> Option<(&Arc<Limiter>, LimitKey)> {
+    let policy = route.policy;
+    match &route.limits {
         Some(own) if own.has_quotas() => Some((own, policy.limit.key)),
         _ => {
             let key = policy.access.quota_key();
-            x.route
-                .default_limits
-                .as_ref()
-                .map(|limiter| (limiter, key))
+            route.default_limits.as_ref().map(|limiter| (limiter, key))
         }
     }
 }
