@@ -1,6 +1,7 @@
 //! Network addresses: `Cidr` ranges (trusted proxies, outbound allowlists),
-//! and the client address and protocol a trusted proxy reports in
-//! `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto`.
+//! and the client address and protocol a trusted proxy reports, in the one
+//! header family it writes ([`ProxyHeader`]): `X-Forwarded-For` with
+//! `X-Forwarded-Proto`, or RFC 7239 `Forwarded`.
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
@@ -60,6 +61,38 @@ impl FromStr for Cidr {
     }
 }
 
+/// The forwarding headers the trusted proxies write. Only that family is
+/// read; the other is ignored entirely, for the address and the protocol,
+/// since a proxy passes through whatever the client sent in a header it does
+/// not write itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` (nginx, most load
+    /// balancers; the default).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…;proto=…`.
+    Forwarded,
+}
+
+impl FromStr for ProxyHeader {
+    type Err = String;
+
+    /// `x-forwarded-for` or `forwarded`, in any case.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("x-forwarded-for") {
+            Ok(Self::XForwardedFor)
+        } else if text.eq_ignore_ascii_case("forwarded") {
+            Ok(Self::Forwarded)
+        } else {
+            Err(format!(
+                "`{text}` is not a forwarding header: use `x-forwarded-for` or `forwarded`"
+            ))
+        }
+    }
+}
+
 /// IPv4-mapped IPv6 addresses as IPv4.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -79,16 +112,42 @@ pub fn limit_key(ip: IpAddr) -> IpAddr {
 }
 
 /// The client's address. The peer unless it is a trusted proxy; then the
-/// nearest address in the forwarding chain that is not a trusted proxy
-/// (walking from the peer outwards, so a client cannot forge its place).
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) -> Option<IpAddr> {
+/// nearest address in the proxies' `header` chain that is not a trusted
+/// proxy (walking from the peer outwards, so a client cannot forge its
+/// place).
+///
+/// # Examples
+///
+/// ```
+/// use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+/// use secure_api_runtime::net::{Cidr, ProxyHeader, client_ip};
+///
+/// let proxy: Cidr = "10.0.0.0/8".parse().unwrap();
+/// let mut headers = HeaderMap::new();
+/// headers.insert(HeaderName::from_static("x-forwarded-for"), HeaderValue::from_static("198.51.100.7"));
+/// // The client also sent its own `Forwarded`; the proxy writes X-Forwarded-For.
+/// headers.insert(HeaderName::from_static("forwarded"), HeaderValue::from_static("for=192.0.2.1"));
+/// let peer = Some("10.0.0.2".parse().unwrap());
+/// assert_eq!(
+///     client_ip(peer, &headers, &[proxy], ProxyHeader::XForwardedFor),
+///     Some("198.51.100.7".parse().unwrap())
+/// );
+/// ```
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[Cidr],
+    header: ProxyHeader,
+) -> Option<IpAddr> {
     let peer = canonical(peer?);
     if !trusted.iter().any(|c| c.contains(peer)) {
         return Some(peer);
     }
-    let chain = forwarded_for(headers)
-        .or_else(|| x_forwarded_for(headers))
-        .unwrap_or_default();
+    let chain = match header {
+        ProxyHeader::Forwarded => forwarded_for(headers),
+        ProxyHeader::XForwardedFor => x_forwarded_for(headers),
+    }
+    .unwrap_or_default();
     let mut nearest = peer;
     for hop in chain.iter().rev() {
         let Some(ip) = hop else { return Some(nearest) };
@@ -104,49 +163,55 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) ->
 /// Whether a trusted proxy says the client reached it over `https`.
 ///
 /// Only the immediate peer's word counts, and only when it is a trusted
-/// proxy: the last `proto=` of `Forwarded`, else the last value of
-/// `X-Forwarded-Proto`.
+/// proxy, in the header it writes: the last value of `X-Forwarded-Proto`,
+/// or the last `proto=` of `Forwarded`.
 ///
 /// # Examples
 ///
 /// ```
 /// use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-/// use secure_api_runtime::net::{Cidr, forwarded_https};
+/// use secure_api_runtime::net::{Cidr, ProxyHeader, forwarded_https};
 ///
 /// let proxy: Cidr = "10.0.0.0/8".parse().unwrap();
 /// let mut headers = HeaderMap::new();
 /// headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static("https"));
-/// assert!(forwarded_https(Some("10.0.0.2".parse().unwrap()), &headers, &[proxy]));
+/// let xff = ProxyHeader::XForwardedFor;
+/// assert!(forwarded_https(Some("10.0.0.2".parse().unwrap()), &headers, &[proxy], xff));
 /// // Anyone else may say the same; it is not believed.
-/// assert!(!forwarded_https(Some("203.0.113.9".parse().unwrap()), &headers, &[proxy]));
+/// assert!(!forwarded_https(Some("203.0.113.9".parse().unwrap()), &headers, &[proxy], xff));
+/// // Nor is the header the proxy does not write.
+/// assert!(!forwarded_https(Some("10.0.0.2".parse().unwrap()), &headers, &[proxy], ProxyHeader::Forwarded));
 /// ```
-pub fn forwarded_https(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) -> bool {
+pub fn forwarded_https(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[Cidr],
+    header: ProxyHeader,
+) -> bool {
     let Some(peer) = peer.map(canonical) else {
         return false;
     };
     if !trusted.iter().any(|c| c.contains(peer)) {
         return false;
     }
-    let forwarded = headers
-        .get_all("forwarded")
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|text| text.split(','))
-        .filter_map(|element| {
-            element
-                .split(';')
-                .filter_map(|pair| pair.split_once('='))
-                .find(|(name, _)| name.trim().eq_ignore_ascii_case("proto"))
-                .map(|(_, proto)| proto.trim().trim_matches('"').to_owned())
-        })
-        .last();
-    let proto = forwarded.or_else(|| {
+    let values = |name: &'static str| {
         headers
-            .get_all("x-forwarded-proto")
+            .get_all(name)
             .filter_map(|value| value.to_str().ok())
             .flat_map(|text| text.split(','))
-            .map(|proto| proto.trim().to_owned())
-            .last()
-    });
+    };
+    let proto = match header {
+        ProxyHeader::Forwarded => values("forwarded")
+            .filter_map(|element| {
+                element
+                    .split(';')
+                    .filter_map(|pair| pair.split_once('='))
+                    .find(|(name, _)| name.trim().eq_ignore_ascii_case("proto"))
+                    .map(|(_, proto)| proto.trim().trim_matches('"'))
+            })
+            .last(),
+        ProxyHeader::XForwardedFor => values("x-forwarded-proto").map(str::trim).last(),
+    };
     proto.is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
 
@@ -219,11 +284,13 @@ mod tests {
             .collect()
     }
 
+    const XFF: ProxyHeader = ProxyHeader::XForwardedFor;
+
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
         let h = headers("x-forwarded-for", "1.2.3.4");
         assert_eq!(
-            client_ip(Some(ip("203.0.113.9")), &h, &trusted()),
+            client_ip(Some(ip("203.0.113.9")), &h, &trusted(), XFF),
             Some(ip("203.0.113.9"))
         );
     }
@@ -233,7 +300,7 @@ mod tests {
         // The client forged the first entry; the proxy appended the real peer.
         let h = headers("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.1.1.1");
         assert_eq!(
-            client_ip(Some(ip("10.0.0.2")), &h, &trusted()),
+            client_ip(Some(ip("10.0.0.2")), &h, &trusted(), XFF),
             Some(ip("198.51.100.7"))
         );
         let f = headers(
@@ -241,18 +308,53 @@ mod tests {
             r#"for=6.6.6.6, for="[2001:db8::5]:4711";proto=https"#,
         );
         assert_eq!(
-            client_ip(Some(ip("::1")), &f, &trusted()),
+            client_ip(Some(ip("::1")), &f, &trusted(), ProxyHeader::Forwarded),
             Some(ip("2001:db8::5"))
         );
         let garbage = headers("x-forwarded-for", "not-an-ip, 10.1.1.1");
         assert_eq!(
-            client_ip(Some(ip("10.0.0.2")), &garbage, &trusted()),
+            client_ip(Some(ip("10.0.0.2")), &garbage, &trusted(), XFF),
             Some(ip("10.1.1.1"))
         );
         assert_eq!(
-            client_ip(Some(ip("10.0.0.2")), &HeaderMap::new(), &trusted()),
+            client_ip(Some(ip("10.0.0.2")), &HeaderMap::new(), &trusted(), XFF),
             Some(ip("10.0.0.2"))
         );
+    }
+
+    #[test]
+    fn only_the_header_the_proxy_writes_is_read() {
+        let mut both = headers("x-forwarded-for", "198.51.100.7");
+        both.insert(
+            actix_web::http::header::HeaderName::from_static("forwarded"),
+            HeaderValue::from_static("for=192.0.2.1;proto=https"),
+        );
+        both.insert(
+            actix_web::http::header::HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static("http"),
+        );
+        let proxy = Some(ip("10.0.0.2"));
+        assert_eq!(
+            client_ip(proxy, &both, &trusted(), XFF),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(
+            client_ip(proxy, &both, &trusted(), ProxyHeader::Forwarded),
+            Some(ip("192.0.2.1"))
+        );
+        assert!(!forwarded_https(proxy, &both, &trusted(), XFF));
+        assert!(forwarded_https(
+            proxy,
+            &both,
+            &trusted(),
+            ProxyHeader::Forwarded
+        ));
+        // With only the other family present, the proxy itself is the client.
+        let forwarded_only = headers("forwarded", "for=192.0.2.1");
+        assert_eq!(client_ip(proxy, &forwarded_only, &trusted(), XFF), proxy);
+        assert_eq!("Forwarded".parse(), Ok(ProxyHeader::Forwarded));
+        assert_eq!("X-Forwarded-For".parse(), Ok(XFF));
+        assert!("x-real-ip".parse::<ProxyHeader>().is_err());
     }
 
     #[test]

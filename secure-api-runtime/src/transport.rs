@@ -16,6 +16,7 @@ pub(crate) fn over_tls(req: &ServiceRequest, security: &SecurityConfig) -> bool 
             req.peer_addr().map(|a| a.ip()),
             req.headers(),
             security.trusted_proxies(),
+            security.proxy_header(),
         )
 }
 

@@ -139,6 +139,25 @@ async fn an_address_quota_counts_the_client_behind_a_trusted_proxy_only() {
 }
 
 #[actix_web::test]
+async fn a_client_forwarded_header_does_not_escape_the_address_quota() {
+    // The proxy writes X-Forwarded-For (the default); a `Forwarded` header
+    // the client sent passes through it and must be ignored.
+    let security = security();
+    let service = init_service(app(&security).into_app()).await;
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let request = TestRequest::get()
+            .uri("/login-page")
+            .peer_addr(peer("10.0.0.2"))
+            .insert_header(("x-forwarded-for", "198.51.100.9"))
+            .insert_header(("forwarded", format!("for=192.0.2.{n}")))
+            .to_request();
+        statuses.push(call_service(&service, request).await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+}
+
+#[actix_web::test]
 async fn a_user_quota_follows_the_token_not_the_address() {
     let security = security();
     let service = init_service(app(&security).into_app()).await;

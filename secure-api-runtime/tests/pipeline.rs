@@ -277,6 +277,37 @@ async fn production_mode_sends_hsts_on_every_response() {
 }
 
 #[actix_web::test]
+async fn behind_a_proxy_that_writes_forwarded_x_forwarded_proto_is_not_believed() {
+    let prod = SecurityConfig::builder(Mode::Prod)
+        .key(JwtKey::hs256(
+            b"a production secret of at least 32 bytes".to_vec(),
+        ))
+        .trusted_proxies(["10.0.0.0/8".parse().unwrap_or_else(|e| panic!("{e}"))])
+        .proxy_header(secure_api_runtime::net::ProxyHeader::Forwarded)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = init_service(secure_app(&prod).into_app()).await;
+    for (header, expected) in [
+        (("x-forwarded-proto", "https"), StatusCode::FORBIDDEN),
+        (
+            ("forwarded", "for=198.51.100.7;proto=https"),
+            StatusCode::OK,
+        ),
+    ] {
+        let request = TestRequest::get()
+            .uri("/api/health")
+            .peer_addr(PROXY.parse().unwrap_or_else(|e| panic!("{e}")))
+            .insert_header(header)
+            .to_request();
+        assert_eq!(
+            call_service(&app, request).await.status(),
+            expected,
+            "{header:?}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn production_mode_refuses_plain_http_unless_a_trusted_proxy_says_https() {
     let prod = production(PlainHttp::Refuse);
     let app = init_service(secure_app(&prod).into_app()).await;
@@ -297,10 +328,12 @@ async fn production_mode_refuses_plain_http_unless_a_trusted_proxy_says_https() 
             StatusCode::FORBIDDEN,
         ),
         (PROXY, Some(("x-forwarded-proto", "https")), StatusCode::OK),
+        // The proxy writes X-Forwarded-Proto: a `Forwarded` header came from
+        // the client, and its `proto` is not believed.
         (
             PROXY,
             Some(("forwarded", "for=198.51.100.7;proto=https")),
-            StatusCode::OK,
+            StatusCode::FORBIDDEN,
         ),
     ];
     for (peer, header, expected) in cases {

@@ -9,7 +9,6 @@ use garde::Validate;
 use secrecy::SecretString;
 use secure_api_runtime::auth::TotpSecret;
 use secure_api_runtime::auth::sessions::TokenPair;
-use secure_api_runtime::net::client_ip;
 use secure_api_runtime::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -108,12 +107,10 @@ pub async fn login(
         password,
         totp,
     } = body.into_inner();
-    let ip = client_ip(
-        req.peer_addr().map(|a| a.ip()),
-        req.headers(),
-        auth.security.trusted_proxies(),
-    )
-    .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let ip = auth
+        .security
+        .client_ip(&req)
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     auth.throttle.check(&username, ip).await?;
     let user = store
         .user_by_name(&username)

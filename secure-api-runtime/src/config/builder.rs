@@ -9,7 +9,7 @@ use super::{
     SecurityConfig, Settings,
 };
 use crate::auth::jwt::{Jwt, JwtKey, JwtSettings};
-use crate::net::Cidr;
+use crate::net::{Cidr, ProxyHeader};
 use crate::shared::Shared;
 use crate::store::Stores;
 use crate::util::random_bytes;
@@ -26,6 +26,7 @@ pub struct SecurityConfigBuilder {
     key_source: KeySource,
     pub(super) problems: Vec<String>,
     trusted_proxies: Vec<Cidr>,
+    proxy_header: ProxyHeader,
     fresh_login: Duration,
     plain_http: PlainHttp,
     shared: Option<Shared>,
@@ -43,6 +44,7 @@ impl SecurityConfigBuilder {
             key_source: KeySource::Configured,
             problems: Vec::new(),
             trusted_proxies: Vec::new(),
+            proxy_header: ProxyHeader::default(),
             fresh_login: DEFAULT_FRESH_LOGIN,
             plain_http: PlainHttp::Refuse,
             shared: None,
@@ -71,11 +73,21 @@ impl SecurityConfigBuilder {
         self
     }
 
-    /// Addresses or ranges of proxies whose `Forwarded` / `X-Forwarded-For`
-    /// headers are believed for the client address.
+    /// Addresses or ranges of proxies whose forwarding header (see
+    /// [`SecurityConfigBuilder::proxy_header`]) is believed for the client
+    /// address and protocol.
     #[must_use]
     pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = Cidr>) -> Self {
         self.trusted_proxies.extend(proxies);
+        self
+    }
+
+    /// The forwarding header the trusted proxies write (default
+    /// `X-Forwarded-For` with `X-Forwarded-Proto`); the other family is
+    /// ignored, whoever sent it.
+    #[must_use]
+    pub fn proxy_header(mut self, header: ProxyHeader) -> Self {
+        self.proxy_header = header;
         self
     }
 
@@ -176,6 +188,7 @@ impl SecurityConfigBuilder {
                     key_source: self.key_source,
                     jwt,
                     trusted_proxies: self.trusted_proxies,
+                    proxy_header: self.proxy_header,
                     fresh_login: self.fresh_login,
                     plain_http: self.plain_http,
                 }),

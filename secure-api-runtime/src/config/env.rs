@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{ConfigError, Mode, PlainHttp, SecurityConfig};
 use crate::auth::jwt::JwtKey;
-use crate::net::Cidr;
+use crate::net::{Cidr, ProxyHeader};
 use crate::shared::{Shared, Unavailable};
 
 impl SecurityConfig {
@@ -20,7 +20,8 @@ impl SecurityConfig {
     /// | `SECURE_API_JWT_ISSUER`, `SECURE_API_JWT_AUDIENCE` | checked only when set |
     /// | `SECURE_API_JWT_LEEWAY_SECS` | clock leeway, 0 to 60 (default 30) |
     /// | `SECURE_API_ACCESS_TOKEN_TTL_SECS` | access-token lifetime (default 900) |
-    /// | `SECURE_API_TRUSTED_PROXIES` | addresses or CIDR ranges, comma separated, whose forwarding headers are believed |
+    /// | `SECURE_API_TRUSTED_PROXIES` | addresses or CIDR ranges, comma separated, whose forwarding header is believed |
+    /// | `SECURE_API_TRUSTED_PROXY_HEADER` | the header they write: `x-forwarded-for` (default, with `X-Forwarded-Proto`) or `forwarded`; the other is ignored |
     /// | `SECURE_API_FRESH_LOGIN_SECS` | how long a password login counts as fresh for `#[authenticated(fresh)]` (default 300) |
     /// | `SECURE_API_PLAIN_HTTP` | prod mode, request not over TLS: `refuse` (403, default) or `redirect` (308 for `GET`/`HEAD`) |
     /// | `REDIS_URL` | a Redis shared by every instance for limits, revocations and webhook replays (in memory per process when unset) |
@@ -187,6 +188,12 @@ impl SecurityConfig {
             }
             builder = builder.trusted_proxies(parsed);
         }
+        if let Some(header) = lookup("SECURE_API_TRUSTED_PROXY_HEADER") {
+            match header.parse::<ProxyHeader>() {
+                Ok(header) => builder = builder.proxy_header(header),
+                Err(reason) => problems.push(format!("SECURE_API_TRUSTED_PROXY_HEADER: {reason}")),
+            }
+        }
         if builder.keys.is_empty() {
             // The missing secret is already reported in the operator's terms.
             problems.append(&mut builder.problems);
@@ -238,6 +245,25 @@ mod tests {
         assert!(
             matches!(&short, Err(e) if e.problems.len() == 2),
             "{short:?}"
+        );
+    }
+
+    #[test]
+    fn the_proxy_header_is_one_of_two_names() {
+        let forwarded = SecurityConfig::from_lookup(lookup(&[(
+            "SECURE_API_TRUSTED_PROXY_HEADER",
+            "forwarded",
+        )]));
+        assert!(matches!(&forwarded, Ok(c) if c.proxy_header() == ProxyHeader::Forwarded));
+        let default = SecurityConfig::from_lookup(lookup(&[]));
+        assert!(matches!(&default, Ok(c) if c.proxy_header() == ProxyHeader::XForwardedFor));
+        let wrong = SecurityConfig::from_lookup(lookup(&[(
+            "SECURE_API_TRUSTED_PROXY_HEADER",
+            "x-real-ip",
+        )]));
+        assert!(
+            matches!(&wrong, Err(e) if e.problems.len() == 1 && e.problems[0].contains("SECURE_API_TRUSTED_PROXY_HEADER")),
+            "{wrong:?}"
         );
     }
 

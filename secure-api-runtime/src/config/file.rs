@@ -4,7 +4,7 @@
 use super::ConfigError;
 
 /// The settings a file may hold: the variables' names without the prefix.
-const FILE_SETTINGS: [&str; 12] = [
+const FILE_SETTINGS: [&str; 13] = [
     "mode",
     "jwt_secret",
     "jwt_kid",
@@ -14,6 +14,7 @@ const FILE_SETTINGS: [&str; 12] = [
     "jwt_leeway_secs",
     "access_token_ttl_secs",
     "trusted_proxies",
+    "trusted_proxy_header",
     "fresh_login_secs",
     "plain_http",
     "redis_unavailable",

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::auth::jwt::{IssuedToken, Jwt, TokenError};
 use crate::auth::principal::Principal;
-use crate::net::Cidr;
+use crate::net::{Cidr, ProxyHeader};
 use crate::shared::Shared;
 use crate::store::Stores;
 
@@ -96,6 +96,7 @@ struct Settings {
     key_source: KeySource,
     jwt: Jwt,
     trusted_proxies: Vec<Cidr>,
+    proxy_header: ProxyHeader,
     fresh_login: Duration,
     plain_http: PlainHttp,
 }
@@ -107,6 +108,7 @@ impl fmt::Debug for SecurityConfig {
             .field("key_source", &self.settings.key_source)
             .field("jwt", &self.settings.jwt)
             .field("trusted_proxies", &self.settings.trusted_proxies)
+            .field("proxy_header", &self.settings.proxy_header)
             .field("fresh_login", &self.settings.fresh_login)
             .field("plain_http", &self.settings.plain_http)
             .field("stores", &self.stores)
@@ -189,6 +191,24 @@ impl SecurityConfig {
     /// The proxies whose forwarding headers are believed.
     pub fn trusted_proxies(&self) -> &[Cidr] {
         &self.settings.trusted_proxies
+    }
+
+    /// The forwarding header the trusted proxies write; the other family is
+    /// ignored.
+    pub fn proxy_header(&self) -> ProxyHeader {
+        self.settings.proxy_header
+    }
+
+    /// The client's address for `req`: the peer, or the nearest untrusted
+    /// address a trusted proxy reports in its header. The address the
+    /// quotas count.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+        crate::net::client_ip(
+            req.peer_addr().map(|a| a.ip()),
+            req.headers(),
+            &self.settings.trusted_proxies,
+            self.settings.proxy_header,
+        )
     }
 
     /// Verifies a compact access token.

@@ -39,9 +39,7 @@ pub(crate) async fn body_cap(x: &mut Exchange) -> Step {
 /// Step: the client address quotas count for: the peer, or the nearest
 /// untrusted address a trusted proxy reports.
 pub(crate) async fn client_address(x: &mut Exchange) -> Step {
-    let peer = x.req.peer_addr().map(|a| a.ip());
-    let trusted = x.route.security.trusted_proxies();
-    if let Some(ip) = crate::net::client_ip(peer, x.req.headers(), trusted) {
+    if let Some(ip) = x.route.security.client_ip(x.req.request()) {
         x.client = ip;
     }
     Ok(())
