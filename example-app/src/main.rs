@@ -31,8 +31,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let production_problems = settings.production_problems();
     let serving = matches!(args.first().map(String::as_str), None | Some("serve"));
+    let mut production_problems = settings.production_problems();
+    if args.first().map(String::as_str) == Some("check-config") {
+        // Serving checks the address it really listens on, once bound.
+        production_problems.extend(settings.bind_problems());
+    }
     if !production_problems.is_empty()
         && (serving || args.first().map(String::as_str) == Some("check-config"))
     {
@@ -143,6 +147,13 @@ fn serve(settings: Settings) -> Result<(), String> {
             Some((cert, key)) => Some(example_app::tls_config(cert, key)?),
             None => None,
         };
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        settings
+            .security
+            .check_bind(&[address])
+            .map_err(|e| format!("configuration: {e}"))?;
         let store = Store::open(&settings.database_url)
             .await
             .map_err(|e| e.to_string())?;
@@ -151,17 +162,9 @@ fn serve(settings: Settings) -> Result<(), String> {
             &settings.fetch_allowed_hosts,
             settings.payment_webhook.clone(),
         )?;
-        if integrations.payment_webhook.is_none() {
-            tracing::warn!(
-                target: "example_app",
-                "PAYMENT_WEBHOOK_SECRET is not set: /api/webhooks/payment refuses every delivery"
-            );
-        }
         if let Some(password) = settings.admin_password.clone() {
             example_app::ensure_admin(&store, &auth, password).await?;
         }
-        let listener = TcpListener::bind(&settings.bind)
-            .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
         let mode = match settings.security.mode() {
             Mode::Dev => "dev",
             Mode::Prod => "prod",
@@ -171,7 +174,7 @@ fn serve(settings: Settings) -> Result<(), String> {
             target: "example_app",
             "serving on {scheme}://{} in {mode} mode; database {}; access tokens signed with {}",
             settings.bind,
-            settings.database_url,
+            secure_api_runtime::config::redact_url(&settings.database_url),
             settings.key_origin
         );
         example_app::serve(settings.security, store, auth, integrations, listener, tls)

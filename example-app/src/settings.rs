@@ -7,14 +7,15 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use secure_api_runtime::auth::{Argon2Params, PasswordPolicy, SymbolRule};
+use secure_api_runtime::config::redact_url;
 use secure_api_runtime::{ConfigError, KeySource, Mode, SecurityConfig};
 
 use secure_api_runtime::webhook::WebhookKeys;
 
 use crate::auth::AuthOptions;
 
-/// The example's settings.
-#[derive(Debug)]
+/// The example's settings. `Debug` shows no secret: the admin password only
+/// as set or not, URLs without their credentials.
 pub struct Settings {
     /// `BIND`, default `127.0.0.1:8080`.
     pub bind: String,
@@ -37,6 +38,26 @@ pub struct Settings {
     pub payment_webhook: Option<WebhookKeys>,
     /// `RUST_LOG`, checked in production.
     pub log_filter: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("database_url", &redact_url(&self.database_url))
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "[redacted]"),
+            )
+            .field("security", &self.security)
+            .field("key_origin", &self.key_origin)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
+            .field("fetch_allowed_hosts", &self.fetch_allowed_hosts)
+            .field("payment_webhook", &self.payment_webhook)
+            .field("log_filter", &self.log_filter)
+            .finish()
+    }
 }
 
 /// The file that keeps the dev-mode signing key between runs.
@@ -118,6 +139,22 @@ impl Settings {
             }
         }
         problems
+    }
+
+    /// What the security configuration says of serving on `BIND`: without
+    /// `SECURE_API_MODE`, loopback only. An address that does not resolve is
+    /// left to the listener to report.
+    pub fn bind_problems(&self) -> Vec<String> {
+        use std::net::ToSocketAddrs as _;
+        let Ok(addrs) = self.bind.to_socket_addrs() else {
+            return Vec::new();
+        };
+        let addrs: Vec<_> = addrs.collect();
+        self.security
+            .check_bind(&addrs)
+            .err()
+            .map(|e| e.problems)
+            .unwrap_or_default()
     }
 }
 

@@ -95,13 +95,18 @@ impl Mount<'_> {
             webhook: match policy.access {
                 Access::Webhook { secret } => {
                     let keys = self.webhooks.get(secret).cloned();
-                    if keys.is_none() {
-                        tracing::error!(
-                            target: "secure_api",
-                            route = policy.handler,
-                            secret,
-                            "no webhook keys are registered under this name: every delivery will be refused"
-                        );
+                    if keys.is_none() && self.security.first_notice(policy.handler) {
+                        // A development start without the sender's secret
+                        // is usual; in production it is a broken route.
+                        let message = "no webhook keys are registered under this name: every delivery will be refused";
+                        match self.security.mode() {
+                            Mode::Dev => {
+                                tracing::warn!(target: "secure_api", route = policy.handler, secret, "{message}")
+                            }
+                            Mode::Prod => {
+                                tracing::error!(target: "secure_api", route = policy.handler, secret, "{message}")
+                            }
+                        }
                     }
                     keys
                 }

@@ -18,6 +18,7 @@ use crate::util::random_bytes;
 #[derive(Debug)]
 pub struct SecurityConfigBuilder {
     mode: Mode,
+    mode_chosen: bool,
     pub(super) keys: Vec<JwtKey>,
     issuer: Option<String>,
     audience: Option<String>,
@@ -36,6 +37,7 @@ impl SecurityConfigBuilder {
     pub(super) fn new(mode: Mode) -> Self {
         Self {
             mode,
+            mode_chosen: true,
             keys: Vec::new(),
             issuer: None,
             audience: None,
@@ -49,6 +51,13 @@ impl SecurityConfigBuilder {
             plain_http: PlainHttp::Refuse,
             shared: None,
         }
+    }
+
+    /// The mode is the default, not the operator's choice (no
+    /// `SECURE_API_MODE`): only loopback addresses are served.
+    pub(super) fn mode_by_default(mut self) -> Self {
+        self.mode_chosen = false;
+        self
     }
 
     /// Shares limits, revocations and webhook replays with every instance
@@ -185,6 +194,7 @@ impl SecurityConfigBuilder {
             Ok(jwt) if problems.is_empty() => Ok(SecurityConfig {
                 settings: Arc::new(Settings {
                     mode: self.mode,
+                    mode_chosen: self.mode_chosen,
                     key_source: self.key_source,
                     jwt,
                     trusted_proxies: self.trusted_proxies,
@@ -193,6 +203,7 @@ impl SecurityConfigBuilder {
                     plain_http: self.plain_http,
                 }),
                 stores: Arc::new(Stores::new(self.shared)),
+                warned: Arc::default(),
             }),
             Ok(_) => Err(ConfigError { problems }),
             Err(problem) => {

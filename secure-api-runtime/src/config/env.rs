@@ -13,7 +13,7 @@ impl SecurityConfig {
     ///
     /// | variable | meaning |
     /// | --- | --- |
-    /// | `SECURE_API_MODE` | `dev` (default) or `prod` |
+    /// | `SECURE_API_MODE` | `dev` (default, loopback addresses only; see [`SecurityConfig::check_bind`]) or `prod` |
     /// | `SECURE_API_JWT_SECRET` | HS256 secret; generated at random in dev when unset |
     /// | `SECURE_API_JWT_KID` | the `kid` of that secret |
     /// | `SECURE_API_JWT_PREVIOUS_SECRETS` | `kid=secret` pairs, comma separated (so without commas), still accepted |
@@ -98,6 +98,9 @@ impl SecurityConfig {
             }
         };
         let mut builder = Self::builder(mode);
+        if lookup("SECURE_API_MODE").is_none() {
+            builder = builder.mode_by_default();
+        }
         match lookup("SECURE_API_JWT_SECRET") {
             Some(secret) => {
                 let mut key = JwtKey::hs256(secret.into_bytes());

@@ -68,6 +68,62 @@ pub struct ConfigError {
     pub problems: Vec<String>,
 }
 
+/// `url` fit to print: the user and password of its authority, and the
+/// values of query parameters that name a secret (`password`, `*pass*`,
+/// `*secret*`, `*token*`, `*key*`), replaced by `[redacted]`. Text that is
+/// not a URL comes back unchanged. For `DATABASE_URL`, `REDIS_URL` and any
+/// URL setting printed at start-up or in an error.
+///
+/// # Examples
+///
+/// ```
+/// use secure_api_runtime::config::redact_url;
+///
+/// assert_eq!(
+///     redact_url("postgres://app:hunter2@db.internal:5432/orders?sslmode=require&password=x"),
+///     "postgres://[redacted]@db.internal:5432/orders?sslmode=require&password=[redacted]"
+/// );
+/// assert_eq!(redact_url("redis://:s3cret@127.0.0.1:6379/"), "redis://[redacted]@127.0.0.1:6379/");
+/// assert_eq!(redact_url("sqlite://example-app.db"), "sqlite://example-app.db");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = match authority.rfind('@') {
+        Some(at) => format!("[redacted]@{}", &authority[at + 1..]),
+        None => authority.to_owned(),
+    };
+    let (path, query) = match tail.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (tail, None),
+    };
+    let Some(query) = query else {
+        return format!("{scheme}://{host}{path}");
+    };
+    let (query, fragment) = query
+        .split_once('#')
+        .map_or((query, None), |(q, f)| (q, Some(f)));
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if names_a_secret(name) => format!("{name}=[redacted]"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    let fragment = fragment.map(|f| format!("#{f}")).unwrap_or_default();
+    format!("{scheme}://{host}{path}?{}{fragment}", query.join("&"))
+}
+
+fn names_a_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "secret", "token", "key"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
 /// The security settings shared by every route. Cheap to clone.
 ///
 /// # Examples
@@ -88,11 +144,15 @@ pub struct ConfigError {
 pub struct SecurityConfig {
     settings: Arc<Settings>,
     stores: Arc<Stores>,
+    /// Start-up warnings already given, so that each worker's app does not
+    /// repeat them.
+    warned: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// The checked settings.
 struct Settings {
     mode: Mode,
+    mode_chosen: bool,
     key_source: KeySource,
     jwt: Jwt,
     trusted_proxies: Vec<Cidr>,
@@ -105,6 +165,7 @@ impl fmt::Debug for SecurityConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecurityConfig")
             .field("mode", &self.settings.mode)
+            .field("mode_chosen", &self.settings.mode_chosen)
             .field("key_source", &self.settings.key_source)
             .field("jwt", &self.settings.jwt)
             .field("trusted_proxies", &self.settings.trusted_proxies)
@@ -125,6 +186,45 @@ impl SecurityConfig {
     /// The mode the application runs in.
     pub fn mode(&self) -> Mode {
         self.settings.mode
+    }
+
+    /// Whether serving on `addrs` is allowed. Without a chosen mode (no
+    /// `SECURE_API_MODE`, so dev by default) only loopback addresses are:
+    /// dev mode accepts weak keys and generated secrets, which must not face
+    /// a network by accident. A chosen `dev` may listen anywhere, with a
+    /// warning logged; `prod` anywhere. Call it with the listener's
+    /// addresses before serving.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use secure_api_runtime::prelude::*;
+    ///
+    /// let by_default = SecurityConfig::from_lookup(|_| None).unwrap();
+    /// assert!(by_default.check_bind(&["127.0.0.1:8080".parse().unwrap()]).is_ok());
+    /// let refused = by_default.check_bind(&["0.0.0.0:8080".parse().unwrap()]).unwrap_err();
+    /// assert!(refused.to_string().contains("SECURE_API_MODE"));
+    /// ```
+    pub fn check_bind(&self, addrs: &[std::net::SocketAddr]) -> Result<(), ConfigError> {
+        let Some(open) = addrs.iter().find(|addr| !addr.ip().is_loopback()) else {
+            return Ok(());
+        };
+        match (self.settings.mode, self.settings.mode_chosen) {
+            (Mode::Prod, _) => Ok(()),
+            (Mode::Dev, true) => {
+                tracing::warn!(
+                    target: "secure_api",
+                    address = %open,
+                    "dev mode on an address other than loopback: generated keys and weak secrets are accepted; use SECURE_API_MODE=prod for anything others reach"
+                );
+                Ok(())
+            }
+            (Mode::Dev, false) => Err(ConfigError {
+                problems: vec![format!(
+                    "{open} is not a loopback address and SECURE_API_MODE is not set (dev mode by default, loopback only): set SECURE_API_MODE=prod to serve a network, or SECURE_API_MODE=dev to develop on one"
+                )],
+            }),
+        }
     }
 
     /// Whether the signing key was configured or generated at start.
@@ -166,6 +266,16 @@ impl SecurityConfig {
     /// The Redis shared by every instance, when configured.
     pub fn shared(&self) -> Option<&Shared> {
         self.stores.redis()
+    }
+
+    /// Whether `notice` is given for the first time by this configuration
+    /// or any clone (every worker builds its own app from one).
+    pub(crate) fn first_notice(&self, notice: &str) -> bool {
+        let mut warned = self
+            .warned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        warned.insert(notice.to_owned())
     }
 
     /// The live state built from this configuration, shared by every clone.
