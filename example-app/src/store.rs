@@ -97,7 +97,7 @@ pub struct Store {
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
-const POSTGRES_MIGRATIONS: [(i64, &str, &str); 5] = [
+const POSTGRES_MIGRATIONS: [(i64, &str, &str); 6] = [
     (
         1,
         "users",
@@ -123,9 +123,14 @@ const POSTGRES_MIGRATIONS: [(i64, &str, &str); 5] = [
         "payment_events",
         include_str!("../migrations/postgres/0005_payment_events.sql"),
     ),
+    (
+        6,
+        "payment_events_unique",
+        include_str!("../migrations/postgres/0006_payment_events_unique.sql"),
+    ),
 ];
 
-const SQLITE_MIGRATIONS: [(i64, &str, &str); 5] = [
+const SQLITE_MIGRATIONS: [(i64, &str, &str); 6] = [
     (1, "users", include_str!("../migrations/0001_users.sql")),
     (
         2,
@@ -146,6 +151,11 @@ const SQLITE_MIGRATIONS: [(i64, &str, &str); 5] = [
         5,
         "payment_events",
         include_str!("../migrations/0005_payment_events.sql"),
+    ),
+    (
+        6,
+        "payment_events_unique",
+        include_str!("../migrations/0006_payment_events_unique.sql"),
     ),
 ];
 
@@ -459,7 +469,9 @@ impl Store {
     }
 
     /// Records a verified payment delivery (for any order id: unknown orders
-    /// are recorded, not acted on).
+    /// are recorded, not acted on). A delivery id already recorded is left
+    /// as it is: the table is unique on `webhook_id`, behind the webhook
+    /// guard's own once-only rule.
     pub async fn record_payment_event(
         &self,
         webhook_id: &str,
@@ -468,7 +480,7 @@ impl Store {
         amount: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO payment_events (webhook_id, kind, order_id, amount, received_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO payment_events (webhook_id, kind, order_id, amount, received_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (webhook_id) DO NOTHING",
         )
         .bind(webhook_id)
         .bind(kind)

@@ -353,27 +353,6 @@ impl Shared {
             .map_err(|e| self.failed(e))
     }
 
-    /// Records a webhook delivery id for `ttl`; false when any instance
-    /// recorded it before (a replay).
-    pub(crate) async fn first_delivery(
-        &self,
-        scope: &str,
-        id: &str,
-        ttl: Duration,
-    ) -> Result<bool, SharedError> {
-        let mut connection = self.connection().await?;
-        let set: Option<String> = redis::cmd("SET")
-            .arg(keys::webhook(scope, id))
-            .arg(1)
-            .arg("NX")
-            .arg("EX")
-            .arg(ttl.as_secs().max(1))
-            .query_async(&mut connection)
-            .await
-            .map_err(|e| self.failed(e))?;
-        Ok(set.is_some())
-    }
-
     /// Stores `value` at `key` for `ttl` unless the key exists; false when
     /// it did.
     pub(crate) async fn set_new(

@@ -133,7 +133,7 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
         "the family is revoked everywhere"
     );
 
-    // A webhook delivery accepted by A is a replay on B.
+    // A webhook delivery processed by A is acknowledged by B, not processed again.
     let keys = WebhookKeys::standard(TEST_WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"type": "payment.failed", "order_id": 7, "amount": 100}"#;
     let now = now_secs();
@@ -157,7 +157,39 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
         }
     };
     assert_eq!(deliver(&a).await, StatusCode::ACCEPTED);
-    assert_eq!(deliver(&b).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(deliver(&b).await, StatusCode::ACCEPTED);
+    assert_eq!(
+        b.store
+            .payment_events()
+            .await
+            .map(|events| events.len())
+            .unwrap_or_default(),
+        1
+    );
+    // A delivery A did not process (its body is refused) is not spent: B
+    // runs the sender's retry rather than calling it a duplicate.
+    let refused = r#"{"type": "payment.failed", "order_id": 7, "amount": 100, "extra": 1}"#;
+    let deliver_refused = |app: &TestApp| {
+        let request = client
+            .post(app.url("/api/webhooks/payment"))
+            .header("content-type", "application/json")
+            .header("webhook-id", "msg_fleet_refused")
+            .header("webhook-timestamp", now.to_string())
+            .header(
+                "webhook-signature",
+                keys.sign("msg_fleet_refused", now, refused.as_bytes()),
+            )
+            .body(refused);
+        async move {
+            request
+                .send()
+                .await
+                .map(|r| r.status())
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    assert_eq!(deliver_refused(&a).await, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(deliver_refused(&b).await, StatusCode::UNPROCESSABLE_ENTITY);
 
     // An idempotency key used on A replays on B, and the order moves once.
     let owner = a.token("1", &["user"]);

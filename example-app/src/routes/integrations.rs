@@ -102,7 +102,8 @@ pub struct PaymentEvent {
 
 /// Receives a payment delivery signed with `PAYMENT_WEBHOOK_SECRET`
 /// (Standard Webhooks): 202 once recorded, even for an unknown order;
-/// 401 for a bad, stale or replayed signature.
+/// 401 for a bad or stale signature; a re-delivery of a processed id
+/// answers 202 again without recording it twice.
 #[post("/api/webhooks/payment")]
 #[registered(owner = "integrations", lifecycle = production)]
 #[webhook(secret = "PAYMENT_WEBHOOK_SECRET")]

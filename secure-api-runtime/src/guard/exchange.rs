@@ -1,7 +1,7 @@
 //! What the pipeline's steps share about one request: the route they guard,
 //! and what earlier steps found (the client address, the principal, the
 //! store decisions still to settle, the in-flight slot, the claimed
-//! idempotency key).
+//! idempotency key and webhook delivery).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use crate::problem::{Problem, Refusal};
 use crate::roles::RoleHierarchy;
 use crate::store::Decisions;
 use crate::store::idempotency::Claimed;
+use crate::store::replay::ClaimedDelivery;
 use crate::webhook::WebhookKeys;
 
 /// A mounted route: its policy and what its steps need besides the request.
@@ -52,13 +53,15 @@ pub(crate) struct Exchange {
     pub(crate) slot: Option<InFlight>,
     /// The idempotency key claimed for this request.
     pub(crate) claimed: Option<Claimed>,
+    /// The webhook delivery id claimed for this request.
+    pub(crate) delivery: Option<ClaimedDelivery>,
 }
 
 /// Why a request goes no further than a step.
 pub(crate) enum Stop {
     /// Refused by a rule: answered with its problem and audited.
     Refused(Refusal),
-    /// Answered already (an idempotent replay).
+    /// Answered already (an idempotent replay, a processed webhook delivery).
     Answered(Box<HttpResponse>),
 }
 
@@ -82,6 +85,7 @@ impl Exchange {
             decisions: Decisions::default(),
             slot: None,
             claimed: None,
+            delivery: None,
         }
     }
 

@@ -53,15 +53,44 @@ async fn settle(x: &mut Exchange) -> Step {
     Ok(stores.settle(&mut x.decisions).await?)
 }
 
-/// The answer side: the handler's answer kept for replays, and the
-/// lifecycle headers on every answer of the route.
+/// What the request claimed, to be settled by the handler's answer.
+struct Claims {
+    idempotency: Option<crate::store::idempotency::Claimed>,
+    delivery: Option<crate::store::replay::ClaimedDelivery>,
+}
+
+impl Claims {
+    /// The request stopped before its handler: nothing it claimed is spent.
+    async fn release(&self, route: &Route) {
+        let stores = route.security.stores();
+        if let Some(claimed) = &self.idempotency {
+            stores.idempotency.release(claimed).await;
+        }
+        if let Some(delivery) = &self.delivery {
+            stores.replays.finish(delivery, None).await;
+        }
+    }
+}
+
+/// The answer side: the webhook delivery spent on a 2xx (freed otherwise),
+/// the handler's answer kept for replays, and the lifecycle headers on
+/// every answer of the route.
 async fn after_handler<B: MessageBody + 'static>(
     route: &Route,
-    claimed: Option<crate::store::idempotency::Claimed>,
+    claims: Claims,
     answer: Result<ServiceResponse<B>, Error>,
     link: Option<&actix_web::http::header::HeaderValue>,
 ) -> Result<ServiceResponse<EitherBody<B>>, Error> {
-    let mut answer = match claimed {
+    if let Some(delivery) = &claims.delivery {
+        let status = answer.as_ref().ok().map(|r| r.status().as_u16());
+        route
+            .security
+            .stores()
+            .replays
+            .finish(delivery, status)
+            .await;
+    }
+    let mut answer = match claims.idempotency {
         Some(claimed) => idempotency::remember(route, &claimed, answer).await,
         None => answer.map(ServiceResponse::map_into_left_body),
     };
@@ -140,8 +169,13 @@ where
                 principal,
                 slot,
                 claimed,
+                delivery,
                 ..
             } = x;
+            let claims = Claims {
+                idempotency: claimed,
+                delivery,
+            };
             let stopped = match decided {
                 Ok(()) => None,
                 Err(Stop::Answered(response)) => Some(*response),
@@ -156,9 +190,7 @@ where
                 }
             };
             if let Some(response) = stopped {
-                if let Some(claimed) = &claimed {
-                    route.security.stores().idempotency.release(claimed).await;
-                }
+                claims.release(&route).await;
                 let mut response = req.into_response(response);
                 lifecycle::deprecation_headers(route.policy, link.as_ref(), response.headers_mut());
                 return Ok(response.map_into_right_body());
@@ -168,7 +200,7 @@ where
             }
             let answer = service.call(req).await;
             drop(slot);
-            after_handler(&route, claimed, answer, link.as_ref()).await
+            after_handler(&route, claims, answer, link.as_ref()).await
         })
     }
 }

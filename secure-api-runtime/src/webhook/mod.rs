@@ -8,7 +8,10 @@
 //!   `webhook-timestamp` and `webhook-signature: v1,<base64>` (several,
 //!   space separated), signed content `id.timestamp.body`, `whsec_` base64
 //!   secrets (several, for rotation), a timestamp within ±5 minutes, and
-//!   each id accepted once.
+//!   each id processed once: an id is spent only when the handler answers
+//!   2xx (a failure frees it for the sender's retry), a re-delivery of a
+//!   processed id gets that answer's status without running the handler
+//!   again, and a delivery still being processed answers 409.
 //! - A plain `X-Signature: <hex HMAC-SHA256 of the body>` for senders that
 //!   only do that (no timestamp, so no replay protection: prefer the first).
 //!
@@ -36,8 +39,16 @@ type HmacSha256 = Hmac<Sha256>;
 /// The default tolerance between a delivery's timestamp and the clock.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
-/// Delivery ids remembered at most (each for twice the tolerance).
+/// Delivery ids remembered at most, in memory. When full, the ids
+/// processed longest ago are forgotten first; only a table full of
+/// deliveries still being processed refuses (503).
 pub const MAX_REMEMBERED_IDS: usize = 100_000;
+
+/// How long a processed delivery id is remembered, so that a sender's
+/// re-delivery (it never saw the 2xx) is acknowledged without being
+/// processed again: three days, longer than the usual senders' retry
+/// schedules (Standard Webhooks / Svix about 27 hours, Stripe three days).
+pub const PROCESSED_IDS_KEPT: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 
 /// A secret that cannot be used.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -66,9 +77,12 @@ pub enum WebhookError {
     /// No signature matches any secret.
     #[error("no signature matches")]
     BadSignature,
-    /// This delivery id was accepted before.
+    /// This delivery id was accepted before ([`WebhookKeys::verify`]).
     #[error("the delivery was already received")]
     Replayed,
+    /// This delivery id is being processed by another request.
+    #[error("the delivery is being processed")]
+    InProgress,
     /// The replay cache is full of live ids.
     #[error("too many deliveries at once")]
     Busy,
@@ -83,6 +97,7 @@ impl WebhookError {
             Self::Stale => "stale",
             Self::BadSignature => "bad_signature",
             Self::Replayed => "replayed",
+            Self::InProgress => "in_progress",
             Self::Busy => "replay_cache_full",
         }
     }
@@ -93,6 +108,12 @@ impl From<WebhookError> for Problem {
         match error {
             WebhookError::Busy => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                 .with_detail("too many webhook deliveries at once; retry later"),
+            WebhookError::InProgress => Problem::new(StatusCode::CONFLICT)
+                .with_detail("this delivery is being processed; retry later")
+                .with_header(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from_static("5"),
+                ),
             _ => Problem::new(StatusCode::UNAUTHORIZED)
                 .with_detail("the webhook signature is missing, stale or invalid"),
         }
@@ -141,7 +162,27 @@ struct Inner {
     format: Format,
     secrets: Vec<SecretSlice<u8>>,
     tolerance: u64,
-    seen: Mutex<HashMap<String, u64>>,
+    seen: Mutex<HashMap<String, Seen>>,
+}
+
+/// A delivery id in the replay cache.
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    /// Forgotten after this second.
+    until: u64,
+    /// The status the handler answered; `None` while it runs.
+    answered: Option<u16>,
+}
+
+/// What the replay cache knows of a delivery id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Never seen (or forgotten): claimed now, for this request.
+    First,
+    /// Claimed by a request whose handler has not answered yet.
+    Running,
+    /// Processed: the handler answered this 2xx status.
+    Answered(u16),
 }
 
 impl fmt::Debug for WebhookKeys {
@@ -218,11 +259,16 @@ impl WebhookKeys {
     }
 
     /// Checks a delivery's headers and raw body at `now` (seconds since the
-    /// epoch). A Standard Webhooks id that passes is remembered, so the same
-    /// delivery is accepted once.
+    /// epoch), outside a `#[webhook]` route. A Standard Webhooks id that
+    /// passes is remembered, so the same delivery is accepted once. (A
+    /// `#[webhook]` route does better: it spends the id only when its
+    /// handler answers 2xx.)
     pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: u64) -> Result<(), WebhookError> {
         match self.verify_signature(headers, body, now)? {
-            Some(id) => self.remember(id, now),
+            Some(id) => match self.claim(id, now)? {
+                Delivery::First => Ok(()),
+                Delivery::Running | Delivery::Answered(_) => Err(WebhookError::Replayed),
+            },
             None => Ok(()),
         }
     }
@@ -241,7 +287,8 @@ impl WebhookKeys {
         }
     }
 
-    /// How long a delivery id must be remembered: twice the tolerance.
+    /// How long a claimed delivery id must be remembered: twice the
+    /// tolerance.
     pub(crate) fn replay_window(&self) -> Duration {
         Duration::from_secs(2 * self.inner.tolerance)
     }
@@ -296,21 +343,73 @@ impl WebhookKeys {
         }
     }
 
-    /// Records `id` until it could no longer pass the timestamp check.
-    pub(crate) fn remember(&self, id: &str, now: u64) -> Result<(), WebhookError> {
+    /// Claims `id` for a delivery at `now`, unless it is known: a new
+    /// claim lasts until the id could no longer pass the timestamp check
+    /// (the handler runs well within that).
+    pub(crate) fn claim(&self, id: &str, now: u64) -> Result<Delivery, WebhookError> {
         let mut seen = self.inner.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.get(id).is_some_and(|until| *until >= now) {
-            return Err(WebhookError::Replayed);
+        match seen.get(id) {
+            Some(Seen { until, answered }) if *until >= now => {
+                return Ok(answered.map_or(Delivery::Running, Delivery::Answered));
+            }
+            _ => {}
         }
         if seen.len() >= MAX_REMEMBERED_IDS {
-            seen.retain(|_, until| *until >= now);
+            make_room(&mut seen, now);
             if seen.len() >= MAX_REMEMBERED_IDS {
                 return Err(WebhookError::Busy);
             }
         }
-        seen.insert(id.to_owned(), now + 2 * self.inner.tolerance);
-        Ok(())
+        let until = now + 2 * self.inner.tolerance;
+        seen.insert(
+            id.to_owned(),
+            Seen {
+                until,
+                answered: None,
+            },
+        );
+        Ok(Delivery::First)
     }
+
+    /// Records that the handler answered `status` (2xx) for `id`.
+    pub(crate) fn answered(&self, id: &str, status: u16, now: u64) {
+        let mut seen = self.inner.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.insert(
+            id.to_owned(),
+            Seen {
+                until: now + PROCESSED_IDS_KEPT.as_secs(),
+                answered: Some(status),
+            },
+        );
+    }
+
+    /// Frees `id`, claimed for a delivery whose handler did not answer 2xx.
+    pub(crate) fn release(&self, id: &str) {
+        let mut seen = self.inner.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.get(id).is_some_and(|entry| entry.answered.is_none()) {
+            seen.remove(id);
+        }
+    }
+}
+
+/// Drops expired ids, then the tenth of the processed ids kept longest.
+fn make_room(seen: &mut HashMap<String, Seen>, now: u64) {
+    seen.retain(|_, entry| entry.until >= now);
+    if seen.len() < MAX_REMEMBERED_IDS {
+        return;
+    }
+    let mut processed: Vec<u64> = seen
+        .values()
+        .filter(|entry| entry.answered.is_some())
+        .map(|entry| entry.until)
+        .collect();
+    if processed.is_empty() {
+        return;
+    }
+    let nth = (processed.len() / 10).min(processed.len() - 1);
+    let (_, threshold, _) = processed.select_nth_unstable(nth);
+    let threshold = *threshold;
+    seen.retain(|_, entry| entry.answered.is_none() || entry.until > threshold);
 }
 
 fn standard_mac(secret: &SecretSlice<u8>, id: &str, timestamp: u64, body: &[u8]) -> HmacSha256 {
@@ -397,6 +496,40 @@ mod tests {
         );
         assert_eq!(keys.verify(&good, BODY, TS + 300), Ok(()));
         assert_eq!(keys.verify(&good, BODY, TS), Err(WebhookError::Replayed));
+    }
+
+    #[test]
+    fn an_id_is_spent_by_a_2xx_only_and_a_full_cache_forgets_the_oldest_processed() {
+        let keys = WebhookKeys::standard(SECRET).expect("secret");
+        assert_eq!(keys.claim("a", TS), Ok(Delivery::First));
+        assert_eq!(keys.claim("a", TS), Ok(Delivery::Running));
+        keys.release("a");
+        assert_eq!(keys.claim("a", TS), Ok(Delivery::First));
+        keys.answered("a", 202, TS);
+        keys.release("a");
+        assert_eq!(keys.claim("a", TS + 1), Ok(Delivery::Answered(202)));
+        // Forgotten once its time is up.
+        let later = TS + PROCESSED_IDS_KEPT.as_secs() + 1;
+        assert_eq!(keys.claim("a", later), Ok(Delivery::First));
+
+        let full = WebhookKeys::standard(SECRET).expect("secret");
+        for n in 0..MAX_REMEMBERED_IDS {
+            let id = n.to_string();
+            assert_eq!(full.claim(&id, TS), Ok(Delivery::First));
+            full.answered(&id, 200, TS + n as u64 / 1000);
+        }
+        // Room is made by dropping the processed ids kept longest.
+        assert_eq!(full.claim("new", TS), Ok(Delivery::First));
+        assert_eq!(full.claim("0", TS), Ok(Delivery::First));
+        let last = (MAX_REMEMBERED_IDS - 1).to_string();
+        assert_eq!(full.claim(&last, TS), Ok(Delivery::Answered(200)));
+
+        // Only ids still being processed fill it for good.
+        let busy = WebhookKeys::standard(SECRET).expect("secret");
+        for n in 0..MAX_REMEMBERED_IDS {
+            assert_eq!(busy.claim(&n.to_string(), TS), Ok(Delivery::First));
+        }
+        assert_eq!(busy.claim("new", TS), Err(WebhookError::Busy));
     }
 
     #[test]

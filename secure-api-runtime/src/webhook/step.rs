@@ -1,16 +1,21 @@
 //! The pipeline's webhook step (OWASP API10).
 
-use crate::guard::exchange::{Exchange, Step};
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+
+use crate::guard::exchange::{Exchange, Step, Stop};
 use crate::policy::Access;
 use crate::problem::{Problem, Refusal};
 use crate::store::replay::ReplayRefused;
 
-use super::WebhookError;
+use super::{Delivery, WebhookError};
 
 /// Step: a `#[webhook]` route reads the raw body (within the route's cap),
 /// checks its signature with the keys registered under the route's secret
-/// name, and records the delivery id (401 for a bad or stale signature or
-/// a replay). Nothing parses the body before the signature holds.
+/// name (401 for a bad or stale one), then looks up the delivery id: a new
+/// id is claimed for this request, one being processed answers 409, one
+/// processed answers its 2xx status again without the handler. Nothing
+/// parses the body before the signature holds.
 pub(crate) async fn verify(x: &mut Exchange) -> Step {
     if !matches!(x.policy().access, Access::Webhook { .. }) {
         return Ok(());
@@ -28,15 +33,31 @@ pub(crate) async fn verify(x: &mut Exchange) -> Step {
     let id = keys
         .verify_signature(x.req.headers(), &body, now)
         .map_err(|e| refuse(Problem::from(e), e.reason()))?;
-    if let Some(id) = id {
-        let replays = &route.security.stores().replays;
-        replays
-            .first_delivery(route.policy.path, id, keys, now)
-            .await
-            .map_err(|refused| match refused {
-                ReplayRefused::Webhook(e) => refuse(Problem::from(e), e.reason()),
-                ReplayRefused::Unavailable(problem) => refuse(problem, "shared_store_unavailable"),
-            })?;
+    let Some(id) = id else {
+        return Ok(());
+    };
+    let replays = &route.security.stores().replays;
+    let (known, claimed) = replays
+        .claim(route.policy.path, id, keys, now)
+        .await
+        .map_err(|refused| match refused {
+            ReplayRefused::Webhook(e) => refuse(Problem::from(e), e.reason()),
+            ReplayRefused::Unavailable(problem) => refuse(problem, "shared_store_unavailable"),
+        })?;
+    match known {
+        Delivery::First => {
+            x.delivery = claimed;
+            Ok(())
+        }
+        Delivery::Running => {
+            let e = WebhookError::InProgress;
+            Err(refuse(Problem::from(e), e.reason()).into())
+        }
+        Delivery::Answered(status) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            Err(Stop::Answered(Box::new(
+                HttpResponse::build(status).finish(),
+            )))
+        }
     }
-    Ok(())
 }
