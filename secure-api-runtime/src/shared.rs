@@ -83,8 +83,8 @@ return wait
 ";
 
 /// Counts a failure against each key with its backoff: `ARGV[4i-3..4i]` are
-/// key i's free failures, first wait, longest wait and window (ms). A key's
-/// count starts again after a window without failures; each failure past
+/// key i's free failures, first wait, longest wait and how long a count is
+/// kept (ms). A key's count starts again after that long without failures; each failure past
 /// the free ones doubles the wait, up to the longest.
 const THROTTLE_FAIL: &str = r"
 local t = redis.call('TIME')

@@ -32,20 +32,30 @@ pub struct Backoff {
     pub base: Duration,
     /// The longest wait.
     pub max: Duration,
-    /// Failures older than this are forgotten.
+    /// A count is forgotten after this long without a failure; never less
+    /// than four times `max` (see [`Backoff::kept`]), so waiting out the
+    /// longest wait does not start the count again.
     pub window: Duration,
 }
 
 impl Backoff {
-    /// Free failures, first wait, longest wait and window, the last three
-    /// in milliseconds, as the shared store counts them.
+    /// How long a count is kept after its last failure: the window, and at
+    /// least four times the longest wait. (When the two were equal, a count
+    /// was forgotten the moment its longest wait ended, and the free
+    /// failures came back every 15 minutes.)
+    pub fn kept(&self) -> Duration {
+        self.window.max(self.max.saturating_mul(4))
+    }
+
+    /// Free failures, first wait, longest wait and how long a count is
+    /// kept, the last three in milliseconds, as the shared store counts them.
     fn as_millis(&self) -> [u64; 4] {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         [
             u64::from(self.free),
             ms(self.base),
             ms(self.max),
-            ms(self.window),
+            ms(self.kept()),
         ]
     }
 
@@ -59,20 +69,24 @@ impl Backoff {
     }
 }
 
-/// Per-account: 5 free failures, then 1 s doubling up to 15 minutes.
+/// Per-account: 5 free failures, then 1 s doubling up to 15 minutes; the
+/// count is kept for a day after the last failure (a success forgets it).
+/// An attacker who waits out every wait gets about 110 guesses a day.
 pub const ACCOUNT_BACKOFF: Backoff = Backoff {
     free: 5,
     base: Duration::from_secs(1),
     max: Duration::from_secs(15 * 60),
-    window: Duration::from_secs(15 * 60),
+    window: Duration::from_secs(24 * 60 * 60),
 };
 
-/// Per-address: 20 free failures, then 1 s doubling up to 15 minutes.
+/// Per-address: 20 free failures, then 1 s doubling up to 15 minutes; the
+/// count is kept for an hour after the last failure (shorter than an
+/// account's: many users may share an address).
 pub const ADDRESS_BACKOFF: Backoff = Backoff {
     free: 20,
     base: Duration::from_secs(1),
     max: Duration::from_secs(15 * 60),
-    window: Duration::from_secs(15 * 60),
+    window: Duration::from_secs(60 * 60),
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -105,8 +119,8 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
     fn fail(&self, key: K, now: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_TRACKED && !entries.contains_key(&key) {
-            let window = self.backoff.window;
-            entries.retain(|_, f| f.blocked_until > now || now - f.last < window);
+            let kept = self.backoff.kept();
+            entries.retain(|_, f| f.blocked_until > now || now - f.last < kept);
             if entries.len() >= MAX_TRACKED {
                 // Keep the blocked ones; forget those merely counting.
                 entries.retain(|_, f| f.blocked_until > now);
@@ -117,7 +131,7 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
             last: now,
             blocked_until: now,
         });
-        if now - entry.last >= self.backoff.window {
+        if now - entry.last >= self.backoff.kept() {
             entry.count = 0;
         }
         entry.count = entry.count.saturating_add(1);
@@ -270,6 +284,42 @@ mod tests {
         assert_eq!(b.delay(6), Duration::from_secs(2));
         assert_eq!(b.delay(8), Duration::from_secs(8));
         assert_eq!(b.delay(40), Duration::from_secs(900));
+    }
+
+    /// Guesses an attacker gets in `span` against one key by trying again
+    /// the moment each wait ends.
+    fn guesses_in(backoff: Backoff, span: Duration) -> usize {
+        let table = Table::new(backoff);
+        let start = Instant::now();
+        let mut now = start;
+        let mut guesses = 0;
+        while now - start < span {
+            if let Some(wait) = table.wait(&"alice", now) {
+                now += wait;
+                continue;
+            }
+            table.fail("alice", now);
+            guesses += 1;
+        }
+        guesses
+    }
+
+    #[test]
+    fn waiting_out_the_longest_block_does_not_reset_the_count() {
+        // 5 free, the doublings up to 15 minutes (10), then one guess per
+        // 15 minutes: about 96 a day, never the free ones again.
+        let day = Duration::from_secs(24 * 60 * 60);
+        let guesses = guesses_in(ACCOUNT_BACKOFF, day);
+        assert!(guesses <= 5 + 10 + 96, "{guesses} guesses a day");
+        assert!(guesses_in(ADDRESS_BACKOFF, day) <= 20 + 10 + 96);
+        // A backoff whose window is no longer than its longest wait keeps
+        // its count four times that wait anyway.
+        let short = Backoff {
+            window: ACCOUNT_BACKOFF.max,
+            ..ACCOUNT_BACKOFF
+        };
+        assert_eq!(short.kept(), ACCOUNT_BACKOFF.max * 4);
+        assert!(guesses_in(short, day) <= 5 + 10 + 96);
     }
 
     #[actix_web::test]
