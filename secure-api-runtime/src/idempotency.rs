@@ -3,8 +3,10 @@
 //! replay with the same key and the same request gets the stored answer
 //! without running the handler again; the same key with a different request
 //! is refused (422). Keys are scoped to the caller and the route, and expire
-//! after [`KEY_TTL`]; the store holds at most [`MAX_KEYS`] keys and
-//! [`MAX_STORED_BYTES`] of answers.
+//! after [`KEY_TTL`]. Each caller holds at most [`MAX_KEYS_PER_CALLER`]
+//! keys and [`MAX_BYTES_PER_CALLER`] of answers (429 past them, for that
+//! caller only), in memory and in Redis; the process's store holds at most
+//! [`MAX_KEYS`] keys and [`MAX_STORED_BYTES`] of answers.
 //!
 //! The pipeline's step reads the body (within the route's cap) to
 //! fingerprint the request, before the business state is checked.
@@ -19,7 +21,9 @@ use sha2::{Digest as _, Sha256};
 use crate::guard::exchange::{Exchange, Route, Step, Stop};
 use crate::problem::{Problem, Refusal};
 use crate::store::idempotency::{Claim, Claimed};
-pub use crate::store::idempotency::{KEY_TTL, MAX_KEYS, MAX_STORED_BYTES};
+pub use crate::store::idempotency::{
+    KEY_TTL, MAX_BYTES_PER_CALLER, MAX_KEYS, MAX_KEYS_PER_CALLER, MAX_STORED_BYTES,
+};
 
 /// The longest `Idempotency-Key` accepted.
 pub const MAX_KEY_LEN: usize = 255;
@@ -82,7 +86,7 @@ pub(crate) async fn claim(x: &mut Exchange) -> Step {
     let print = fingerprint(x.req.method(), &x.req.uri().to_string(), &body);
     let scope = format!("{} {}:{who}:{key}", policy.method, policy.path);
     let stores = x.route.security.stores();
-    match stores.idempotency.claim(scope, print).await {
+    match stores.idempotency.claim(who, scope, print).await {
         Ok(Claim::Run(claimed)) => {
             x.claimed = Some(claimed);
             Ok(())

@@ -135,6 +135,11 @@ pub(crate) mod keys {
         format!("secure_api:idempotency:{scope}")
     }
 
+    /// The idempotency keys a caller holds, with their expiry and size.
+    pub(crate) fn idempotency_budget(caller: &str) -> String {
+        format!("secure_api:idempotency_budget:{caller}")
+    }
+
     /// The failed logins of an `account` or an `address` (`kind`).
     pub(crate) fn throttle(kind: &str, id: &str) -> String {
         format!("secure_api:throttle:{kind}:{id}")
@@ -408,6 +413,27 @@ impl Shared {
         redis::cmd("DEL")
             .arg(key)
             .query_async::<()>(&mut connection)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Runs a store's own `script` with `keys` and `args`.
+    pub(crate) async fn run_script<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        keys: &[&str],
+        args: &[&[u8]],
+    ) -> Result<T, SharedError> {
+        let mut connection = self.connection().await?;
+        let mut invocation = script.prepare_invoke();
+        for key in keys {
+            invocation.key(*key);
+        }
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        invocation
+            .invoke_async(&mut connection)
             .await
             .map_err(|e| self.failed(e))
     }

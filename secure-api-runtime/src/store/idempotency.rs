@@ -1,8 +1,13 @@
 //! The idempotency store: claimed keys and the answers they replay, in this
 //! process or, with Redis, for every instance at once. The choice is made
 //! when the store is built; callers claim, finish and release alike.
+//!
+//! Each caller has a budget of keys and answer bytes
+//! ([`MAX_KEYS_PER_CALLER`], [`MAX_BYTES_PER_CALLER`]), in memory and in
+//! Redis: a caller over theirs gets 429 until their oldest key expires, and
+//! nobody else notices. The process-wide bounds stay, for memory's sake.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -28,6 +33,13 @@ pub const MAX_KEYS: usize = 100_000;
 /// The most answer bytes kept at once, with the same rule as [`MAX_KEYS`].
 pub const MAX_STORED_BYTES: usize = 64 * 1024 * 1024;
 
+/// The most keys one caller (a subject, or an anonymous caller's address)
+/// holds at once; past it their new keys answer 429.
+pub const MAX_KEYS_PER_CALLER: usize = 1_000;
+
+/// The most answer bytes one caller's keys hold at once, with the same rule.
+pub const MAX_BYTES_PER_CALLER: usize = 4 * 1024 * 1024;
+
 /// A stored answer.
 struct Stored {
     status: StatusCode,
@@ -41,6 +53,7 @@ enum State {
 }
 
 struct Entry {
+    caller: String,
     fingerprint: [u8; 32],
     created: Instant,
     state: State,
@@ -75,36 +88,79 @@ pub(crate) enum Claim {
 
 /// A key claimed for one request, where the store keeps it.
 pub(crate) struct Claimed {
+    caller: String,
     scope: Scope,
     fingerprint: [u8; 32],
     /// Claimed in Redis rather than in this process.
     shared: bool,
 }
 
+/// What one caller holds.
+#[derive(Default)]
+struct Budget {
+    keys: usize,
+    bytes: usize,
+    /// Their keys by age (some may be gone already), to expire the oldest.
+    claimed: VecDeque<(Instant, Scope)>,
+}
+
 #[derive(Default)]
 struct Entries {
     by_scope: HashMap<Scope, Entry>,
+    by_caller: HashMap<String, Budget>,
     /// Bytes of the stored answers' bodies.
     bytes: usize,
 }
 
 impl Entries {
     fn remove(&mut self, scope: &Scope) {
-        if let Some(entry) = self.by_scope.remove(scope) {
-            self.bytes -= entry.size();
+        let Some(entry) = self.by_scope.remove(scope) else {
+            return;
+        };
+        self.bytes -= entry.size();
+        if let Some(budget) = self.by_caller.get_mut(&entry.caller) {
+            budget.keys -= 1;
+            budget.bytes -= entry.size();
+            if budget.keys == 0 {
+                self.by_caller.remove(&entry.caller);
+            }
         }
     }
 
     fn drop_expired(&mut self, now: Instant) {
-        let mut freed = 0;
-        self.by_scope.retain(|_, entry| {
-            let keep = now.duration_since(entry.created) < KEY_TTL;
-            if !keep {
-                freed += entry.size();
+        let expired: Vec<Scope> = self
+            .by_scope
+            .iter()
+            .filter(|(_, entry)| now.duration_since(entry.created) >= KEY_TTL)
+            .map(|(scope, _)| scope.clone())
+            .collect();
+        for scope in &expired {
+            self.remove(scope);
+        }
+    }
+
+    /// Drops `caller`'s expired keys, oldest first; how long until their
+    /// oldest live key expires.
+    fn expire_caller(&mut self, caller: &str, now: Instant) -> Duration {
+        loop {
+            let Some(budget) = self.by_caller.get_mut(caller) else {
+                return Duration::ZERO;
+            };
+            let Some((created, scope)) = budget.claimed.front().cloned() else {
+                return Duration::ZERO;
+            };
+            let live = self
+                .by_scope
+                .get(&scope)
+                .is_some_and(|entry| entry.created == created);
+            if live && now.duration_since(created) < KEY_TTL {
+                return KEY_TTL - now.duration_since(created);
             }
-            keep
-        });
-        self.bytes -= freed;
+            budget.claimed.pop_front();
+            if live {
+                self.remove(&scope);
+            }
+        }
     }
 }
 
@@ -113,6 +169,8 @@ struct Memory {
     entries: Mutex<Entries>,
     max_keys: usize,
     max_bytes: usize,
+    max_keys_per_caller: usize,
+    max_bytes_per_caller: usize,
 }
 
 impl fmt::Debug for Memory {
@@ -136,11 +194,14 @@ impl Memory {
             entries: Mutex::new(Entries::default()),
             max_keys,
             max_bytes,
+            max_keys_per_caller: MAX_KEYS_PER_CALLER,
+            max_bytes_per_caller: MAX_BYTES_PER_CALLER,
         }
     }
 
-    /// Claims `scope` for a request with `fingerprint`.
-    fn claim(&self, scope: Scope, fingerprint: [u8; 32]) -> Result<Local, Problem> {
+    /// Claims `scope`, one of `caller`'s keys, for a request with
+    /// `fingerprint`.
+    fn claim(&self, caller: &str, scope: Scope, fingerprint: [u8; 32]) -> Result<Local, Problem> {
         let mut entries = self
             .entries
             .lock()
@@ -161,6 +222,17 @@ impl Memory {
             }
             entries.remove(&scope);
         }
+        let over_budget = |entries: &Entries| {
+            entries.by_caller.get(caller).is_some_and(|budget| {
+                budget.keys >= self.max_keys_per_caller || budget.bytes >= self.max_bytes_per_caller
+            })
+        };
+        if over_budget(&entries) {
+            let wait = entries.expire_caller(caller, now);
+            if over_budget(&entries) {
+                return Err(over_budget_problem(wait));
+            }
+        }
         let full = |entries: &Entries| {
             entries.by_scope.len() >= self.max_keys || entries.bytes >= self.max_bytes
         };
@@ -172,9 +244,13 @@ impl Memory {
                     .with_header(RETRY_AFTER, HeaderValue::from_static("60")));
             }
         }
+        let budget = entries.by_caller.entry(caller.to_owned()).or_default();
+        budget.keys += 1;
+        budget.claimed.push_back((now, scope.clone()));
         entries.by_scope.insert(
             scope,
             Entry {
+                caller: caller.to_owned(),
                 fingerprint,
                 created: now,
                 state: State::InFlight,
@@ -199,12 +275,17 @@ impl Memory {
                 .iter()
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .collect();
+            let before = entry.size();
             entry.state = State::Done(Stored {
                 status,
                 headers,
                 body: body.clone(),
             });
-            entries.bytes += body.len();
+            let caller = entry.caller.clone();
+            entries.bytes = entries.bytes - before + body.len();
+            if let Some(budget) = entries.by_caller.get_mut(&caller) {
+                budget.bytes = budget.bytes - before + body.len();
+            }
         }
     }
 
@@ -232,11 +313,87 @@ struct SharedAnswer {
     body: String,
 }
 
+/// Claims `KEYS[1]` with the entry `ARGV[1]` for `ARGV[2]` ms, unless it
+/// exists (`{1, entry}`) or the caller's budget `KEYS[2]` (a hash of their
+/// keys, each `expiry_ms:bytes`) holds `ARGV[3]` keys or `ARGV[4]` bytes
+/// already (`{2, ms until their oldest expires}`); `{0, ''}` when claimed.
+const CLAIM: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local existing = redis.call('GET', KEYS[1])
+if existing then return {1, existing} end
+local ttl = tonumber(ARGV[2])
+local fields = redis.call('HGETALL', KEYS[2])
+local count, bytes, oldest = 0, 0, nil
+for i = 1, #fields, 2 do
+  local expiry, size = string.match(fields[i + 1], '^(%d+):(%d+)$')
+  expiry = tonumber(expiry or '0')
+  if expiry <= now then
+    redis.call('HDEL', KEYS[2], fields[i])
+  else
+    count = count + 1
+    bytes = bytes + tonumber(size)
+    if oldest == nil or expiry < oldest then oldest = expiry end
+  end
+end
+if count >= tonumber(ARGV[3]) or bytes >= tonumber(ARGV[4]) then
+  return {2, tostring(oldest - now)}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('HSET', KEYS[2], KEYS[1], string.format('%d:0', now + ttl))
+redis.call('PEXPIRE', KEYS[2], ttl)
+return {0, ''}
+";
+
+/// Stores the answer `ARGV[1]` (`ARGV[2]` bytes) under the claimed
+/// `KEYS[1]`, keeping its expiry, and counts its bytes in the budget
+/// `KEYS[2]`. Nothing when the claim has expired meanwhile.
+const FINISH: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+local field = redis.call('HGET', KEYS[2], KEYS[1])
+if field then
+  local expiry = string.match(field, '^(%d+):') or '0'
+  redis.call('HSET', KEYS[2], KEYS[1], expiry .. ':' .. ARGV[2])
+end
+return 1
+";
+
+/// Frees the claimed `KEYS[1]` and its place in the budget `KEYS[2]`.
+const RELEASE: &str = r"
+redis.call('DEL', KEYS[1])
+redis.call('HDEL', KEYS[2], KEYS[1])
+return 1
+";
+
+static SCRIPTS: std::sync::LazyLock<[redis::Script; 3]> = std::sync::LazyLock::new(|| {
+    [
+        redis::Script::new(CLAIM),
+        redis::Script::new(FINISH),
+        redis::Script::new(RELEASE),
+    ]
+});
+
+/// A key claimed in Redis: its own name and its caller's budget.
+struct SharedKeys {
+    key: String,
+    budget: String,
+}
+
+impl SharedKeys {
+    fn of(caller: &str, scope: &str) -> Self {
+        Self {
+            key: keys::idempotency(scope),
+            budget: keys::idempotency_budget(caller),
+        }
+    }
+}
+
 /// Like [`Memory::claim`], for every instance at once: the key is claimed in
-/// Redis (`SET NX`), and a repeat is answered from there.
+/// Redis within the caller's budget, and a repeat is answered from there.
 async fn claim_shared(
     shared: &Shared,
-    key: &str,
+    at: &SharedKeys,
     fingerprint: [u8; 32],
 ) -> Result<Result<Local, Problem>, SharedError> {
     let entry = SharedEntry {
@@ -244,16 +401,31 @@ async fn claim_shared(
         answer: None,
     };
     let text = serde_json::to_vec(&entry).unwrap_or_default();
-    if shared.set_new(key, &text, KEY_TTL).await? {
-        return Ok(Ok(Local::Run));
+    let ttl = KEY_TTL.as_millis().to_string();
+    let (outcome, value): (i64, Vec<u8>) = shared
+        .run_script(
+            &SCRIPTS[0],
+            &[&at.key, &at.budget],
+            &[
+                &text,
+                ttl.as_bytes(),
+                MAX_KEYS_PER_CALLER.to_string().as_bytes(),
+                MAX_BYTES_PER_CALLER.to_string().as_bytes(),
+            ],
+        )
+        .await?;
+    match outcome {
+        0 => return Ok(Ok(Local::Run)),
+        2 => {
+            let wait = std::str::from_utf8(&value)
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map_or(Duration::ZERO, Duration::from_millis);
+            return Ok(Err(over_budget_problem(wait)));
+        }
+        _ => {}
     }
-    let Some(stored) = shared.get(key).await? else {
-        // Expired between the two calls: claim it again next time.
-        return Ok(Err(Problem::new(StatusCode::CONFLICT).with_detail(
-            "a request with this `Idempotency-Key` is still being processed",
-        )));
-    };
-    let Ok(stored) = serde_json::from_slice::<SharedEntry>(&stored) else {
+    let Ok(stored) = serde_json::from_slice::<SharedEntry>(&value) else {
         return Ok(Err(Problem::new(StatusCode::CONFLICT)
             .with_detail("this `Idempotency-Key` cannot be replayed")));
     };
@@ -289,14 +461,14 @@ async fn claim_shared(
 /// Like [`Memory::finish`], in the shared store.
 async fn finish_shared(
     shared: &Shared,
-    key: &str,
+    at: &SharedKeys,
     fingerprint: [u8; 32],
     status: StatusCode,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(), SharedError> {
     if status.is_server_error() {
-        return shared.delete(key).await;
+        return release_shared(shared, at).await;
     }
     let entry = SharedEntry {
         fingerprint: hex(&fingerprint),
@@ -310,7 +482,22 @@ async fn finish_shared(
         }),
     };
     let text = serde_json::to_vec(&entry).unwrap_or_default();
-    shared.set(key, &text, KEY_TTL).await
+    let size = text.len().to_string();
+    shared
+        .run_script::<i64>(
+            &SCRIPTS[1],
+            &[&at.key, &at.budget],
+            &[&text, size.as_bytes()],
+        )
+        .await
+        .map(drop)
+}
+
+async fn release_shared(shared: &Shared, at: &SharedKeys) -> Result<(), SharedError> {
+    shared
+        .run_script::<i64>(&SCRIPTS[2], &[&at.key, &at.budget], &[])
+        .await
+        .map(drop)
 }
 
 /// The idempotency keys of every route: in this process, or in Redis when
@@ -338,19 +525,21 @@ impl IdempotencyStore {
         }
     }
 
-    /// Claims `scope` (route, caller and key) for a request with
-    /// `fingerprint`: run it, replay the stored answer, or a refusal (422
-    /// for another request under the key, 409 while it runs, 503 when full).
+    /// Claims `scope` (route, caller and key), one of `caller`'s keys, for
+    /// a request with `fingerprint`: run it, replay the stored answer, or a
+    /// refusal (422 for another request under the key, 409 while it runs,
+    /// 429 over the caller's budget, 503 when the store is full).
     pub(crate) async fn claim(
         &self,
+        caller: String,
         scope: String,
         fingerprint: [u8; 32],
     ) -> Result<Claim, Problem> {
         if let Some(shared) = &self.redis {
-            let key = keys::idempotency(&scope);
-            match claim_shared(shared, &key, fingerprint).await {
+            match claim_shared(shared, &SharedKeys::of(&caller, &scope), fingerprint).await {
                 Ok(Ok(Local::Run)) => {
                     return Ok(Claim::Run(Claimed {
+                        caller,
                         scope,
                         fingerprint,
                         shared: true,
@@ -361,21 +550,25 @@ impl IdempotencyStore {
                 Err(error) => shared.unavailable("idempotency keys", &error)?,
             }
         }
-        Ok(match self.memory.claim(scope.clone(), fingerprint)? {
-            Local::Run => Claim::Run(Claimed {
-                scope,
-                fingerprint,
-                shared: false,
-            }),
-            Local::Replay(response) => Claim::Replay(response),
-        })
+        Ok(
+            match self.memory.claim(&caller, scope.clone(), fingerprint)? {
+                Local::Run => Claim::Run(Claimed {
+                    caller,
+                    scope,
+                    fingerprint,
+                    shared: false,
+                }),
+                Local::Replay(response) => Claim::Replay(response),
+            },
+        )
     }
 
     /// Frees a claimed key whose request failed before it was answered.
     pub(crate) async fn release(&self, claimed: &Claimed) {
         match (&self.redis, claimed.shared) {
             (Some(shared), true) => {
-                if let Err(error) = shared.delete(&keys::idempotency(&claimed.scope)).await {
+                let at = SharedKeys::of(&claimed.caller, &claimed.scope);
+                if let Err(error) = release_shared(shared, &at).await {
                     tracing::warn!(target: "secure_api", %error, "an idempotency key could not be freed");
                 }
             }
@@ -394,9 +587,9 @@ impl IdempotencyStore {
     ) {
         match (&self.redis, claimed.shared) {
             (Some(shared), true) => {
-                let key = keys::idempotency(&claimed.scope);
+                let at = SharedKeys::of(&claimed.caller, &claimed.scope);
                 if let Err(error) =
-                    finish_shared(shared, &key, claimed.fingerprint, status, headers, body).await
+                    finish_shared(shared, &at, claimed.fingerprint, status, headers, body).await
                 {
                     tracing::warn!(target: "secure_api", %error, "an answer could not be kept for replays");
                 }
@@ -404,6 +597,15 @@ impl IdempotencyStore {
             _ => self.memory.finish(&claimed.scope, status, headers, body),
         }
     }
+}
+
+/// The answer to a caller over their budget: 429 until their oldest key
+/// expires.
+fn over_budget_problem(wait: Duration) -> Problem {
+    let secs = wait.as_secs().max(1);
+    Problem::new(StatusCode::TOO_MANY_REQUESTS)
+        .with_detail("you hold too many `Idempotency-Key`s at once; retry once older ones expire")
+        .with_header(RETRY_AFTER, HeaderValue::from(secs))
 }
 
 fn replay(stored: &Stored) -> HttpResponse {
@@ -439,9 +641,12 @@ mod tests {
     fn the_first_use_runs_a_replay_answers_a_changed_request_is_refused() {
         let store = Memory::default();
         let print = fp(b"{}");
-        assert!(matches!(store.claim(scope("k"), print), Ok(Local::Run)));
+        assert!(matches!(
+            store.claim("sub:7", scope("k"), print),
+            Ok(Local::Run)
+        ));
         assert!(refused_with(
-            store.claim(scope("k"), print),
+            store.claim("sub:7", scope("k"), print),
             StatusCode::CONFLICT
         ));
         store.finish(
@@ -450,14 +655,14 @@ mod tests {
             &HeaderMap::new(),
             &Bytes::from_static(b"{\"ok\":1}"),
         );
-        let Ok(Local::Replay(response)) = store.claim(scope("k"), print) else {
+        let Ok(Local::Replay(response)) = store.claim("sub:7", scope("k"), print) else {
             panic!("a replay")
         };
         assert_eq!(response.status(), StatusCode::ACCEPTED);
         assert!(response.headers().contains_key("idempotent-replayed"));
         let other = fp(b"{\"x\":1}");
         assert!(refused_with(
-            store.claim(scope("k"), other),
+            store.claim("sub:7", scope("k"), other),
             StatusCode::UNPROCESSABLE_ENTITY
         ));
     }
@@ -466,35 +671,70 @@ mod tests {
     fn server_errors_free_the_key() {
         let store = Memory::default();
         let print = fp(b"");
-        assert!(matches!(store.claim(scope("k"), print), Ok(Local::Run)));
+        assert!(matches!(
+            store.claim("sub:7", scope("k"), print),
+            Ok(Local::Run)
+        ));
         store.finish(
             &scope("k"),
             StatusCode::INTERNAL_SERVER_ERROR,
             &HeaderMap::new(),
             &Bytes::new(),
         );
-        assert!(matches!(store.claim(scope("k"), print), Ok(Local::Run)));
+        assert!(matches!(
+            store.claim("sub:7", scope("k"), print),
+            Ok(Local::Run)
+        ));
     }
 
     #[test]
     fn the_number_of_keys_is_bounded() {
         let store = Memory::with_bounds(3, MAX_STORED_BYTES);
         for key in ["a", "b", "c"] {
-            assert!(matches!(store.claim(scope(key), [0; 32]), Ok(Local::Run)));
+            assert!(matches!(
+                store.claim("sub:7", scope(key), [0; 32]),
+                Ok(Local::Run)
+            ));
         }
         assert!(refused_with(
-            store.claim(scope("d"), [0; 32]),
+            store.claim("sub:7", scope("d"), [0; 32]),
             StatusCode::SERVICE_UNAVAILABLE
         ));
         // A freed key makes room again.
         store.abandon(&scope("a"));
-        assert!(matches!(store.claim(scope("d"), [0; 32]), Ok(Local::Run)));
+        assert!(matches!(
+            store.claim("sub:7", scope("d"), [0; 32]),
+            Ok(Local::Run)
+        ));
+    }
+
+    #[test]
+    fn one_caller_filling_the_store_does_not_refuse_another() {
+        let store = Memory::default();
+        let mut refused = None;
+        for n in 0..MAX_KEYS {
+            let key = format!("POST /a:sub:mallory:{n}");
+            if let Err(problem) = store.claim("sub:mallory", key, [0; 32]) {
+                refused = Some(problem.status());
+                break;
+            }
+        }
+        // Mallory is stopped by her own budget, with 429...
+        assert_eq!(refused, Some(StatusCode::TOO_MANY_REQUESTS));
+        // ...and everyone else's keys still work.
+        assert!(matches!(
+            store.claim("sub:alice", "POST /a:sub:alice:1".to_owned(), [0; 32]),
+            Ok(Local::Run)
+        ));
     }
 
     #[test]
     fn the_stored_bytes_are_bounded() {
         let store = Memory::with_bounds(MAX_KEYS, 1000);
-        assert!(matches!(store.claim(scope("a"), [0; 32]), Ok(Local::Run)));
+        assert!(matches!(
+            store.claim("sub:7", scope("a"), [0; 32]),
+            Ok(Local::Run)
+        ));
         store.finish(
             &scope("a"),
             StatusCode::OK,
@@ -502,15 +742,18 @@ mod tests {
             &Bytes::from(vec![b'x'; 1000]),
         );
         assert!(refused_with(
-            store.claim(scope("b"), [0; 32]),
+            store.claim("sub:7", scope("b"), [0; 32]),
             StatusCode::SERVICE_UNAVAILABLE
         ));
         // The stored answer still replays, and freeing it makes room.
         assert!(matches!(
-            store.claim(scope("a"), [0; 32]),
+            store.claim("sub:7", scope("a"), [0; 32]),
             Ok(Local::Replay(_))
         ));
         store.abandon(&scope("a"));
-        assert!(matches!(store.claim(scope("b"), [0; 32]), Ok(Local::Run)));
+        assert!(matches!(
+            store.claim("sub:7", scope("b"), [0; 32]),
+            Ok(Local::Run)
+        ));
     }
 }
