@@ -391,6 +391,19 @@ fn url_rules_name_what_they_refuse() {
         client.check_url("not a url"),
         Err(OutboundError::Malformed(_))
     ));
+    // One trailing dot is the root; two, or an empty label, is no host name.
+    for url in [
+        "https://api.example.com../",
+        "https://api.example.com.../v1",
+        "https://api..example.com/",
+        "https://.api.example.com/",
+    ] {
+        assert!(
+            matches!(client.check_url(url), Err(OutboundError::Malformed(_))),
+            "{url}: {:?}",
+            client.check_url(url)
+        );
+    }
 }
 
 /// Internal IPv4 ranges to draw from.

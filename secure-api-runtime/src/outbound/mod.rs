@@ -217,7 +217,17 @@ impl Rules {
         }
         let host = match url.host() {
             None => return Err(OutboundError::Malformed("it has no host".to_owned())),
-            Some(url::Host::Domain(name)) => name.trim_end_matches('.').to_owned(),
+            Some(url::Host::Domain(name)) => {
+                // One trailing dot names the root; more, or an empty label
+                // anywhere, is not a host name.
+                let name = name.strip_suffix('.').unwrap_or(name);
+                if name.split('.').any(str::is_empty) {
+                    return Err(OutboundError::Malformed(
+                        "its host is not a valid name".to_owned(),
+                    ));
+                }
+                name.to_owned()
+            }
             Some(url::Host::Ipv4(ip)) => {
                 self.address_allowed(IpAddr::V4(ip)).map_err(|range| {
                     OutboundError::AddressRefused {
