@@ -11,7 +11,6 @@ pub mod store;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
@@ -114,12 +113,11 @@ pub fn mount_routes(app: SecureApp) -> SecureApp {
 
 pub use auth::ensure_admin;
 
-/// How long a client may take to send a request's head.
-pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Starts serving on `listener`, over TLS when `tls` is given. Slow
-/// clients are cut off: the request head must arrive within
-/// [`REQUEST_HEAD_TIMEOUT`], idle keep-alive connections close after 30 s.
+/// clients are cut off on every request of a connection
+/// ([`secure_api_runtime::server::harden`]): a request head must arrive
+/// within 5 s (a later one within 5 s of keep-alive plus 5 s), a body at 240
+/// bytes/s or more after 5 s.
 pub fn serve(
     security: SecurityConfig,
     store: Store,
@@ -129,12 +127,9 @@ pub fn serve(
     tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<Server> {
     let auth = web::Data::new(auth);
-    let server = HttpServer::new(move || {
+    let server = secure_api_runtime::server::harden(HttpServer::new(move || {
         app(security.clone(), store.clone(), auth.clone(), &integrations).into_app()
-    })
-    .client_request_timeout(REQUEST_HEAD_TIMEOUT)
-    .client_disconnect_timeout(Duration::from_secs(1))
-    .keep_alive(Duration::from_secs(30));
+    }));
     let server = match tls {
         Some(config) => server.listen_rustls_0_23(listener, config)?,
         None => server.listen(listener)?,

@@ -172,24 +172,25 @@ async fn with_tls_cert_and_key_the_app_serves_https_even_in_prod_mode() {
         .unwrap_or_else(|e| panic!("{e}"));
     let _server = Server(child);
 
-    let mut roots = rustls::RootCertStore::empty();
+    let client_config = {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        for der in CertificateDer::pem_slice_iter(&cert_pem) {
+            roots
+                .add(der.unwrap_or_else(|e| panic!("{e}")))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+    };
     let client = reqwest::Client::builder()
-        .use_preconfigured_tls({
-            use rustls::pki_types::CertificateDer;
-            use rustls::pki_types::pem::PemObject as _;
-            for der in CertificateDer::pem_slice_iter(&cert_pem) {
-                roots
-                    .add(der.unwrap_or_else(|e| panic!("{e}")))
-                    .unwrap_or_else(|e| panic!("{e}"));
-            }
-            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .unwrap_or_else(|e| panic!("{e}"))
-            .with_root_certificates(roots)
-            .with_no_client_auth()
-        })
+        .use_preconfigured_tls(client_config.clone())
         .resolve("localhost", ([127, 0, 0, 1], port).into())
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -213,6 +214,36 @@ async fn with_tls_cert_and_key_the_app_serves_https_even_in_prod_mode() {
     // The port does not speak plain HTTP.
     let plain = get(port, "/health", None);
     assert!(!plain.starts_with("HTTP/1.1 200"), "{plain}");
+
+    // Over TLS too, a kept-alive connection's next head must arrive in
+    // time: keep-alive (5 s) plus head timeout (5 s) after the answer.
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let name =
+        rustls::pki_types::ServerName::try_from("localhost").unwrap_or_else(|e| panic!("{e}"));
+    let connection = rustls::ClientConnection::new(std::sync::Arc::new(client_config), name)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut tls = rustls::StreamOwned::new(connection, tcp);
+    tls.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") && tls.read(&mut byte).is_ok_and(|n| n == 1) {
+        answer.push(byte[0]);
+    }
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let started = Instant::now();
+    tls.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut sink = [0u8; 512];
+    while tls.read(&mut sink).is_ok_and(|n| n > 0) {}
+    let held = started.elapsed();
+    assert!(held < Duration::from_secs(14), "held {held:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

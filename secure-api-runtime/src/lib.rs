@@ -68,6 +68,7 @@ pub mod page;
 pub mod policy;
 pub mod problem;
 pub mod roles;
+pub mod server;
 pub mod shared;
 pub mod state;
 mod store;

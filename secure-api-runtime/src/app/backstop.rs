@@ -1,17 +1,20 @@
 //! The application middleware: forwards only requests that a secured route
 //! matches, answers 404, 405 and 410 itself otherwise, refuses plain HTTP
 //! in production and oversized heads, answers CORS preflights, and puts the
-//! security headers (and CORS marks) on every answer.
+//! security headers (and CORS marks) on every answer. It also holds every
+//! request body to a minimum rate (408 below it) and tells a watched
+//! connection when its answers are sent (see [`crate::server`]).
 
+use std::cell::Cell;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{Error, HttpResponse};
+use actix_web::{Error, HttpMessage as _, HttpResponse};
 
 use super::errors::problem_for_errors;
 use super::matcher::{Dispatch, RouteTable};
@@ -20,6 +23,7 @@ use crate::config::{Mode, SecurityConfig};
 use crate::cors::Cors;
 use crate::headers::SecurityHeaders;
 use crate::problem::Problem;
+use crate::server::{Hardening, MinRate, Watched};
 use crate::transport;
 
 pub(crate) struct Backstop {
@@ -157,7 +161,19 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        let watched = req.conn_data::<Watched>().cloned();
+        let in_flight = watched.as_ref().map(Watched::begin);
+        let hardening = watched.map_or_else(Hardening::default, |w| w.hardening);
+        let slow_body = has_body(&req).then(|| {
+            let tripped = Rc::new(Cell::new(false));
+            let payload = req.take_payload();
+            let limited = MinRate::new(payload, hardening, Rc::clone(&tripped));
+            req.set_payload(Payload::Stream {
+                payload: Box::pin(limited),
+            });
+            tripped
+        });
         let over_tls = transport::over_tls(&req, &self.security);
         let origin = self
             .cors
@@ -167,10 +183,19 @@ where
         let headers = Rc::clone(&self.headers);
         let cors = self.cors.clone();
         // Every answer, forwarded or not, ends here.
-        let finish = move |response: &mut header::HeaderMap, mark: bool| {
-            headers.apply(response, over_tls);
+        let finish = move |response: ServiceResponse<EitherBody<B>>, mark: bool| {
+            let mut response = match slow_body {
+                Some(tripped) if tripped.get() => too_slow(response),
+                _ => response,
+            };
+            headers.apply(response.headers_mut(), over_tls);
             if mark && let (Some(cors), Some(origin)) = (&cors, &origin) {
-                cors.apply(origin, response);
+                cors.apply(origin, response.headers_mut());
+            }
+            match in_flight {
+                Some(in_flight) => response
+                    .map_body(|_, body| EitherBody::right(in_flight.track(BoxBody::new(body)))),
+                None => response,
             }
         };
         let (answer, mark) = match decided {
@@ -179,16 +204,36 @@ where
             Before::Forward => {
                 let service = Rc::clone(&self.service);
                 return Box::pin(async move {
-                    let mut response = problem_for_errors(service.call(req).await?);
-                    finish(response.headers_mut(), true);
-                    Ok(response)
+                    let response = problem_for_errors(service.call(req).await?);
+                    Ok(finish(response, true))
                 });
             }
         };
-        let mut response = req.into_response(answer);
-        finish(response.headers_mut(), mark);
-        Box::pin(ready(Ok(response.map_into_right_body())))
+        let response = req.into_response(answer).map_into_right_body();
+        Box::pin(ready(Ok(finish(response, mark))))
     }
+}
+
+/// Whether the request announces a body (a length above 0, or chunks).
+fn has_body(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|length| length.as_bytes() != b"0")
+}
+
+/// The answer to a request whose body arrived too slowly: 408, and the
+/// connection closed.
+fn too_slow<B>(response: ServiceResponse<EitherBody<B>>) -> ServiceResponse<EitherBody<B>> {
+    let (request, _) = response.into_parts();
+    let mut answer = Problem::new(StatusCode::REQUEST_TIMEOUT)
+        .with_detail("the request body arrived too slowly")
+        .to_response();
+    answer
+        .head_mut()
+        .set_connection_type(actix_web::http::ConnectionType::Close);
+    ServiceResponse::new(request, answer).map_into_right_body()
 }
 
 /// A query string or header block larger than the caps, answered before
