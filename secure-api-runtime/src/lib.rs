@@ -116,6 +116,25 @@ pub mod prelude {
 
 /// Used by generated code, not public API: no stability guarantee.
 #[doc(hidden)]
+/// The parsers of untrusted input that are not public API, for the fuzz
+/// targets in `fuzz/` (feature `fuzzing`). Not a stable interface.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzzing {
+    use actix_web::http::header::HeaderMap;
+
+    /// The bearer token of an `Authorization` header.
+    pub fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
+        crate::auth::step::bearer_token(headers)
+    }
+
+    /// The `Idempotency-Key` of a request.
+    pub fn idempotency_key(headers: &HeaderMap) -> Result<String, crate::Problem> {
+        crate::idempotency::key_of(headers)
+    }
+}
+
+#[doc(hidden)]
 pub mod __private {
     pub use crate::app::{Mount, SecureRoute};
     pub use crate::expose::{Exposable, FieldWriter, One, safe_response};

@@ -56,13 +56,21 @@ struct RawPage {
     offset: Option<u64>,
 }
 
-impl FromRequest for PageRequest {
-    type Error = Problem;
-    type Future = Ready<Result<Self, Problem>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let config = req.app_data::<PageConfig>().copied().unwrap_or_default();
-        let page = web::Query::<RawPage>::from_query(req.query_string())
+impl PageRequest {
+    /// The page a query string asks for under `config`: 400 when `limit` or
+    /// `offset` is not a whole number of 0 or more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use secure_api_runtime::prelude::*;
+    ///
+    /// let page = PageRequest::from_query("limit=500&offset=40", PageConfig::default()).unwrap();
+    /// assert_eq!((page.limit, page.offset), (100, 40));
+    /// assert!(PageRequest::from_query("limit=-1", PageConfig::default()).is_err());
+    /// ```
+    pub fn from_query(query: &str, config: PageConfig) -> Result<Self, Problem> {
+        web::Query::<RawPage>::from_query(query)
             .map(|raw| PageRequest {
                 limit: raw
                     .limit
@@ -73,8 +81,17 @@ impl FromRequest for PageRequest {
             .map_err(|_| {
                 Problem::new(StatusCode::BAD_REQUEST)
                     .with_detail("`limit` and `offset` are whole numbers of 0 or more")
-            });
-        ready(page)
+            })
+    }
+}
+
+impl FromRequest for PageRequest {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let config = req.app_data::<PageConfig>().copied().unwrap_or_default();
+        ready(Self::from_query(req.query_string(), config))
     }
 }
 
