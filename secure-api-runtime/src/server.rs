@@ -122,11 +122,16 @@ pub(crate) struct Watched {
     connection: Arc<Connection>,
 }
 
-/// A connection's requests in progress, shared with its watchdog.
+/// A connection's requests in progress, shared with its watchdog. It lives
+/// in the connection's data, so it goes when actix drops the connection.
 #[derive(Debug)]
 struct Connection {
     state: Mutex<State>,
     changed: Arc<tokio::sync::Notify>,
+    /// A second descriptor of the socket, to shut it. Held here, not by the
+    /// watchdog, so that it closes with the connection: an open descriptor
+    /// would keep the socket open after actix has dropped its own.
+    socket: Option<std::net::TcpStream>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -173,28 +178,22 @@ fn watch(connection: &dyn Any, extensions: &mut Extensions, hardening: Hardening
             return;
         }
     };
-    let changed = Arc::new(tokio::sync::Notify::new());
-    let connection = Arc::new(Connection {
-        state: Mutex::new(State {
-            in_flight: 0,
-            idle_since: Instant::now(),
-        }),
-        changed: Arc::clone(&changed),
-    });
+    let connection = Arc::new(Connection::new(Some(socket)));
+    let changed = Arc::clone(&connection.changed);
     let weak = Arc::downgrade(&connection);
     extensions.insert(Watched {
         hardening,
         connection,
     });
-    actix_web::rt::spawn(watchdog(weak, changed, socket, hardening));
+    actix_web::rt::spawn(watchdog(weak, changed, hardening));
 }
 
-/// Shuts `socket` when no request head completes within keep-alive plus
-/// head timeout of the last answer; ends with the connection.
+/// Shuts the connection's socket when no request head completes within
+/// keep-alive plus head timeout of the last answer; ends with the
+/// connection.
 async fn watchdog(
     connection: Weak<Connection>,
     changed: Arc<tokio::sync::Notify>,
-    socket: std::net::TcpStream,
     hardening: Hardening,
 ) {
     let limit = hardening.keep_alive + hardening.head_timeout;
@@ -208,8 +207,12 @@ async fn watchdog(
         }
         let deadline = state.idle_since + limit;
         if Instant::now() >= deadline {
-            tracing::debug!(target: "secure_api", "a request head did not arrive in time; closing the connection");
-            let _ = socket.shutdown(Shutdown::Both);
+            if let Some(connection) = connection.upgrade()
+                && let Some(socket) = &connection.socket
+            {
+                tracing::debug!(target: "secure_api", "a request head did not arrive in time; closing the connection");
+                let _ = socket.shutdown(Shutdown::Both);
+            }
             return;
         }
         tokio::time::sleep_until(deadline.into()).await;
@@ -217,6 +220,17 @@ async fn watchdog(
 }
 
 impl Connection {
+    fn new(socket: Option<std::net::TcpStream>) -> Self {
+        Self {
+            state: Mutex::new(State {
+                in_flight: 0,
+                idle_since: Instant::now(),
+            }),
+            changed: Arc::new(tokio::sync::Notify::new()),
+            socket,
+        }
+    }
+
     fn state(&self) -> State {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -232,13 +246,7 @@ impl Watched {
     fn unwatched(hardening: Hardening) -> Self {
         Self {
             hardening,
-            connection: Arc::new(Connection {
-                state: Mutex::new(State {
-                    in_flight: 0,
-                    idle_since: Instant::now(),
-                }),
-                changed: Arc::new(tokio::sync::Notify::new()),
-            }),
+            connection: Arc::new(Connection::new(None)),
         }
     }
 
