@@ -89,7 +89,7 @@ pub use problem::{Problem, Refusal};
 pub use roles::RoleHierarchy;
 pub use secure_api_macros::{
     Input, StateMachine, authenticated, delete, expose, get, idempotent, limit, owner, patch, post,
-    public, put, roles, state_requires,
+    public, put, registered, roles, state_requires, webhook,
 };
 
 /// The actix-web version this crate is built on.
@@ -110,12 +110,10 @@ pub mod prelude {
     pub use actix_web::{HttpRequest, HttpResponse, HttpServer, Responder, web};
     pub use secure_api_macros::{
         Input, StateMachine, authenticated, delete, expose, get, idempotent, limit, owner, patch,
-        post, public, put, roles, state_requires,
+        post, public, put, registered, roles, state_requires, webhook,
     };
 }
 
-/// Used by generated code, not public API: no stability guarantee.
-#[doc(hidden)]
 /// The parsers of untrusted input that are not public API, for the fuzz
 /// targets in `fuzz/` (feature `fuzzing`). Not a stable interface.
 #[cfg(feature = "fuzzing")]
@@ -134,6 +132,8 @@ pub mod __fuzzing {
     }
 }
 
+#[doc(hidden)]
+/// Used by generated code, not public API: no stability guarantee.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::app::{Mount, SecureRoute};
