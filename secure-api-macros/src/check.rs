@@ -7,7 +7,7 @@ use syn::spanned::Spanned as _;
 
 use crate::ast::{Declared, Kind, LimitKey, OwnerSpec, outer_type};
 use crate::errors::{Errors, did_you_mean};
-use crate::path::is_id_like;
+use crate::path::{is_id_like, is_user_id, resource_guess};
 
 pub(crate) fn all(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
     check_handler_shape(item, errors);
@@ -297,20 +297,30 @@ fn check_owner_param(declared: &Declared, errors: &mut Errors) {
     );
 }
 
-/// The BOLA lint: a route on `#[authenticated]` alone whose path carries an
-/// object id (`id`, `*_id`) must say whose object it is, with `#[owner]`,
-/// or waive the check with `#[owner(none, reason = "...")]`.
+/// The BOLA lint: a route on `#[authenticated]` or `#[roles]` whose path
+/// carries an object id (`id`, `*_id`, `*Id`, `*ID`) must say whose object
+/// it is, with `#[owner]`, or waive the check with
+/// `#[owner(none, reason = "...")]`. The help offers the resource form
+/// first; comparing the id with the caller's own only for a user id.
 fn check_object_ids_have_owner(declared: &Declared, errors: &mut Errors) {
     let Some((_, route)) = &declared.route else {
         return;
     };
-    if declared.authenticated.is_none()
-        || declared.written(Kind::Roles)
-        || declared.written(Kind::Owner)
-    {
+    let signed_in = declared.authenticated.is_some() || declared.written(Kind::Roles);
+    if !signed_in || declared.written(Kind::Owner) {
         return;
     }
     if let Some(id) = route.params.iter().find(|p| is_id_like(p)) {
+        let help = if is_user_id(id) {
+            format!(
+                "add `#[owner({id})]` so only that user may call it, `#[owner({id}, or_roles(..))]` to let roles through, or `#[owner(none, reason = \"...\")]` to waive the check"
+            )
+        } else {
+            format!(
+                "add `#[owner({id}, resource = {})]` so the object is loaded and only its owner may call it, or `#[owner(none, reason = \"...\")]` to waive the check",
+                resource_guess(id)
+            )
+        };
         errors.push(
             route.path.span(),
             format!(
@@ -318,7 +328,7 @@ fn check_object_ids_have_owner(declared: &Declared, errors: &mut Errors) {
                 route.kind.name().to_uppercase(),
                 route.path.value()
             ),
-            format!("add `#[owner({id})]` so only its owner may call it, or `#[owner(none, reason = \"...\")]` to waive the check"),
+            help,
         );
     }
 }

@@ -56,9 +56,47 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Whether a parameter names an object: `id` or `*_id`.
+/// Whether a parameter names an object: `id` (any case), `*_id`
+/// (snake_case), `*Id` (camelCase, PascalCase) or `*ID`.
 pub(crate) fn is_id_like(name: &str) -> bool {
-    name == "id" || name.ends_with("_id")
+    if name.eq_ignore_ascii_case("id") || name.ends_with("_id") {
+        return true;
+    }
+    let Some(stem) = name.strip_suffix("Id").or_else(|| name.strip_suffix("ID")) else {
+        return false;
+    };
+    // `invoiceId`, `InvoiceId`, `userID`: a word before the suffix.
+    stem.chars()
+        .last()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// Whether an id parameter names a user (the caller's own id may be
+/// compared with the token's subject): `user_id`, `userId`, `userID`.
+pub(crate) fn is_user_id(name: &str) -> bool {
+    matches!(name, "user_id" | "userId" | "userID" | "UserId" | "UserID")
+}
+
+/// The type a resource id presumably loads, for helps: `loan_id` and
+/// `loanId` give `Loan`; a bare `id` gives `YourType`.
+pub(crate) fn resource_guess(name: &str) -> String {
+    let stem = name
+        .strip_suffix("_id")
+        .or_else(|| name.strip_suffix("Id"))
+        .or_else(|| name.strip_suffix("ID"))
+        .filter(|stem| !stem.is_empty());
+    let Some(stem) = stem else {
+        return "YourType".to_owned();
+    };
+    stem.split('_')
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -90,6 +128,14 @@ mod tests {
     #[test]
     fn id_like_names() {
         assert!(is_id_like("id") && is_id_like("order_id"));
-        assert!(!is_id_like("slug") && !is_id_like("idea"));
+        assert!(is_id_like("invoiceId") && is_id_like("InvoiceId") && is_id_like("userID"));
+        assert!(is_id_like("ID"));
+        assert!(!is_id_like("slug") && !is_id_like("idea") && !is_id_like("valid"));
+        assert!(!is_id_like("Id_") && !is_id_like("_Id"));
+        assert_eq!(resource_guess("loan_id"), "Loan");
+        assert_eq!(resource_guess("invoiceId"), "Invoice");
+        assert_eq!(resource_guess("line_item_id"), "LineItem");
+        assert_eq!(resource_guess("id"), "YourType");
+        assert!(is_user_id("user_id") && is_user_id("userId") && !is_user_id("loan_id"));
     }
 }
