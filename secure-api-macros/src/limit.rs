@@ -53,14 +53,19 @@ pub(crate) fn quotas(spec: &str) -> Result<Vec<Quota>, String> {
     Ok(quotas)
 }
 
-const UNITS: [(&str, u64); 7] = [
+const UNITS: [(&str, u64); 4] = [
     ("GiB", 1 << 30),
     ("MiB", 1 << 20),
     ("KiB", 1 << 10),
-    ("GB", 1_000_000_000),
-    ("MB", 1_000_000),
-    ("KB", 1_000),
     ("B", 1),
+];
+
+/// Decimal units, refused: readers take `KB` for 1,000 or 1,024 bytes
+/// alike. Each with its binary unit and its size in bytes.
+const AMBIGUOUS: [(&str, &str, u64); 3] = [
+    ("GB", "GiB", 1_000_000_000),
+    ("MB", "MiB", 1_000_000),
+    ("KB", "KiB", 1_000),
 ];
 
 /// The largest body cap a route may declare.
@@ -69,6 +74,24 @@ pub(crate) const MAX_BODY: u64 = 1 << 30;
 /// `"64KiB"` → bytes, or why the size is not valid.
 pub(crate) fn size(spec: &str) -> Result<u64, String> {
     let spec = spec.trim();
+    if let Some((number, (unit, binary, bytes))) = AMBIGUOUS.iter().find_map(|entry| {
+        spec.strip_suffix(entry.0)
+            .map(|n| (n.trim(), entry))
+            .filter(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    }) {
+        let count = number.parse::<u64>().unwrap_or(0);
+        let binary_bytes = UNITS
+            .iter()
+            .find(|(name, _)| name == binary)
+            .and_then(|(_, multiplier)| count.checked_mul(*multiplier));
+        let decimal_bytes = count.checked_mul(*bytes);
+        return Err(match (binary_bytes, decimal_bytes) {
+            (Some(b), Some(d)) => format!(
+                "`{unit}` could mean powers of 1,000 or of 1,024: write `{number}{binary}` ({b} bytes) or `{d}B`"
+            ),
+            _ => format!("`{unit}` could mean powers of 1,000 or of 1,024: use `{binary}` or `B`"),
+        });
+    }
     let Some((number, multiplier)) = UNITS
         .iter()
         .find_map(|(unit, multiplier)| spec.strip_suffix(unit).map(|n| (n.trim(), *multiplier)))
@@ -137,7 +160,8 @@ mod tests {
         assert_eq!(size("64KiB"), Ok(65_536));
         assert_eq!(size("1 MiB"), Ok(1_048_576));
         assert_eq!(size("512B"), Ok(512));
-        assert_eq!(size("10KB"), Ok(10_000));
+        assert!(size("10KB").is_err_and(|e| e.contains("`10KiB` (10240 bytes) or `10000B`")));
+        assert!(size("2 MB").is_err_and(|e| e.contains("`2MiB`")));
         for spec in ["64", "0B", "2GiB", "KiB", "1.5MiB", "64kib"] {
             assert!(size(spec).is_err(), "{spec}");
         }
