@@ -137,16 +137,13 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
     let keys = WebhookKeys::standard(TEST_WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"type": "payment.failed", "order_id": 7, "amount": 100}"#;
     let now = now_secs();
-    let deliver = |app: &TestApp| {
+    let deliver = |app: &TestApp, id: &'static str, body: &'static str| {
         let request = client
             .post(app.url("/api/webhooks/payment"))
             .header("content-type", "application/json")
-            .header("webhook-id", "msg_fleet")
+            .header("webhook-id", id)
             .header("webhook-timestamp", now.to_string())
-            .header(
-                "webhook-signature",
-                keys.sign("msg_fleet", now, body.as_bytes()),
-            )
+            .header("webhook-signature", keys.sign(id, now, body.as_bytes()))
             .body(body);
         async move {
             request
@@ -156,8 +153,8 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
                 .unwrap_or_else(|e| panic!("{e}"))
         }
     };
-    assert_eq!(deliver(&a).await, StatusCode::ACCEPTED);
-    assert_eq!(deliver(&b).await, StatusCode::ACCEPTED);
+    assert_eq!(deliver(&a, "msg_fleet", body).await, StatusCode::ACCEPTED);
+    assert_eq!(deliver(&b, "msg_fleet", body).await, StatusCode::ACCEPTED);
     assert_eq!(
         b.store
             .payment_events()
@@ -169,27 +166,14 @@ async fn two_instances_keep_one_quota_one_denylist_one_replay_cache_and_one_rota
     // A delivery A did not process (its body is refused) is not spent: B
     // runs the sender's retry rather than calling it a duplicate.
     let refused = r#"{"type": "payment.failed", "order_id": 7, "amount": 100, "extra": 1}"#;
-    let deliver_refused = |app: &TestApp| {
-        let request = client
-            .post(app.url("/api/webhooks/payment"))
-            .header("content-type", "application/json")
-            .header("webhook-id", "msg_fleet_refused")
-            .header("webhook-timestamp", now.to_string())
-            .header(
-                "webhook-signature",
-                keys.sign("msg_fleet_refused", now, refused.as_bytes()),
-            )
-            .body(refused);
-        async move {
-            request
-                .send()
-                .await
-                .map(|r| r.status())
-                .unwrap_or_else(|e| panic!("{e}"))
-        }
-    };
-    assert_eq!(deliver_refused(&a).await, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(deliver_refused(&b).await, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        deliver(&a, "msg_fleet_refused", refused).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        deliver(&b, "msg_fleet_refused", refused).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 
     // An idempotency key used on A replays on B, and the order moves once.
     let owner = a.token("1", &["user"]);

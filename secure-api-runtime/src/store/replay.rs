@@ -36,26 +36,29 @@ impl Replays {
     }
 
     /// What is known of the delivery `id` of the webhook at `scope` (its
-    /// route), verified by `keys` at `now`; when nothing, it is claimed for
+    /// route), verified by `webhook_keys` at `now`; when nothing, it is claimed for
     /// this request. An error when the store is full or cannot decide and
     /// fails closed.
     pub(crate) async fn claim(
         &self,
         scope: &'static str,
         id: &str,
-        keys: &WebhookKeys,
+        webhook_keys: &WebhookKeys,
         now: u64,
     ) -> Result<(Delivery, Option<ClaimedDelivery>), ReplayRefused> {
         let claimed = |shared| ClaimedDelivery {
             scope,
             id: id.to_owned(),
-            keys: keys.clone(),
+            keys: webhook_keys.clone(),
             shared,
         };
         if let Some(shared) = &self.redis {
             let key = keys::webhook(scope, id);
             let known = async {
-                if shared.set_new(&key, RUNNING, keys.replay_window()).await? {
+                if shared
+                    .set_new(&key, RUNNING, webhook_keys.replay_window())
+                    .await?
+                {
                     return Ok(Delivery::First);
                 }
                 // Gone between the two calls: freed or forgotten a moment
@@ -76,7 +79,10 @@ impl Replays {
                     .map_err(ReplayRefused::Unavailable)?,
             }
         }
-        match keys.claim(id, now).map_err(ReplayRefused::Webhook)? {
+        match webhook_keys
+            .claim(id, now)
+            .map_err(ReplayRefused::Webhook)?
+        {
             Delivery::First => Ok((Delivery::First, Some(claimed(false)))),
             known => Ok((known, None)),
         }
