@@ -2,11 +2,13 @@
 # loopback for the tests, installing it from Debian's packages when it is
 # missing, and stops it when the sourcing script exits; installs
 # redis-server the same way, which the tests start themselves (one server
-# per test, so a test can stop it).
+# per test, so a test can stop it), and the OpenID provider of
+# scripts/oidc (npm ci), which the tests start the same way.
 #
 # Exports SECURE_API_TEST_POSTGRES_URL (the admin database; tests create a
-# database each) and SECURE_API_TEST_REDIS_SERVER (the redis-server
-# binary). Set them yourself to use your own.
+# database each), SECURE_API_TEST_REDIS_SERVER (the redis-server binary)
+# and SECURE_API_TEST_OIDC_PROVIDER (the provider's script). Set them
+# yourself to use your own.
 
 services_dir=$(mktemp -d)
 services_stop() {
@@ -69,4 +71,19 @@ if [ -z "${SECURE_API_TEST_REDIS_SERVER:-}" ]; then
     SECURE_API_TEST_REDIS_SERVER=$(command -v redis-server)
     export SECURE_API_TEST_REDIS_SERVER
     echo "redis-server for the tests: $SECURE_API_TEST_REDIS_SERVER" >&2
+fi
+
+# A real OpenID provider (oidc-provider on Node.js, pinned by
+# scripts/oidc/package-lock.json) that the OpenID tests start, one per test.
+if [ -z "${SECURE_API_TEST_OIDC_PROVIDER:-}" ]; then
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        apt_install nodejs npm
+    fi
+    if [ ! -d scripts/oidc/node_modules/oidc-provider ]; then
+        echo "installing the OpenID provider for the tests (npm ci in scripts/oidc)" >&2
+        (cd scripts/oidc && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+    SECURE_API_TEST_OIDC_PROVIDER="$PWD/scripts/oidc/provider.js"
+    export SECURE_API_TEST_OIDC_PROVIDER
+    echo "OpenID provider for the tests: $SECURE_API_TEST_OIDC_PROVIDER" >&2
 fi

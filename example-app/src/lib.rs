@@ -80,12 +80,14 @@ pub fn app(
     app.app_data(web::Data::new(spec))
 }
 
-/// The OpenAPI 3.1 document of `app`'s routes.
+/// The OpenAPI 3.1 document of `app`'s routes, with a security scheme for
+/// each OpenID issuer configured.
 pub fn openapi_document(app: &SecureApp) -> utoipa::openapi::OpenApi {
-    openapi::document(
+    openapi::document_for(
         "secure-api example",
         env!("CARGO_PKG_VERSION"),
         &app.routes(),
+        app.security(),
     )
 }
 
@@ -107,7 +109,8 @@ pub fn mount_routes(app: SecureApp) -> SecureApp {
         .service(routes::search)
         .service(routes::orders::create_order)
         .service(routes::orders::validate_order)
-        .service(routes::orders::execute_order);
+        .service(routes::orders::execute_order)
+        .service(routes::orders::orders_report);
     routes::integrations::mount(routes::admin::mount(routes::auth::mount(app)))
 }
 

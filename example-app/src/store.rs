@@ -379,6 +379,14 @@ impl Store {
         })
     }
 
+    /// How many orders there are, in every state.
+    pub async fn count_orders(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM orders")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+
     /// The order with `id`, if any.
     pub async fn order(&self, id: i64) -> Result<Option<Order>, StoreError> {
         let row =

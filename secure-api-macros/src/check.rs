@@ -185,12 +185,13 @@ fn check_route_present(declared: &Declared, item: &ItemFn, errors: &mut Errors) 
 }
 
 /// Every route declares who may call it: `public`, `authenticated`,
-/// `roles`, `owner` or `webhook`. Nothing is open by default.
+/// `roles`, `scopes`, `owner` or `webhook`. Nothing is open by default.
 fn check_access_declared(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
     let declares_access = [
         Kind::Public,
         Kind::Authenticated,
         Kind::Roles,
+        Kind::Scopes,
         Kind::Owner,
         Kind::Webhook,
     ]
@@ -200,7 +201,7 @@ fn check_access_declared(declared: &Declared, item: &ItemFn, errors: &mut Errors
         errors.push(
             item.sig.ident.span(),
             format!("the route `{}` declares no access policy", item.sig.ident),
-            "add `#[public]`, `#[authenticated]`, `#[roles(..)]`, `#[owner(..)]` or `#[webhook(..)]` to say who may call it",
+            "add `#[public]`, `#[authenticated]`, `#[roles(..)]`, `#[scopes(..)]`, `#[owner(..)]` or `#[webhook(..)]` to say who may call it",
         );
     }
 }
@@ -254,6 +255,7 @@ fn token_rules(declared: &Declared, with_public: bool) -> Vec<(&'static str, Spa
         ("public", declared.public.filter(|_| with_public)),
         ("authenticated", declared.authenticated),
         ("roles", declared.roles.as_ref().map(|(s, _)| *s)),
+        ("scopes", declared.scopes.as_ref().map(|(s, _)| *s)),
         ("owner", declared.owner.as_ref().map(|(s, _)| *s)),
     ]
     .into_iter()
@@ -297,7 +299,7 @@ fn check_owner_param(declared: &Declared, errors: &mut Errors) {
     );
 }
 
-/// The BOLA lint: a route on `#[authenticated]` or `#[roles]` whose path
+/// The BOLA lint: a route on `#[authenticated]`, `#[roles]` or `#[scopes]` whose path
 /// carries an object id (`id`, `*_id`, `*Id`, `*ID`) must say whose object
 /// it is, with `#[owner]`, or waive the check with
 /// `#[owner(none, reason = "...")]`. The help offers the resource form
@@ -306,7 +308,9 @@ fn check_object_ids_have_owner(declared: &Declared, errors: &mut Errors) {
     let Some((_, route)) = &declared.route else {
         return;
     };
-    let signed_in = declared.authenticated.is_some() || declared.written(Kind::Roles);
+    let signed_in = declared.authenticated.is_some()
+        || declared.written(Kind::Roles)
+        || declared.written(Kind::Scopes);
     if !signed_in || declared.written(Kind::Owner) {
         return;
     }

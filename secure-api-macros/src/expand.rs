@@ -57,10 +57,10 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
     let method = format_ident!("{}", capitalized(route.kind.name()));
     let path = &route.path;
     let access = access(declared);
-    let roles = match &declared.roles {
+    let [roles, scopes] = [&declared.roles, &declared.scopes].map(|list| match list {
         None => quote!(#private::RoleRule::None),
         Some((_, list)) => role_rule(list),
-    };
+    });
     let mut check_owned = quote!(::core::option::Option::None);
     let mut check_state = quote!(::core::option::Option::None);
     let owner = match &declared.owner {
@@ -124,6 +124,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
             path: #path,
             access: #private::Access::#access,
             roles: #roles,
+            scopes: #scopes,
             owner: #owner,
             check_owned: #check_owned,
             check_state: #check_state,

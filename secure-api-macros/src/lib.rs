@@ -47,6 +47,11 @@ entry_points! {
     /// `#[roles(admin)]`, `#[roles(any(a, b))]`, `#[roles(all(a, b))]`:
     /// the principal must hold these roles (implies authenticated).
     roles => Roles,
+    /// `#[scopes("reports:read")]`, `#[scopes(any(a, b))]`, `#[scopes(all(a, b))]`:
+    /// the access token must grant these OAuth2 scopes (implies
+    /// authenticated); 403 with `WWW-Authenticate: Bearer
+    /// error="insufficient_scope"` otherwise.
+    scopes => Scopes,
     /// `#[owner(user_id)]`: the path parameter must equal the principal's
     /// subject; `#[owner(user_id, or_roles(admin))]` lets those roles through;
     /// `#[owner(none, reason = "...")]` states that an id route needs no

@@ -31,6 +31,7 @@
 //! | `#[public]` | — | no authentication, as an explicit choice |
 //! | `#[authenticated]` | API2 Broken Authentication | a valid bearer access token ([`auth`]) |
 //! | `#[roles(admin)]`, `#[roles(any(a, b))]`, `#[roles(all(a, b))]` | API5 Broken Function Level Authorization | the principal's roles |
+//! | `#[scopes("reports:read")]`, `#[scopes(any(a, b))]`, `#[scopes(all(a, b))]` | API5 Broken Function Level Authorization | the token's OAuth2 scopes (403 `insufficient_scope`) |
 //! | `#[owner(user_id)]`, `#[owner(user_id, or_roles(admin))]` | API1 Broken Object Level Authorization | the path parameter equals the principal's subject |
 //! | `#[owner(order_id, resource = Order)]` | API1 | the object is loaded through [`Owned`] and must belong to the caller (404 otherwise); the handler receives it as [`Checked<Order>`] |
 //! | `#[owner(none, reason = "...")]` | API1 | waives the ownership lint for an id route, with a reason |
@@ -89,7 +90,7 @@ pub use problem::{Problem, Refusal};
 pub use roles::RoleHierarchy;
 pub use secure_api_macros::{
     Input, StateMachine, authenticated, delete, expose, get, idempotent, limit, owner, patch, post,
-    public, put, registered, roles, state_requires, webhook,
+    public, put, registered, roles, scopes, state_requires, webhook,
 };
 
 /// The actix-web version this crate is built on.
@@ -110,7 +111,7 @@ pub mod prelude {
     pub use actix_web::{HttpRequest, HttpResponse, HttpServer, Responder, web};
     pub use secure_api_macros::{
         Input, StateMachine, authenticated, delete, expose, get, idempotent, limit, owner, patch,
-        post, public, put, registered, roles, state_requires, webhook,
+        post, public, put, registered, roles, scopes, state_requires, webhook,
     };
 }
 
@@ -129,6 +130,14 @@ pub mod __fuzzing {
     /// The `Idempotency-Key` of a request.
     pub fn idempotency_key(headers: &HeaderMap) -> Result<String, crate::Problem> {
         crate::idempotency::key_of(headers)
+    }
+
+    /// The usable keys of a provider's key set document: each key's `kid`
+    /// and the algorithms it verifies.
+    pub fn key_set(
+        body: &[u8],
+    ) -> Result<Vec<(Option<String>, Vec<jsonwebtoken::Algorithm>)>, String> {
+        crate::auth::oidc::fuzz_key_set(body)
     }
 }
 

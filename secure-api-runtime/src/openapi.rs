@@ -15,7 +15,9 @@ use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, Para
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    HttpAuthScheme, HttpBuilder, OpenIdConnect, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, Deprecated, InfoBuilder, OpenApi, OpenApiBuilder, Paths,
     Ref, Required,
@@ -49,10 +51,44 @@ pub const BEARER: &str = "bearer";
 /// assert!(spec.contains("\"x-owner\": \"accounts\""));
 /// ```
 pub fn document(title: &str, version: &str, routes: &[&RoutePolicy]) -> OpenApi {
+    document_for_issuers(title, version, routes, &[])
+}
+
+/// Like [`document`], with an `openIdConnect` security scheme for each
+/// OpenID issuer `security` accepts tokens from (`oidc`, `oidc_2`, ...):
+/// an operation that needs a token then accepts either the bearer scheme
+/// or any issuer's, with the scopes it needs.
+pub fn document_for(
+    title: &str,
+    version: &str,
+    routes: &[&RoutePolicy],
+    security: &crate::SecurityConfig,
+) -> OpenApi {
+    document_for_issuers(title, version, routes, security.oidc_issuers())
+}
+
+/// The name of the security scheme of the `index`th issuer.
+fn issuer_scheme(index: usize) -> String {
+    match index {
+        0 => "oidc".to_owned(),
+        n => format!("oidc_{}", n + 1),
+    }
+}
+
+fn document_for_issuers(
+    title: &str,
+    version: &str,
+    routes: &[&RoutePolicy],
+    issuers: &[String],
+) -> OpenApi {
     // Routes that share a path become the operations of one path item.
     let mut paths = Paths::new();
     for policy in routes {
-        paths.add_path_operation(policy.path, vec![method(policy.method)], operation(policy));
+        paths.add_path_operation(
+            policy.path,
+            vec![method(policy.method)],
+            operation(policy, issuers.len()),
+        );
     }
     let problem = ObjectBuilder::new()
         .schema_type(Type::Object)
@@ -70,15 +106,23 @@ pub fn document(title: &str, version: &str, routes: &[&RoutePolicy]) -> OpenApi 
             .bearer_format("JWT")
             .build(),
     );
+    let mut components = ComponentsBuilder::new()
+        .schema("Problem", problem)
+        .security_scheme(BEARER, bearer);
+    for (index, issuer) in issuers.iter().enumerate() {
+        let discovery = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        components = components.security_scheme(
+            issuer_scheme(index),
+            SecurityScheme::OpenIdConnect(OpenIdConnect::new(discovery)),
+        );
+    }
     OpenApiBuilder::new()
         .info(InfoBuilder::new().title(title).version(version).build())
         .paths(paths)
-        .components(Some(
-            ComponentsBuilder::new()
-                .schema("Problem", problem)
-                .security_scheme(BEARER, bearer)
-                .build(),
-        ))
+        .components(Some(components.build()))
         .build()
 }
 
@@ -103,7 +147,7 @@ fn string_schema() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
 }
 
-fn operation(policy: &RoutePolicy) -> utoipa::openapi::path::Operation {
+fn operation(policy: &RoutePolicy, issuers: usize) -> utoipa::openapi::path::Operation {
     let mut op = OperationBuilder::new()
         .operation_id(Some(policy.handler))
         .tag(policy.registration.owner)
@@ -139,7 +183,15 @@ fn operation(policy: &RoutePolicy) -> utoipa::openapi::path::Operation {
         }
     }
     if policy.access.needs_token() {
-        op = op.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
+        // OpenAPI 3.1 lets a bearer requirement list what it needs too.
+        let scopes = policy.scopes.names();
+        op = op.security(SecurityRequirement::new(BEARER, scopes.iter().copied()));
+        for index in 0..issuers {
+            op = op.security(SecurityRequirement::new(
+                issuer_scheme(index),
+                scopes.iter().copied(),
+            ));
+        }
     }
     if matches!(policy.method, Method::Post | Method::Put | Method::Patch) {
         op = op.request_body(Some(

@@ -107,7 +107,20 @@ pub enum RoleRule {
     All(&'static [&'static str]),
 }
 
+/// An OAuth2 scope requirement (`#[scopes("reports:read")]`,
+/// `#[scopes(any(a, b))]`, `#[scopes(all(a, b))]`): the same rule as for
+/// roles, over the token's scopes.
+pub type ScopeRule = RoleRule;
+
 impl RoleRule {
+    /// The names the rule lists.
+    pub fn names(&self) -> &'static [&'static str] {
+        match self {
+            Self::None => &[],
+            Self::Any(names) | Self::All(names) => names,
+        }
+    }
+
     /// Whether a principal holding `roles` satisfies the rule.
     ///
     /// # Examples
@@ -318,6 +331,8 @@ pub struct RoutePolicy {
     pub access: Access,
     /// Function-level authorization.
     pub roles: RoleRule,
+    /// The OAuth2 scopes the token must grant (`#[scopes]`).
+    pub scopes: ScopeRule,
     /// Object-level authorization.
     pub owner: OwnerRule,
     /// The lookup behind [`OwnerRule::Resource`].
@@ -362,6 +377,7 @@ impl RoutePolicy {
             path,
             access: Access::Authenticated,
             roles: RoleRule::None,
+            scopes: RoleRule::None,
             owner: OwnerRule::None,
             check_owned: None,
             check_state: None,
@@ -386,6 +402,13 @@ impl RoutePolicy {
     #[must_use]
     pub const fn with_roles(mut self, roles: RoleRule) -> Self {
         self.roles = roles;
+        self
+    }
+
+    /// The same policy with a scope rule.
+    #[must_use]
+    pub const fn with_scopes(mut self, scopes: ScopeRule) -> Self {
+        self.scopes = scopes;
         self
     }
 
@@ -426,11 +449,13 @@ impl RoutePolicy {
         if self.access == Access::FreshLogin {
             parts.push("authenticated(fresh)".to_owned());
         }
-        match self.roles {
-            RoleRule::None => {}
-            RoleRule::Any([one]) => parts.push(format!("roles({one})")),
-            RoleRule::Any(many) => parts.push(format!("roles(any({}))", many.join(", "))),
-            RoleRule::All(many) => parts.push(format!("roles(all({}))", many.join(", "))),
+        for (name, rule) in [("roles", self.roles), ("scopes", self.scopes)] {
+            match rule {
+                RoleRule::None => {}
+                RoleRule::Any([one]) => parts.push(format!("{name}({one})")),
+                RoleRule::Any(many) => parts.push(format!("{name}(any({}))", many.join(", "))),
+                RoleRule::All(many) => parts.push(format!("{name}(all({}))", many.join(", "))),
+            }
         }
         match self.owner {
             OwnerRule::None => {}

@@ -37,6 +37,28 @@ pub struct NewOrder {
     quantity: i64,
 }
 
+/// The orders report: how many orders there are.
+#[derive(Debug, serde::Serialize)]
+pub struct OrdersReport {
+    /// Orders in every state.
+    pub orders: i64,
+}
+
+/// Reports how many orders there are, to a client whose token (from an
+/// OpenID provider, usually a service's client-credentials token) grants
+/// the `reports:read` scope.
+#[get("/api/reports/orders")]
+#[registered(owner = "orders", lifecycle = production)]
+#[scopes("reports:read")]
+#[expose(orders)]
+pub async fn orders_report(store: web::Data<Store>) -> Result<OrdersReport, Problem> {
+    store
+        .count_orders()
+        .await
+        .map(|orders| OrdersReport { orders })
+        .map_err(|e| internal(&e))
+}
+
 /// Places a draft order for the caller.
 #[post("/api/orders")]
 #[registered(owner = "orders", lifecycle = production)]

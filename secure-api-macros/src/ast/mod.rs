@@ -38,6 +38,7 @@ pub(crate) enum Kind {
     Public,
     Authenticated,
     Roles,
+    Scopes,
     Owner,
     Expose,
     Limit,
@@ -48,7 +49,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    const ALL: [Self; 15] = [
+    const ALL: [Self; 16] = [
         Self::Get,
         Self::Post,
         Self::Put,
@@ -57,6 +58,7 @@ impl Kind {
         Self::Public,
         Self::Authenticated,
         Self::Roles,
+        Self::Scopes,
         Self::Owner,
         Self::Expose,
         Self::Limit,
@@ -76,6 +78,7 @@ impl Kind {
             Self::Public => "public",
             Self::Authenticated => "authenticated",
             Self::Roles => "roles",
+            Self::Scopes => "scopes",
             Self::Owner => "owner",
             Self::Expose => "expose",
             Self::Limit => "limit",
@@ -107,6 +110,8 @@ pub(crate) struct Declared {
     /// `#[authenticated(fresh)]`.
     pub fresh: bool,
     pub roles: Option<(Span, RoleList)>,
+    /// `#[scopes(..)]`: OAuth2 scopes, in the same list form as roles.
+    pub scopes: Option<(Span, RoleList)>,
     pub owner: Option<(Span, OwnerSpec)>,
     pub expose: Option<(Span, Vec<Ident>)>,
     pub limit: Option<(Span, LimitSpec)>,
@@ -129,6 +134,7 @@ impl Declared {
                 Kind::Public => self.public.is_some(),
                 Kind::Authenticated => self.authenticated.is_some(),
                 Kind::Roles => self.roles.is_some(),
+                Kind::Scopes => self.scopes.is_some(),
                 Kind::Owner => self.owner.is_some(),
                 Kind::Expose => self.expose.is_some(),
                 Kind::Limit => self.limit.is_some(),
@@ -249,6 +255,7 @@ fn parse_one(
         Kind::Public => declared.public.map(|_| kind),
         Kind::Authenticated => declared.authenticated.map(|_| kind),
         Kind::Roles => declared.roles.as_ref().map(|_| kind),
+        Kind::Scopes => declared.scopes.as_ref().map(|_| kind),
         Kind::Owner => declared.owner.as_ref().map(|_| kind),
         Kind::Expose => declared.expose.as_ref().map(|_| kind),
         Kind::Limit => declared.limit.as_ref().map(|_| kind),
@@ -287,6 +294,9 @@ fn parse_one(
         Kind::Roles => (|input: ParseStream<'_>| roles::parse_list(input, span, "roles", false))
             .parse2(args)
             .map(|list| declared.roles = Some((span, list))),
+        Kind::Scopes => (|input: ParseStream<'_>| roles::parse_list(input, span, "scopes", false))
+            .parse2(args)
+            .map(|list| declared.scopes = Some((span, list))),
         Kind::Limit => limit::parse(args, span).map(|limit| declared.limit = Some((span, limit))),
         Kind::StateRequires => (|input: ParseStream<'_>| state::parse(input, span))
             .parse2(args)

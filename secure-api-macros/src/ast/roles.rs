@@ -1,5 +1,6 @@
-//! `#[roles(admin)]`, `#[roles(any(a, b))]`, `#[roles(all(a, b))]`, and the
-//! same role lists inside `#[owner(.., or_roles(..))]`.
+//! `#[roles(admin)]`, `#[roles(any(a, b))]`, `#[roles(all(a, b))]`, the
+//! same role lists inside `#[owner(.., or_roles(..))]`, and scope lists of
+//! the same form: `#[scopes("reports:read")]`.
 
 use proc_macro2::Span;
 use syn::ext::IdentExt as _;
@@ -33,15 +34,15 @@ pub(crate) fn parse_list(
     attr: &str,
     bare_many_is_any: bool,
 ) -> syn::Result<RoleList> {
-    let example = if attr == "roles" {
-        "`#[roles(admin)]`"
-    } else {
-        "`#[owner(user_id, or_roles(admin))]`"
+    let (example, noun) = match attr {
+        "roles" => ("`#[roles(admin)]`", "role"),
+        "scopes" => ("`#[scopes(\"reports:read\")]`", "scope"),
+        _ => ("`#[owner(user_id, or_roles(admin))]`", "role"),
     };
     if input.is_empty() {
         return Err(error(
             span,
-            format!("`{attr}` needs at least one role"),
+            format!("`{attr}` needs at least one {noun}"),
             format!("write {example}"),
         ));
     }
@@ -56,9 +57,9 @@ pub(crate) fn parse_list(
             other => {
                 return Err(error(
                     combinator.span(),
-                    format!("unknown role combinator `{other}`"),
+                    format!("unknown {noun} combinator `{other}`"),
                     format!(
-                        "write `{attr}(any(a, b))` for at least one role or `{attr}(all(a, b))` for every role"
+                        "write `{attr}(any(a, b))` for at least one {noun} or `{attr}(all(a, b))` for every {noun}"
                     ),
                 ));
             }
@@ -74,7 +75,7 @@ pub(crate) fn parse_list(
         if content.is_empty() {
             return Err(error(
                 combinator.span(),
-                format!("`{combinator}()` needs at least one role"),
+                format!("`{combinator}()` needs at least one {noun}"),
                 format!("write {example}"),
             ));
         }
@@ -84,12 +85,16 @@ pub(crate) fn parse_list(
     };
     let mut roles: Vec<Role> = Vec::new();
     loop {
-        let role = parse_role(list_input)?;
+        let role = if noun == "scope" {
+            parse_scope(list_input)?
+        } else {
+            parse_role(list_input)?
+        };
         if roles.iter().any(|r| r.name == role.name) {
             return Err(error(
                 role.span,
-                format!("the role `{}` is listed twice", role.name),
-                "list each role once",
+                format!("the {noun} `{}` is listed twice", role.name),
+                format!("list each {noun} once"),
             ));
         }
         roles.push(role);
@@ -102,15 +107,22 @@ pub(crate) fn parse_list(
         }
     }
     if bare && roles.len() > 1 && !bare_many_is_any {
+        // Scopes are written as strings (most hold a `:`); roles as names.
         let names = roles
             .iter()
-            .map(|r| r.name.as_str())
+            .map(|r| {
+                if noun == "scope" {
+                    format!("{:?}", r.name)
+                } else {
+                    r.name.clone()
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ");
         return Err(error(
             roles[1].span,
             format!(
-                "`#[{attr}({names})]` does not say whether any or all of these roles are needed"
+                "`#[{attr}({names})]` does not say whether any or all of these {noun}s are needed"
             ),
             format!("write `#[{attr}(any({names}))]` or `#[{attr}(all({names}))]`"),
         ));
@@ -141,6 +153,49 @@ fn parse_role(input: ParseStream<'_>) -> syn::Result<Role> {
             "write a role such as `admin` or `\"billing-admin\"`",
         )
     })?;
+    Ok(Role {
+        name: ident.to_string(),
+        span: ident.span(),
+    })
+}
+
+/// An OAuth2 scope: a string such as `"reports:read"` or a plain name, made
+/// of the characters RFC 6749 (section 3.3) allows: visible ASCII but `"`
+/// and `\`, no spaces.
+fn parse_scope(input: ParseStream<'_>) -> syn::Result<Role> {
+    let help = "write one scope per entry, such as `\"reports:read\"`; list several with `any(..)` or `all(..)`";
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        let name = lit.value();
+        if let Some(bad) = name
+            .chars()
+            .find(|c| !c.is_ascii_graphic() || *c == '"' || *c == '\\')
+        {
+            let what = if bad.is_whitespace() {
+                "a space".to_owned()
+            } else {
+                format!("`{}`", bad.escape_default())
+            };
+            return Err(error(
+                lit.span(),
+                format!(
+                    "the scope `{}` has {what}, which an OAuth2 scope cannot hold",
+                    name.escape_default()
+                ),
+                help,
+            ));
+        }
+        if name.is_empty() {
+            return Err(error(lit.span(), "a scope is not empty", help));
+        }
+        return Ok(Role {
+            name,
+            span: lit.span(),
+        });
+    }
+    let ident = input
+        .call(Ident::parse_any)
+        .map_err(|e| error(e.span(), "expected a scope", help))?;
     Ok(Role {
         name: ident.to_string(),
         span: ident.span(),

@@ -12,13 +12,15 @@ use std::rc::Rc;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage as _, HttpResponse};
 
 use super::errors::problem_for_errors;
 use super::matcher::{Dispatch, RouteTable};
 use super::{MAX_HEADER_BYTES, MAX_QUERY_BYTES};
+use crate::auth::oidc::metadata;
 use crate::config::{Mode, SecurityConfig};
 use crate::cors::Cors;
 use crate::headers::SecurityHeaders;
@@ -31,6 +33,9 @@ pub(crate) struct Backstop {
     pub(crate) headers: Rc<SecurityHeaders>,
     pub(crate) cors: Option<Rc<Cors>>,
     pub(crate) security: SecurityConfig,
+    /// The protected-resource metadata (RFC 9728), when OpenID issuers are
+    /// configured.
+    pub(crate) metadata: Option<Rc<Bytes>>,
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Backstop
@@ -51,6 +56,7 @@ where
             headers: Rc::clone(&self.headers),
             cors: self.cors.clone(),
             security: self.security.clone(),
+            metadata: self.metadata.clone(),
         }))
     }
 }
@@ -61,6 +67,7 @@ pub(crate) struct BackstopService<S> {
     headers: Rc<SecurityHeaders>,
     cors: Option<Rc<Cors>>,
     security: SecurityConfig,
+    metadata: Option<Rc<Bytes>>,
 }
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -91,6 +98,19 @@ impl<S> BackstopService<S> {
         }
         if let Some(problem) = oversized_head(req) {
             return Before::Answer(problem.to_response());
+        }
+        if let Some(metadata) = &self.metadata
+            && req.path() == metadata::PATH
+        {
+            return Before::Answer(match *req.method() {
+                Method::GET | Method::HEAD => HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(Bytes::clone(metadata)),
+                _ => Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+                    .with_detail("this resource does not answer that method")
+                    .with_header(header::ALLOW, HeaderValue::from_static("GET, HEAD"))
+                    .to_response(),
+            });
         }
         let problem = match self.table.classify(
             req.method(),
@@ -182,12 +202,19 @@ where
         let decided = self.decide(&req, over_tls, origin.as_ref());
         let headers = Rc::clone(&self.headers);
         let cors = self.cors.clone();
+        let challenge_metadata = self.metadata.is_some();
         // Every answer, forwarded or not, ends here.
         let finish = move |response: ServiceResponse<EitherBody<B>>, mark: bool| {
             let mut response = match slow_body {
                 Some(tripped) if tripped.get() => too_slow(response),
                 _ => response,
             };
+            if challenge_metadata && response.status() == StatusCode::UNAUTHORIZED {
+                let challenge = metadata::challenge(response.request().headers(), over_tls);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, challenge);
+            }
             headers.apply(response.headers_mut(), over_tls);
             if mark && let (Some(cors), Some(origin)) = (&cors, &origin) {
                 cors.apply(origin, response.headers_mut());

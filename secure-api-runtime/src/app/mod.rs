@@ -343,6 +343,8 @@ impl SecureApp {
             .clone()
             .always_hsts(self.security.mode() == Mode::Prod);
         let cors = self.cors.clone().map(Rc::new);
+        let metadata =
+            crate::auth::oidc::metadata::document(&self.security, &self.routes()).map(Rc::new);
         let mut app = App::new()
             .app_data(
                 web::JsonConfig::default()
@@ -367,6 +369,7 @@ impl SecureApp {
             headers: Rc::new(headers),
             cors,
             security,
+            metadata,
         })
     }
 }

@@ -115,6 +115,8 @@ mod tests {
             jti: "j".to_owned(),
             exp,
             auth_time: None,
+            issuer: None,
+            scopes: vec![],
         }
     }
 

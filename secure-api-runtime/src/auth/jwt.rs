@@ -58,6 +58,14 @@ pub enum TokenError {
     /// Issuing failed inside the signing library.
     #[error("token could not be signed")]
     Signing,
+    /// The token's issuer is a configured OpenID provider whose keys could
+    /// not be loaded yet (answered 503 with `Retry-After`).
+    #[error("the token issuer's keys are not available yet")]
+    KeysUnavailable,
+    /// The issuer requires RFC 9068 access tokens (`typ: at+jwt`) and the
+    /// token is not one (an ID token, say).
+    #[error("token is not an access token (typ at+jwt)")]
+    NotAnAccessToken,
 }
 
 impl TokenError {
@@ -76,6 +84,8 @@ impl TokenError {
             Self::BadClaims => "bad_claims",
             Self::NoSigningKey => "no_signing_key",
             Self::Signing => "signing",
+            Self::KeysUnavailable => "issuer_keys_unavailable",
+            Self::NotAnAccessToken => "not_an_access_token",
         }
     }
 }
@@ -283,6 +293,9 @@ struct AccessClaims {
     iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     aud: Option<Audience>,
+    /// OAuth2 scopes, separated by spaces; never on issued tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -360,10 +373,9 @@ pub(crate) struct JwtSettings {
 
 impl Jwt {
     /// Builds the verifier; the first key that can sign becomes the signer.
+    /// Without keys it verifies and signs nothing (tokens come from OpenID
+    /// providers only).
     pub(crate) fn new(settings: JwtSettings) -> Result<Self, String> {
-        if settings.keys.is_empty() {
-            return Err("no JWT key is configured".to_owned());
-        }
         if settings.leeway > MAX_LEEWAY_SECS {
             return Err(format!(
                 "JWT leeway of {} s is above the maximum of {MAX_LEEWAY_SECS} s",
@@ -435,6 +447,17 @@ impl Jwt {
         self.access_ttl
     }
 
+    /// The principal of a token that verified before and has not expired.
+    pub(crate) fn cached(&self, token: &str) -> Option<Principal> {
+        self.cache
+            .get(token, now_secs().saturating_sub(self.leeway))
+    }
+
+    /// Remembers a token that verified (with a provider's keys).
+    pub(crate) fn remember(&self, token: &str, principal: &Principal) {
+        self.cache.insert(token, principal);
+    }
+
     /// Verifies a compact JWT and returns the principal it proves.
     pub(crate) fn verify(&self, token: &str) -> Result<Principal, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
@@ -472,6 +495,11 @@ impl Jwt {
             jti: claims.jti,
             exp: claims.exp,
             auth_time: claims.auth_time,
+            issuer: claims.iss,
+            scopes: claims
+                .scope
+                .map(|scope| scope.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
         };
         self.cache.insert(token, &principal);
         Ok(principal)
@@ -500,6 +528,7 @@ impl Jwt {
             roles: roles.to_vec(),
             iss: self.issuer.clone(),
             aud: self.audience.clone().map(Audience::One),
+            scope: None,
         };
         let mut header = Header::new(*algorithm);
         header.kid = kid.clone();
@@ -512,7 +541,7 @@ impl Jwt {
     }
 }
 
-fn classify(error: jsonwebtoken::errors::Error) -> TokenError {
+pub(crate) fn classify(error: jsonwebtoken::errors::Error) -> TokenError {
     use jsonwebtoken::errors::ErrorKind;
     match error.kind() {
         ErrorKind::InvalidSignature => TokenError::BadSignature,

@@ -1,9 +1,11 @@
 //! Authentication (OWASP API2): bearer access tokens and the [`Principal`]
-//! they prove; passwords, login throttling, and sessions of rotating
+//! they prove, the application's own and those of OpenID providers
+//! ([`oidc`]); passwords, login throttling, and sessions of rotating
 //! refresh tokens with revocation.
 
 mod cache;
 pub mod jwt;
+pub mod oidc;
 pub mod password;
 pub(crate) mod principal;
 pub mod sessions;

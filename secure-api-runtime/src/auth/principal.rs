@@ -28,13 +28,20 @@ pub struct Principal {
     pub sub: String,
     /// The roles the token grants.
     pub roles: Vec<String>,
-    /// The token's unique id, used for revocation.
+    /// The token's unique id, used for revocation; empty for a provider
+    /// token without `jti` (which the provider revokes, not this API).
     pub jti: String,
     /// Expiry, in seconds since the Unix epoch.
     pub exp: u64,
     /// When the caller proved their password, for tokens issued by a
     /// login (`auth_time`); `None` for tokens issued by a refresh.
     pub auth_time: Option<u64>,
+    /// The token's issuer (`iss`): an OpenID provider's URL for its tokens,
+    /// the configured issuer (if any) for the application's own.
+    pub issuer: Option<String>,
+    /// The OAuth2 scopes the token grants (`scope`, or `scp`), checked by
+    /// `#[scopes(..)]`.
+    pub scopes: Vec<String>,
 }
 
 impl FromRequest for Principal {

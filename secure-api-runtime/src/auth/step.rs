@@ -2,8 +2,12 @@
 //! header, a token that verifies, is not revoked, and (for
 //! `#[authenticated(fresh)]`) comes from a recent password login.
 
-use actix_web::http::header::{AUTHORIZATION, HeaderMap};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{
+    AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 
+use super::jwt::TokenError;
 use crate::guard::exchange::{Exchange, Step};
 use crate::policy::Access;
 use crate::problem::{Problem, Refusal, TOKEN_REQUIRED};
@@ -25,14 +29,31 @@ pub(crate) async fn authenticate(x: &mut Exchange) -> Step {
     };
     let token = bearer_token(x.req.headers()).map_err(refuse)?;
     let security = &x.route.security;
-    let principal = security
-        .verify_access_token(token)
-        .map_err(|e| refuse(e.reason()))?;
+    let principal = match security.verify_bearer(token).await {
+        Ok(principal) => principal,
+        Err(TokenError::KeysUnavailable) => {
+            let retry = security
+                .providers()
+                .map_or(30, |p| p.refetch_cooldown().as_secs().max(1));
+            return Err(Refusal::new(
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_detail("the token's issuer cannot be checked yet: try again later")
+                    .with_header(RETRY_AFTER, HeaderValue::from(retry)),
+                "authentication",
+                TokenError::KeysUnavailable.reason(),
+            )
+            .into());
+        }
+        Err(e) => return Err(refuse(e.reason()).into()),
+    };
     // Checked after verification, never cached with it: a logout takes
-    // effect on the next request.
-    security
-        .stores()
-        .check_token(&mut x.decisions, &principal.jti)?;
+    // effect on the next request. A provider token without `jti` is
+    // revoked by its provider.
+    if !principal.jti.is_empty() {
+        security
+            .stores()
+            .check_token(&mut x.decisions, &principal.jti)?;
+    }
     let fresh_needed = policy.access == Access::FreshLogin;
     if let std::borrow::Cow::Owned(all) = x.route.hierarchy.expand(&principal.roles) {
         x.expanded = Some(all);
@@ -52,6 +73,33 @@ pub(crate) async fn authenticate(x: &mut Exchange) -> Step {
         }
     }
     Ok(())
+}
+
+/// Step: the token grants the OAuth2 scopes `#[scopes(..)]` asks for
+/// (403 with `WWW-Authenticate: Bearer error="insufficient_scope"` naming
+/// them, RFC 6750 section 3.1).
+pub(crate) async fn require_scopes(x: &mut Exchange) -> Step {
+    let rule = x.policy().scopes;
+    let Some(principal) = &x.principal else {
+        return Ok(());
+    };
+    if rule.allows(&principal.scopes) {
+        return Ok(());
+    }
+    // Scope names were checked at compile time: no quote, no backslash.
+    let challenge = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+        rule.names().join(" ")
+    );
+    let challenge = HeaderValue::from_str(&challenge)
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"insufficient_scope\""));
+    Err(Refusal::new(
+        Problem::forbidden("the token does not grant the scope this route needs")
+            .with_header(WWW_AUTHENTICATE, challenge),
+        "scopes",
+        "missing_scope",
+    )
+    .into())
 }
 
 /// The token of a single `Authorization: Bearer <token>` header; the scheme

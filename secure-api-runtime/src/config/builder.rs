@@ -9,6 +9,7 @@ use super::{
     SecurityConfig, Settings,
 };
 use crate::auth::jwt::{Jwt, JwtKey, JwtSettings};
+use crate::auth::oidc::{self, OidcSettings, Providers};
 use crate::net::{Cidr, ProxyHeader};
 use crate::shared::Shared;
 use crate::store::Stores;
@@ -31,6 +32,12 @@ pub struct SecurityConfigBuilder {
     fresh_login: Duration,
     plain_http: PlainHttp,
     shared: Option<Shared>,
+    pub(super) oidc_issuers: Vec<String>,
+    oidc_audience: Option<String>,
+    oidc_refresh: Duration,
+    oidc_refetch_cooldown: Duration,
+    oidc_roles_claim: String,
+    oidc_require_at_jwt: bool,
 }
 
 impl SecurityConfigBuilder {
@@ -50,7 +57,63 @@ impl SecurityConfigBuilder {
             fresh_login: DEFAULT_FRESH_LOGIN,
             plain_http: PlainHttp::Refuse,
             shared: None,
+            oidc_issuers: Vec::new(),
+            oidc_audience: None,
+            oidc_refresh: oidc::DEFAULT_REFRESH,
+            oidc_refetch_cooldown: oidc::DEFAULT_REFETCH_COOLDOWN,
+            oidc_roles_claim: oidc::DEFAULT_ROLES_CLAIM.to_owned(),
+            oidc_require_at_jwt: false,
         }
+    }
+
+    /// Accepts access tokens of the OpenID provider at `issuer` (its `iss`,
+    /// exactly): its keys come from `<issuer>/.well-known/openid-configuration`
+    /// and its `jwks_uri`. Needs [`SecurityConfigBuilder::oidc_audience`].
+    /// Production needs `https`; dev mode also allows `http` to loopback.
+    #[must_use]
+    pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.oidc_issuers.push(issuer.into());
+        self
+    }
+
+    /// The audience (`aud`) every provider token must name: this API's
+    /// identifier at the providers.
+    #[must_use]
+    pub fn oidc_audience(mut self, audience: impl Into<String>) -> Self {
+        self.oidc_audience = Some(audience.into());
+        self
+    }
+
+    /// How often the providers' keys are fetched again (default 300 s;
+    /// sooner when their answer's `Cache-Control: max-age` is shorter).
+    #[must_use]
+    pub fn oidc_refresh(mut self, every: Duration) -> Self {
+        self.oidc_refresh = every;
+        self
+    }
+
+    /// The least time between two fetches caused by tokens naming an
+    /// unknown `kid` (default 30 s).
+    #[must_use]
+    pub fn oidc_refetch_cooldown(mut self, cooldown: Duration) -> Self {
+        self.oidc_refetch_cooldown = cooldown;
+        self
+    }
+
+    /// The claim holding a provider token's roles: a name, or a dotted path
+    /// such as Keycloak's `realm_access.roles` (default `roles`).
+    #[must_use]
+    pub fn oidc_roles_claim(mut self, claim: impl Into<String>) -> Self {
+        self.oidc_roles_claim = claim.into();
+        self
+    }
+
+    /// Requires provider tokens to be RFC 9068 access tokens
+    /// (`typ: at+jwt`), refusing ID tokens and other JWTs outright.
+    #[must_use]
+    pub fn oidc_require_at_jwt(mut self, required: bool) -> Self {
+        self.oidc_require_at_jwt = required;
+        self
     }
 
     /// The mode is the default, not the operator's choice (no
@@ -150,8 +213,8 @@ impl SecurityConfigBuilder {
     }
 
     /// Checks the settings and builds the configuration.
-    pub fn build(self) -> Result<SecurityConfig, ConfigError> {
-        let mut problems = self.problems;
+    pub fn build(mut self) -> Result<SecurityConfig, ConfigError> {
+        let mut problems = std::mem::take(&mut self.problems);
         if self.mode == Mode::Prod {
             if self.key_source == KeySource::Generated {
                 problems.push(
@@ -183,6 +246,13 @@ impl SecurityConfigBuilder {
         if self.keys.iter().any(|key| key.hmac_secret_len() == Some(0)) {
             problems.push("SECURE_API_JWT_SECRET is empty".to_owned());
         }
+        if self.keys.is_empty() && self.oidc_issuers.is_empty() {
+            problems.push(
+                "no JWT key and no OpenID issuer is configured: set SECURE_API_JWT_SECRET or SECURE_API_OIDC_ISSUERS"
+                    .to_owned(),
+            );
+        }
+        let oidc = self.oidc_settings(&mut problems);
         let jwt = Jwt::new(JwtSettings {
             keys: self.keys,
             issuer: self.issuer,
@@ -201,6 +271,7 @@ impl SecurityConfigBuilder {
                     proxy_header: self.proxy_header,
                     fresh_login: self.fresh_login,
                     plain_http: self.plain_http,
+                    providers: oidc.map(Providers::start),
                 }),
                 stores: Arc::new(Stores::new(self.shared)),
                 warned: Arc::default(),
@@ -211,6 +282,68 @@ impl SecurityConfigBuilder {
                 Err(ConfigError { problems })
             }
         }
+    }
+}
+
+impl SecurityConfigBuilder {
+    /// The checked OpenID settings, when issuers are configured.
+    fn oidc_settings(&self, problems: &mut Vec<String>) -> Option<OidcSettings> {
+        if self.oidc_issuers.is_empty() {
+            if self.oidc_audience.is_some() {
+                problems.push(
+                    "SECURE_API_OIDC_AUDIENCE is set but SECURE_API_OIDC_ISSUERS is not: name the issuers whose tokens are accepted"
+                        .to_owned(),
+                );
+            }
+            return None;
+        }
+        let before = problems.len();
+        let loopback_http = self.mode == Mode::Dev;
+        for (i, issuer) in self.oidc_issuers.iter().enumerate() {
+            if let Err(reason) = oidc::check_url(issuer, loopback_http) {
+                problems.push(format!("SECURE_API_OIDC_ISSUERS: {reason}"));
+            }
+            if self.oidc_issuers[..i].contains(issuer) {
+                problems.push(format!("SECURE_API_OIDC_ISSUERS names `{issuer}` twice"));
+            }
+            if self.issuer.as_ref() == Some(issuer) {
+                problems.push(format!(
+                    "SECURE_API_JWT_ISSUER is `{issuer}`, an OpenID issuer too: the application's own tokens need an issuer of their own"
+                ));
+            }
+        }
+        let audience = match self.oidc_audience.as_deref().map(str::trim) {
+            Some(audience) if !audience.is_empty() => audience.to_owned(),
+            _ => {
+                problems.push(
+                    "SECURE_API_OIDC_AUDIENCE is not set: provider tokens must name this API as their audience (an ID token's audience is a client id, and is refused)"
+                        .to_owned(),
+                );
+                String::new()
+            }
+        };
+        if self.oidc_refresh.is_zero() {
+            problems.push("SECURE_API_OIDC_REFRESH_SECS must be above 0".to_owned());
+        }
+        if self.oidc_refetch_cooldown.is_zero() {
+            problems.push("SECURE_API_OIDC_REFETCH_COOLDOWN_SECS must be above 0".to_owned());
+        }
+        let claim = self.oidc_roles_claim.trim();
+        if claim.is_empty() || claim.split('.').any(str::is_empty) {
+            problems.push(format!(
+                "SECURE_API_OIDC_ROLES_CLAIM is `{claim}`: write a claim name or a dotted path such as `realm_access.roles`"
+            ));
+        }
+        (problems.len() == before).then(|| OidcSettings {
+            issuers: self.oidc_issuers.clone(),
+            audience,
+            refresh: self.oidc_refresh,
+            refetch_cooldown: self.oidc_refetch_cooldown,
+            roles_claim: claim.to_owned(),
+            require_at_jwt: self.oidc_require_at_jwt,
+            leeway: self.leeway,
+            loopback_http,
+        })
     }
 }
 
@@ -231,5 +364,36 @@ mod tests {
             let error = config.expect_err("refused").to_string();
             assert!(error.contains("well-known default"), "{secret}: {error}");
         }
+    }
+
+    #[test]
+    fn the_apps_own_issuer_is_not_a_providers_and_something_verifies() {
+        let error = SecurityConfig::builder(Mode::Dev)
+            .generated_key()
+            .issuer("https://idp.example.com")
+            .oidc_issuer("https://idp.example.com")
+            .oidc_audience("orders-api")
+            .build()
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("SECURE_API_JWT_ISSUER"), "{error}");
+        let nothing = SecurityConfig::builder(Mode::Prod)
+            .build()
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            nothing.contains("SECURE_API_JWT_SECRET")
+                && nothing.contains("SECURE_API_OIDC_ISSUERS"),
+            "{nothing}"
+        );
+        let claim = SecurityConfig::builder(Mode::Dev)
+            .generated_key()
+            .oidc_issuer("https://idp.example.com")
+            .oidc_audience("orders-api")
+            .oidc_roles_claim("realm_access..roles")
+            .build()
+            .expect_err("refused")
+            .to_string();
+        assert!(claim.contains("SECURE_API_OIDC_ROLES_CLAIM"), "{claim}");
     }
 }

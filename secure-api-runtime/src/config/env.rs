@@ -25,6 +25,12 @@ impl SecurityConfig {
     /// | `SECURE_API_FRESH_LOGIN_SECS` | how long a password login counts as fresh for `#[authenticated(fresh)]` (default 300) |
     /// | `SECURE_API_PLAIN_HTTP` | prod mode, request not over TLS: `refuse` (403, default) or `redirect` (308 for `GET`/`HEAD`) |
     /// | `REDIS_URL` | a Redis shared by every instance for limits, revocations and webhook replays (in memory per process when unset) |
+    /// | `SECURE_API_OIDC_ISSUERS` | OpenID provider issuer URLs, comma separated, whose access tokens are accepted (keys by discovery) |
+    /// | `SECURE_API_OIDC_AUDIENCE` | the audience their tokens must name; required with issuers |
+    /// | `SECURE_API_OIDC_REFRESH_SECS` | how often their keys are fetched again (default 300, sooner when `Cache-Control` says) |
+    /// | `SECURE_API_OIDC_REFETCH_COOLDOWN_SECS` | least time between two fetches caused by an unknown `kid` (default 30) |
+    /// | `SECURE_API_OIDC_ROLES_CLAIM` | the claim holding roles, or a dotted path (default `roles`; Keycloak: `realm_access.roles`) |
+    /// | `SECURE_API_OIDC_REQUIRE_AT_JWT` | `true`: provider tokens must carry `typ: at+jwt` (RFC 9068) |
     /// | `SECURE_API_REDIS_UNAVAILABLE` | when Redis cannot be reached: `fail_closed` (503, default) or `fail_open` (this instance's own state) |
     ///
     /// `SECURE_API_CONFIG` may name a TOML file holding the same settings,
@@ -110,10 +116,13 @@ impl SecurityConfig {
                 builder = builder.key(key);
             }
             None if mode == Mode::Dev => builder = builder.generated_key(),
+            // Tokens from OpenID providers only: the application signs none.
+            None if lookup("SECURE_API_OIDC_ISSUERS").is_some_and(|v| !v.trim().is_empty()) => {}
             None => problems.push(
-                "SECURE_API_JWT_SECRET is not set: production needs a signing secret".to_owned(),
+                "SECURE_API_JWT_SECRET is not set: production needs a signing secret (or SECURE_API_OIDC_ISSUERS, to accept only a provider's tokens)".to_owned(),
             ),
         }
+        builder = oidc_from_lookup(builder, &lookup, &mut problems);
         if let Some(previous) = lookup("SECURE_API_JWT_PREVIOUS_SECRETS") {
             for pair in previous.split(',').filter(|p| !p.trim().is_empty()) {
                 match pair.split_once('=') {
@@ -197,7 +206,7 @@ impl SecurityConfig {
                 Err(reason) => problems.push(format!("SECURE_API_TRUSTED_PROXY_HEADER: {reason}")),
             }
         }
-        if builder.keys.is_empty() {
+        if builder.keys.is_empty() && builder.oidc_issuers.is_empty() {
             // The missing secret is already reported in the operator's terms.
             problems.append(&mut builder.problems);
             return Err(ConfigError { problems });
@@ -211,6 +220,52 @@ impl SecurityConfig {
             }
         }
     }
+}
+
+/// The `SECURE_API_OIDC_*` variables.
+fn oidc_from_lookup(
+    mut builder: super::SecurityConfigBuilder,
+    lookup: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> super::SecurityConfigBuilder {
+    if let Some(issuers) = lookup("SECURE_API_OIDC_ISSUERS") {
+        for issuer in issuers.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            builder = builder.oidc_issuer(issuer);
+        }
+    }
+    if let Some(audience) = lookup("SECURE_API_OIDC_AUDIENCE") {
+        builder = builder.oidc_audience(audience);
+    }
+    for (name, set) in [
+        (
+            "SECURE_API_OIDC_REFRESH_SECS",
+            super::SecurityConfigBuilder::oidc_refresh as fn(_, _) -> _,
+        ),
+        (
+            "SECURE_API_OIDC_REFETCH_COOLDOWN_SECS",
+            super::SecurityConfigBuilder::oidc_refetch_cooldown,
+        ),
+    ] {
+        if let Some(value) = lookup(name) {
+            match value.parse() {
+                Ok(secs) if secs > 0 => builder = set(builder, Duration::from_secs(secs)),
+                _ => problems.push(format!(
+                    "{name} is `{value}`: expected whole seconds above 0"
+                )),
+            }
+        }
+    }
+    if let Some(claim) = lookup("SECURE_API_OIDC_ROLES_CLAIM") {
+        builder = builder.oidc_roles_claim(claim);
+    }
+    match lookup("SECURE_API_OIDC_REQUIRE_AT_JWT").as_deref() {
+        None | Some("false") => {}
+        Some("true") => builder = builder.oidc_require_at_jwt(true),
+        Some(other) => problems.push(format!(
+            "SECURE_API_OIDC_REQUIRE_AT_JWT is `{other}`: use `true` or `false`"
+        )),
+    }
+    builder
 }
 
 #[cfg(test)]

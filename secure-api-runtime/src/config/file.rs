@@ -4,7 +4,7 @@
 use super::ConfigError;
 
 /// The settings a file may hold: the variables' names without the prefix.
-const FILE_SETTINGS: [&str; 13] = [
+const FILE_SETTINGS: [&str; 19] = [
     "mode",
     "jwt_secret",
     "jwt_kid",
@@ -18,6 +18,12 @@ const FILE_SETTINGS: [&str; 13] = [
     "fresh_login_secs",
     "plain_http",
     "redis_unavailable",
+    "oidc_issuers",
+    "oidc_audience",
+    "oidc_refresh_secs",
+    "oidc_refetch_cooldown_secs",
+    "oidc_roles_claim",
+    "oidc_require_at_jwt",
 ];
 
 /// Reads a TOML settings file into the text each variable would hold.

@@ -18,7 +18,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::jwt::{IssuedToken, Jwt, TokenError};
+use crate::auth::jwt::{IssuedToken, Jwt, MAX_TOKEN_BYTES, TokenError};
+use crate::auth::oidc::{Providers, Unverified};
 use crate::auth::principal::Principal;
 use crate::net::{Cidr, ProxyHeader};
 use crate::shared::Shared;
@@ -159,6 +160,18 @@ struct Settings {
     proxy_header: ProxyHeader,
     fresh_login: Duration,
     plain_http: PlainHttp,
+    /// The OpenID providers whose tokens are accepted, when configured.
+    providers: Option<Providers>,
+}
+
+/// Where a token's verification goes.
+enum Target {
+    /// It verified before: its principal.
+    Known(Principal),
+    /// The application's own keys.
+    Own,
+    /// The keys of the configured issuer at this index.
+    Provider(usize, Box<jsonwebtoken::Header>),
 }
 
 impl fmt::Debug for SecurityConfig {
@@ -172,6 +185,7 @@ impl fmt::Debug for SecurityConfig {
             .field("proxy_header", &self.settings.proxy_header)
             .field("fresh_login", &self.settings.fresh_login)
             .field("plain_http", &self.settings.plain_http)
+            .field("providers", &self.settings.providers)
             .field("stores", &self.stores)
             .finish()
     }
@@ -321,8 +335,73 @@ impl SecurityConfig {
         )
     }
 
-    /// Verifies a compact access token.
+    /// Verifies a compact access token: one of the application's own, or
+    /// one of a configured OpenID provider (with the keys loaded now; the
+    /// route guard also waits for a fetch when a token names a key not
+    /// loaded yet).
     pub fn verify_access_token(&self, token: &str) -> Result<Principal, TokenError> {
-        self.settings.jwt.verify(token)
+        match self.target(token)? {
+            Target::Known(principal) => Ok(principal),
+            Target::Own => self.settings.jwt.verify(token),
+            Target::Provider(index, header) => {
+                let providers = self.providers().ok_or(TokenError::UnknownKey)?;
+                let principal = providers.verify_loaded(index, token, &header)?;
+                self.settings.jwt.remember(token, &principal);
+                Ok(principal)
+            }
+        }
+    }
+
+    /// Like [`SecurityConfig::verify_access_token`], waiting (a few seconds
+    /// at most) for the one key fetch a provider token naming an unknown
+    /// `kid` may cause.
+    pub(crate) async fn verify_bearer(&self, token: &str) -> Result<Principal, TokenError> {
+        match self.target(token)? {
+            Target::Known(principal) => Ok(principal),
+            Target::Own => self.settings.jwt.verify(token),
+            Target::Provider(index, header) => {
+                let providers = self.providers().ok_or(TokenError::UnknownKey)?;
+                let principal = providers.verify(index, token, &header).await?;
+                self.settings.jwt.remember(token, &principal);
+                Ok(principal)
+            }
+        }
+    }
+
+    fn target(&self, token: &str) -> Result<Target, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::TooLarge);
+        }
+        let Some(providers) = self.providers() else {
+            return Ok(Target::Own);
+        };
+        if let Some(principal) = self.settings.jwt.cached(token) {
+            return Ok(Target::Known(principal));
+        }
+        let unverified = Unverified::read(token)?;
+        Ok(
+            match unverified
+                .iss
+                .as_deref()
+                .and_then(|iss| providers.find(iss))
+            {
+                Some(index) => Target::Provider(index, Box::new(unverified.header)),
+                None => Target::Own,
+            },
+        )
+    }
+
+    pub(crate) fn providers(&self) -> Option<&Providers> {
+        self.settings.providers.as_ref()
+    }
+
+    /// The OpenID issuers whose access tokens are accepted.
+    pub fn oidc_issuers(&self) -> &[String] {
+        self.providers().map_or(&[], Providers::issuers)
+    }
+
+    /// The audience provider tokens must name, when issuers are configured.
+    pub fn oidc_audience(&self) -> Option<&str> {
+        self.providers().map(Providers::audience)
     }
 }

@@ -33,7 +33,8 @@ async fn before_handler(x: &mut Exchange) -> Step {
     limit::body_cap(x).await?; // 413 on a declared length over the cap
     limit::client_address(x).await?; // the peer, or a trusted proxy's word
     limit::address_quotas(x).await?; // quotas keyed by address (429)
-    auth::authenticate(x).await?; // bearer token -> Principal (401)
+    auth::authenticate(x).await?; // bearer token -> Principal (401; 503 while an issuer's keys load)
+    auth::require_scopes(x).await?; // OAuth2 scopes (403 insufficient_scope)
     roles::require(x).await?; // roles, with the hierarchy (403)
     owned::require_subject(x).await?; // `#[owner(user_id)]` (403)
     limit::user_quotas(x).await?; // quotas keyed by user (429)
