@@ -284,8 +284,9 @@ fn the_routes_command_prints_the_inventory() {
         row("POST", "/api/webhooks/payment")
             .contains("webhook(secret = PAYMENT_WEBHOOK_SECRET) 600/minute per address")
     );
+    assert!(row("GET", "/api/reports/orders").contains("orders production scopes(reports:read)"));
     // One row per route, nothing else.
-    assert_eq!(lines.len(), 2 + 18, "{table}");
+    assert_eq!(lines.len(), 2 + 19, "{table}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -319,6 +319,10 @@ enum Answer {
     Down,
     /// 200 with a body that is not a key set.
     Garbage,
+    /// 200 with a key set of another key, padded past the size cap.
+    Huge,
+    /// No answer for longer than the fetch timeout.
+    Hang,
 }
 
 /// A key server that serves discovery and a key set holding one ES256 key
@@ -347,51 +351,72 @@ impl StandIn {
         let mode = Arc::new(Mutex::new(mode));
         let fetches = Arc::new(AtomicUsize::new(0));
         let cache_control = Arc::new(Mutex::new(None::<&'static str>));
-        let keys = json!({"keys": [
+        let keys_value = json!({"keys": [
             {"kty": "oct", "k": "c2VjcmV0", "kid": "shared"},
             {"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "too-small"},
             {"kty": "EC", "crv": "P-256", "use": "enc", "kid": "encryption", "x": x, "y": y},
             {"kty": "OKP", "crv": "X448", "x": "AAAA", "kid": "unknown-curve"},
             {"kty": "ML-DSA", "kid": "future", "pub": "AAAA"},
             {"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": "standin", "x": x, "y": y},
-        ]})
-        .to_string();
+        ]});
+        let keys = keys_value.to_string();
         let discovery = json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")}).to_string();
         let (thread_mode, thread_fetches, thread_cache) = (
             Arc::clone(&mode),
             Arc::clone(&fetches),
             Arc::clone(&cache_control),
         );
+        // A usable set, but of another key: taken, it would refuse the
+        // stand-in's tokens, so only the size cap keeps the good keys.
+        let mut other = keys_value["keys"][5].clone();
+        other["kid"] = "other".into();
+        let huge = json!({"keys": [other], "padding": "x".repeat(300 * 1024)}).to_string();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let mut head = [0u8; 2048];
-                let read = stream.read(&mut head).unwrap_or(0);
-                let request = String::from_utf8_lossy(&head[..read]).into_owned();
-                let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let mode = *thread_mode.lock().expect("mode");
-                let (status, body) = if path == "/.well-known/openid-configuration" {
-                    ("200 OK", discovery.clone())
-                } else if path == "/jwks" {
-                    thread_fetches.fetch_add(1, Ordering::SeqCst);
-                    match mode {
-                        Answer::Good => ("200 OK", keys.clone()),
-                        Answer::Down => ("500 Internal Server Error", "{}".to_owned()),
-                        Answer::Garbage => ("200 OK", "<html>maintenance</html>".to_owned()),
-                    }
-                } else {
-                    ("404 Not Found", String::new())
-                };
-                let cache = thread_cache
-                    .lock()
-                    .expect("cache")
-                    .map(|v| format!("cache-control: {v}\r\n"))
-                    .unwrap_or_default();
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{cache}content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
+                let (mode, fetches, cache, keys, huge, discovery) = (
+                    Arc::clone(&thread_mode),
+                    Arc::clone(&thread_fetches),
+                    Arc::clone(&thread_cache),
+                    keys.clone(),
+                    huge.clone(),
+                    discovery.clone(),
                 );
+                std::thread::spawn(move || {
+                    let (thread_mode, thread_fetches, thread_cache) = (mode, fetches, cache);
+                    let mut head = [0u8; 2048];
+                    let read = stream.read(&mut head).unwrap_or(0);
+                    let request = String::from_utf8_lossy(&head[..read]).into_owned();
+                    let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                    let mode = *thread_mode.lock().expect("mode");
+                    let (status, body) = if path == "/.well-known/openid-configuration" {
+                        ("200 OK", discovery)
+                    } else if path == "/jwks" {
+                        thread_fetches.fetch_add(1, Ordering::SeqCst);
+                        match mode {
+                            Answer::Good => ("200 OK", keys.clone()),
+                            Answer::Down => ("500 Internal Server Error", "{}".to_owned()),
+                            Answer::Garbage => ("200 OK", "<html>maintenance</html>".to_owned()),
+                            Answer::Huge => ("200 OK", huge),
+                            Answer::Hang => {
+                                std::thread::sleep(Duration::from_secs(6));
+                                ("200 OK", keys)
+                            }
+                        }
+                    } else {
+                        ("404 Not Found", String::new())
+                    };
+                    let cache = thread_cache
+                        .lock()
+                        .expect("cache")
+                        .map(|v| format!("cache-control: {v}\r\n"))
+                        .unwrap_or_default();
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{cache}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                });
             }
         });
         let counter = Arc::clone(&fetches);
@@ -619,15 +644,59 @@ async fn a_provider_that_fails_later_leaves_the_last_good_keys_in_use() {
         get(&service, "/api/reports/orders", &token).await.0,
         StatusCode::OK
     );
-    for mode in [Answer::Down, Answer::Garbage] {
+    for mode in [Answer::Down, Answer::Garbage, Answer::Huge, Answer::Hang] {
         standin.set(mode);
         let before = standin.fetches();
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // A hanging fetch ends at its timeout (4 s) first.
+        let wait = if mode == Answer::Hang { 5500 } else { 2500 };
+        tokio::time::sleep(Duration::from_millis(wait)).await;
         assert!(standin.fetches() > before, "refreshed on max-age");
         let fresh = standin.sign(|_| {}, json!({"jti": format!("{mode:?}-{before}")}));
         let (status, _, body) = get(&service, "/api/reports/orders", &fresh).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
+}
+
+#[actix_web::test]
+async fn keys_are_per_issuer() {
+    let (first, _) = StandIn::start(Answer::Good);
+    let (second, _) = StandIn::start(Answer::Good);
+    let security = config(&first.issuer(), |b| b.oidc_issuer(second.issuer()));
+    let service = init_service(app(security.clone()).into_app()).await;
+    for standin in [&first, &second] {
+        let token = standin.sign(|_| {}, json!({}));
+        let (status, _, body) = get(&service, "/api/reports/orders", &token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains(&standin.issuer()), "{body}");
+    }
+    // Signed by the second issuer's key, claiming the first: the first's
+    // key (same kid) does not verify it, and the second's is not tried.
+    let crossed = second.sign(|_| {}, json!({"iss": first.issuer()}));
+    let (status, _, _) = get(&service, "/api/reports/orders", &crossed).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        security.verify_access_token(&crossed).map(|p| p.sub),
+        Err(TokenError::BadSignature)
+    );
+    // The OpenAPI document names each issuer's scheme, with the scopes.
+    let routes = app(security.clone()).routes();
+    let spec: Value = serde_json::from_str(&secure_api_runtime::openapi::to_json(
+        &secure_api_runtime::openapi::document_for("t", "1", &routes, &security),
+    ))
+    .expect("json");
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(
+        schemes["oidc"],
+        json!({"type": "openIdConnect", "openIdConnectUrl": format!("{}/.well-known/openid-configuration", first.issuer())})
+    );
+    assert_eq!(
+        schemes["oidc_2"]["openIdConnectUrl"],
+        format!("{}/.well-known/openid-configuration", second.issuer())
+    );
+    assert_eq!(
+        spec["paths"]["/api/reports/orders"]["get"]["security"],
+        json!([{"bearer": ["reports:read"]}, {"oidc": ["reports:read"]}, {"oidc_2": ["reports:read"]}])
+    );
 }
 
 #[actix_web::test]

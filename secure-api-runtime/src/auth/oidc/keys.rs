@@ -173,6 +173,23 @@ mod tests {
     }
 
     #[test]
+    fn a_keys_alg_binds_it_and_an_rsa_key_without_one_takes_rs256_and_ps256() {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../../benches/fixtures/provider-keys.json"))
+                .expect("fixture");
+        let bound = fixture["RS256"]["jwk"].clone();
+        let mut free = bound.clone();
+        free.as_object_mut().map(|k| k.remove("alg"));
+        free["kid"] = "free".into();
+        let body = serde_json::json!({"keys": [bound, free]}).to_string();
+        let set = parse_key_set(body.as_bytes()).expect("two keys");
+        assert_eq!(set.candidates(Some("rs256"), Algorithm::RS256).count(), 1);
+        assert_eq!(set.candidates(Some("rs256"), Algorithm::PS256).count(), 0);
+        assert_eq!(set.candidates(Some("free"), Algorithm::PS256).count(), 1);
+        assert_eq!(set.candidates(None, Algorithm::RS256).count(), 2);
+    }
+
+    #[test]
     fn a_set_without_usable_keys_or_not_a_set_is_refused() {
         assert!(parse_key_set(br#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#).is_err());
         assert!(parse_key_set(b"<html>").is_err());
