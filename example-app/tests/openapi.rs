@@ -71,5 +71,11 @@ fn the_spec_carries_security_lifecycle_and_policy() {
         op("/api/webhooks/payment", "post")["x-owner"],
         "integrations"
     );
-    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(18));
+    let report = op("/api/reports/orders", "get");
+    assert_eq!(
+        report["security"],
+        serde_json::json!([{"bearer": ["reports:read"]}])
+    );
+    assert_eq!(report["x-access"], "scopes(reports:read)");
+    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(19));
 }
