@@ -83,12 +83,7 @@ pub fn app(
 /// The OpenAPI 3.1 document of `app`'s routes, with a security scheme for
 /// each OpenID issuer configured.
 pub fn openapi_document(app: &SecureApp) -> utoipa::openapi::OpenApi {
-    openapi::document_for(
-        "secure-api example",
-        env!("CARGO_PKG_VERSION"),
-        &app.routes(),
-        app.security(),
-    )
+    app.openapi("secure-api example", env!("CARGO_PKG_VERSION"))
 }
 
 /// The example's OpenAPI document as served at `/openapi.json` and

@@ -70,7 +70,7 @@ fn main() -> ExitCode {
             let app = example_app::mount_routes(secure_api_runtime::SecureApp::new(
                 settings.security.clone(),
             ));
-            print!("{}", secure_api_runtime::inventory::table(&app.routes()));
+            print!("{}", app.route_table());
             Ok(())
         }
         Some("-h" | "--help" | "help") => {

@@ -2,9 +2,7 @@
 //! security configuration (with a dev signing key kept in a file so the
 //! `token` command and the server agree).
 
-use std::fs;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use secure_api_runtime::auth::{Argon2Params, PasswordPolicy, SymbolRule};
 use secure_api_runtime::config::redact_url;
@@ -158,35 +156,30 @@ impl Settings {
     }
 }
 
-/// The security configuration, with the dev-mode key kept in a file so the
-/// server and the `token` command agree.
+/// The security configuration; in dev mode without a secret, the generated
+/// key is kept in [`DEV_KEY_FILE`] (or `EXAMPLE_DEV_KEY_FILE`) so the server
+/// and the `token` command agree.
 fn security(
     var: &impl Fn(&str) -> Option<String>,
 ) -> Result<(SecurityConfig, String), ConfigError> {
     let file = var("SECURE_API_CONFIG").map(PathBuf::from);
-    let security = SecurityConfig::from_file_and_lookup(file.as_deref(), var)?;
-    if security.key_source() != KeySource::Generated || security.mode() != Mode::Dev {
-        return Ok((security, "SECURE_API_JWT_SECRET".to_owned()));
-    }
-    let path =
-        var("EXAMPLE_DEV_KEY_FILE").map_or_else(|| PathBuf::from(DEV_KEY_FILE), PathBuf::from);
-    let secret = dev_key(&path).map_err(|e| ConfigError {
-        problems: vec![format!("dev signing key file {}: {e}", path.display())],
-    })?;
-    // Every other setting is read as usual; only the secret comes from the
-    // file (as hex, so it is text like the variable).
-    let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
     let security = SecurityConfig::from_file_and_lookup(file.as_deref(), |name| match name {
-        "SECURE_API_JWT_SECRET" => Some(secret.clone()),
+        "SECURE_API_DEV_KEY_FILE" => var("SECURE_API_DEV_KEY_FILE")
+            .or_else(|| var("EXAMPLE_DEV_KEY_FILE"))
+            .or_else(|| Some(DEV_KEY_FILE.to_owned())),
         _ => var(name),
     })?;
-    Ok((
-        security,
-        format!(
+    let source = match security.dev_key_file() {
+        Some(path) if security.key_source() == KeySource::Generated => format!(
             "a random key generated for dev mode, kept in {}",
             path.display()
         ),
-    ))
+        _ if security.key_source() == KeySource::Generated => {
+            "a random key generated for dev mode, in memory only".to_owned()
+        }
+        _ => "SECURE_API_JWT_SECRET".to_owned(),
+    };
+    Ok((security, source))
 }
 
 /// `SECURE_API_ARGON2_{MEMORY_KIB,ITERATIONS,PARALLELISM}` (OWASP's values by
@@ -250,27 +243,4 @@ fn auth_and_tls(
         },
         tls,
     ))
-}
-
-/// Reads the dev key at `path`, or generates 32 random bytes and writes
-/// them there (readable by the owner only).
-fn dev_key(path: &Path) -> std::io::Result<Vec<u8>> {
-    match fs::read(path) {
-        Ok(bytes) if bytes.len() >= 32 => return Ok(bytes),
-        Ok(_) => {
-            return Err(std::io::Error::other(
-                "holds fewer than 32 bytes; delete it to generate a new key",
-            ));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let mut secret = vec![0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(&secret)?;
-    Ok(secret)
 }

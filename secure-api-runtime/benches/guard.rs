@@ -45,7 +45,10 @@ fn guard(c: &mut Criterion) {
             .token
     };
     let app = system.block_on(init_service(
-        SecureApp::new(security.clone()).service(secured).into_app(),
+        SecureApp::new(security.clone())
+            .no_default_limit()
+            .service(secured)
+            .into_app(),
     ));
     let plain = system.block_on(init_service(App::new().service(bare)));
     let known = format!("Bearer {}", token("42"));

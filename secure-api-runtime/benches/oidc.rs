@@ -144,7 +144,10 @@ fn oidc(c: &mut Criterion) {
 
     let system = actix_web::rt::System::new();
     let app = system.block_on(init_service(
-        SecureApp::new(security.clone()).service(report).into_app(),
+        SecureApp::new(security.clone())
+            .no_default_limit()
+            .service(report)
+            .into_app(),
     ));
     let provider = format!("Bearer {}", sign("ES256", Algorithm::ES256));
     let own = format!(

@@ -9,6 +9,7 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{Either, HttpResponse, web};
 use serde::Serialize;
 
+use crate::page::PageRequest;
 use crate::problem::Problem;
 
 /// Writes the listed fields of one object. Used by generated code.
@@ -99,13 +100,48 @@ impl<T> Exposable for Accepted<T> {
     }
 }
 
-/// One page of a list, answered as `{"items": [...], "limit": n}`.
+/// One page of a list, answered as
+/// `{"items": [...], "limit": n, "offset": m, "has_more": true}`: a client
+/// asks for the next page at `offset + limit` while `has_more` is true.
+///
+/// # Examples
+///
+/// ```
+/// use secure_api_runtime::prelude::*;
+///
+/// let page = PageRequest { limit: 2, offset: 4 };
+/// // Fetch one row more than the page holds (`LIMIT page.lookahead()`).
+/// let rows = vec!["e", "f", "g"];
+/// let page = Page::from_lookahead(rows, page);
+/// assert_eq!((page.items.len(), page.offset, page.has_more), (2, 4, true));
+/// ```
 #[derive(Debug)]
 pub struct Page<T> {
     /// The objects of this page.
     pub items: Vec<T>,
     /// The page size that was applied.
     pub limit: u32,
+    /// How many objects come before this page.
+    pub offset: u64,
+    /// Whether objects follow this page.
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// The page `page` asks for, from up to [`PageRequest::lookahead`] rows
+    /// fetched at its offset: a row beyond the page's size is dropped and
+    /// sets `has_more`.
+    pub fn from_lookahead(mut rows: Vec<T>, page: PageRequest) -> Self {
+        let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        Self {
+            items: rows,
+            limit: page.limit,
+            offset: page.offset,
+            has_more,
+        }
+    }
 }
 
 /// The shapes `#[expose]` projects. Implemented for `T` through
@@ -164,7 +200,11 @@ impl<T> Exposable for Page<T> {
         let mut buf = Vec::with_capacity(64 + 128 * self.items.len());
         buf.extend_from_slice(b"{\"items\":");
         let written = array(&mut buf, &self.items, &project).map(|()| {
-            buf.extend_from_slice(format!(",\"limit\":{}}}", self.limit).as_bytes());
+            let tail = format!(
+                ",\"limit\":{},\"offset\":{},\"has_more\":{}}}",
+                self.limit, self.offset, self.has_more
+            );
+            buf.extend_from_slice(tail.as_bytes());
             buf
         });
         respond(StatusCode::OK, written)
@@ -266,13 +306,16 @@ mod tests {
             body(
                 Page {
                     items: vec![user(3)],
-                    limit: 50
+                    limit: 50,
+                    offset: 100,
+                    has_more: false,
                 }
                 .respond(project)
             ),
             (
                 StatusCode::OK,
-                r#"{"items":[{"id":3,"name":"u3"}],"limit":50}"#.to_owned()
+                r#"{"items":[{"id":3,"name":"u3"}],"limit":50,"offset":100,"has_more":false}"#
+                    .to_owned()
             )
         );
         assert_eq!(body(Some(user(4)).respond(project)).0, StatusCode::OK);

@@ -3,10 +3,11 @@
 //! reviewer can read. [`SecureApp::routes`](crate::SecureApp::routes) gives
 //! the policies; [`table`] lays them out.
 
-use crate::policy::{LimitKey, LimitRule, RoutePolicy};
+use crate::policy::{LimitKey, LimitRule, Quota, RoutePolicy};
 
 /// A route's limits in words: `30/minute; 5/second per user, body 4096 B,
-/// 4 in flight`, or `app default` when it declares no quota.
+/// 4 in flight`, or `app default` when it declares no quota (see
+/// [`describe_limits_for`] for an application without default quotas).
 ///
 /// # Examples
 ///
@@ -25,9 +26,33 @@ use crate::policy::{LimitKey, LimitRule, RoutePolicy};
 /// assert_eq!(describe_limits(&LimitRule::NONE), "app default");
 /// ```
 pub fn describe_limits(rule: &LimitRule) -> String {
+    describe_limits_for(rule, crate::app::DEFAULT_LIMIT)
+}
+
+/// A route's limits in words in an application whose default quotas are
+/// `defaults`: a route without quotas of its own has `app default`, or
+/// `none` when `defaults` is empty.
+///
+/// # Examples
+///
+/// ```
+/// use secure_api_runtime::inventory::describe_limits_for;
+/// use secure_api_runtime::policy::{LimitRule, Quota};
+///
+/// assert_eq!(describe_limits_for(&LimitRule::NONE, &[Quota::per_minute(200)]), "app default");
+/// assert_eq!(describe_limits_for(&LimitRule::NONE, &[]), "none");
+/// ```
+pub fn describe_limits_for(rule: &LimitRule, defaults: &[Quota]) -> String {
     let mut parts = Vec::new();
     if rule.quotas.is_empty() {
-        parts.push("app default".to_owned());
+        parts.push(
+            if defaults.is_empty() {
+                "none"
+            } else {
+                "app default"
+            }
+            .to_owned(),
+        );
     } else {
         let quotas = rule
             .quotas
@@ -60,7 +85,11 @@ pub fn describe_limits(rule: &LimitRule) -> String {
     parts.join(", ")
 }
 
-/// The inventory as a text table, one route a row, columns aligned.
+/// The inventory as a text table, one route a row, columns aligned, for an
+/// application with default quotas ([`SecureApp::route_table`] knows the
+/// application's own).
+///
+/// [`SecureApp::route_table`]: crate::SecureApp::route_table
 ///
 /// # Examples
 ///
@@ -80,6 +109,30 @@ pub fn describe_limits(rule: &LimitRule) -> String {
 /// assert!(table.lines().nth(2).is_some_and(|row| row.starts_with("GET     /health  platform  production  public")));
 /// ```
 pub fn table(routes: &[&RoutePolicy]) -> String {
+    table_for(routes, crate::app::DEFAULT_LIMIT)
+}
+
+/// The inventory as a text table in an application whose default quotas
+/// are `defaults`: routes without quotas of their own say `none` when it is
+/// empty.
+///
+/// # Examples
+///
+/// ```
+/// use secure_api_runtime::prelude::*;
+///
+/// #[get("/health")]
+/// #[registered(owner = "platform", lifecycle = production)]
+/// #[public]
+/// async fn health() -> &'static str {
+///     "ok"
+/// }
+///
+/// let security = SecurityConfig::builder(Mode::Dev).generated_key().build().expect("config");
+/// let app = SecureApp::new(security).service(health).no_default_limit();
+/// assert!(app.route_table().lines().nth(2).is_some_and(|row| row.contains("public  none")));
+/// ```
+pub fn table_for(routes: &[&RoutePolicy], defaults: &[Quota]) -> String {
     const HEADER: [&str; 8] = [
         "METHOD",
         "PATH",
@@ -107,7 +160,7 @@ pub fn table(routes: &[&RoutePolicy]) -> String {
                 policy.registration.owner.to_owned(),
                 policy.registration.lifecycle.describe(),
                 access,
-                describe_limits(&policy.limit),
+                describe_limits_for(&policy.limit, defaults),
                 state,
                 policy.handler.to_owned(),
             ]

@@ -80,7 +80,9 @@ mod audit;
 mod transport;
 mod util;
 
-pub use app::{DEFAULT_JSON_LIMIT, MAX_HEADER_BYTES, MAX_QUERY_BYTES, SecureApp, SecureRoute};
+pub use app::{
+    DEFAULT_JSON_LIMIT, DEFAULT_LIMIT, MAX_HEADER_BYTES, MAX_QUERY_BYTES, SecureApp, SecureRoute,
+};
 pub use auth::Principal;
 pub use config::{ConfigError, KeySource, Mode, PlainHttp, SecurityConfig};
 pub use expose::{Accepted, Created, Page, SafeResponse, SerializeWhole};
@@ -98,16 +100,18 @@ pub use actix_web;
 
 /// Everything a handler module needs: `use secure_api_runtime::prelude::*;`.
 pub mod prelude {
-    pub use crate::auth::Principal;
+    pub use crate::auth::{Principal, TokenPair};
     pub use crate::config::{Mode, SecurityConfig};
     pub use crate::expose::{Accepted, Created, Page, SerializeWhole};
     pub use crate::input::Input;
     pub use crate::owned::{Checked, Owned};
     pub use crate::page::{PageConfig, PageRequest};
+    pub use crate::policy::Quota;
     pub use crate::problem::Problem;
     pub use crate::roles::RoleHierarchy;
     pub use crate::state::{StateMachine, Stateful, Transition};
     pub use crate::{SecureApp, SecureRoute};
+    pub use actix_web::http::StatusCode;
     pub use actix_web::{HttpRequest, HttpResponse, HttpServer, Responder, web};
     pub use secure_api_macros::{
         Input, StateMachine, authenticated, delete, expose, get, idempotent, limit, owner, patch,

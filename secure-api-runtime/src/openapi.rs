@@ -23,7 +23,8 @@ use utoipa::openapi::{
     Ref, Required,
 };
 
-use crate::inventory::describe_limits;
+use crate::inventory::describe_limits_for;
+use crate::policy::Quota;
 use crate::policy::{Lifecycle, Method, RoleRule, RoutePolicy};
 use crate::problem::PROBLEM_JSON;
 
@@ -51,7 +52,7 @@ pub const BEARER: &str = "bearer";
 /// assert!(spec.contains("\"x-owner\": \"accounts\""));
 /// ```
 pub fn document(title: &str, version: &str, routes: &[&RoutePolicy]) -> OpenApi {
-    document_for_issuers(title, version, routes, &[])
+    document_for_issuers(title, version, routes, &[], crate::app::DEFAULT_LIMIT)
 }
 
 /// Like [`document`], with an `openIdConnect` security scheme for each
@@ -64,7 +65,27 @@ pub fn document_for(
     routes: &[&RoutePolicy],
     security: &crate::SecurityConfig,
 ) -> OpenApi {
-    document_for_issuers(title, version, routes, security.oidc_issuers())
+    document_for_issuers(
+        title,
+        version,
+        routes,
+        security.oidc_issuers(),
+        crate::app::DEFAULT_LIMIT,
+    )
+}
+
+/// [`document_for`] an application: its routes, its OpenID issuers, and
+/// its default quotas in each operation's `x-limits` (`none` for a route
+/// without quotas in an application without a default). What
+/// [`SecureApp::openapi`](crate::SecureApp::openapi) answers.
+pub fn document_for_app(title: &str, version: &str, app: &crate::SecureApp) -> OpenApi {
+    document_for_issuers(
+        title,
+        version,
+        &app.routes(),
+        app.security().oidc_issuers(),
+        app.default_quotas(),
+    )
 }
 
 /// The name of the security scheme of the `index`th issuer.
@@ -80,6 +101,7 @@ fn document_for_issuers(
     version: &str,
     routes: &[&RoutePolicy],
     issuers: &[String],
+    defaults: &[Quota],
 ) -> OpenApi {
     // Routes that share a path become the operations of one path item.
     let mut paths = Paths::new();
@@ -87,7 +109,7 @@ fn document_for_issuers(
         paths.add_path_operation(
             policy.path,
             vec![method(policy.method)],
-            operation(policy, issuers.len()),
+            operation(policy, issuers.len(), defaults),
         );
     }
     let problem = ObjectBuilder::new()
@@ -147,7 +169,11 @@ fn string_schema() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
 }
 
-fn operation(policy: &RoutePolicy, issuers: usize) -> utoipa::openapi::path::Operation {
+fn operation(
+    policy: &RoutePolicy,
+    issuers: usize,
+    defaults: &[Quota],
+) -> utoipa::openapi::path::Operation {
     let mut op = OperationBuilder::new()
         .operation_id(Some(policy.handler))
         .tag(policy.registration.owner)
@@ -231,7 +257,8 @@ fn operation(policy: &RoutePolicy, issuers: usize) -> utoipa::openapi::path::Ope
             .response("5XX", problem())
             .build(),
     );
-    op.extensions(Some(extensions(policy).build())).build()
+    op.extensions(Some(extensions(policy, defaults).build()))
+        .build()
 }
 
 fn header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
@@ -244,12 +271,12 @@ fn header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
         .build()
 }
 
-fn extensions(policy: &RoutePolicy) -> ExtensionsBuilder {
+fn extensions(policy: &RoutePolicy, defaults: &[Quota]) -> ExtensionsBuilder {
     let mut extensions = ExtensionsBuilder::new()
         .add("x-owner", policy.registration.owner)
         .add("x-lifecycle", policy.registration.lifecycle.describe())
         .add("x-access", policy.describe())
-        .add("x-limits", describe_limits(&policy.limit));
+        .add("x-limits", describe_limits_for(&policy.limit, defaults));
     match policy.roles {
         RoleRule::None => {}
         RoleRule::Any(roles) => extensions = extensions.add("x-roles", json!({ "any": roles })),

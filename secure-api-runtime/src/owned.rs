@@ -20,18 +20,29 @@ use crate::problem::{Problem, Refusal};
 
 /// An object whose owner the guard checks before the handler runs.
 ///
+/// `load` reads from [`Owned::Source`], which the guard takes from the
+/// application's data by its type (register it with
+/// [`SecureApp::app_data`](crate::SecureApp::app_data)); when it is missing,
+/// the request answers 500 and the log names the type to register.
+///
 /// # Examples
 ///
 /// ```
 /// use std::borrow::Cow;
+/// use std::collections::HashMap;
 /// use secure_api_runtime::prelude::*;
 ///
 /// struct Order { id: i64, owner_id: i64 }
 ///
+/// /// The application's store (a database pool in a real application).
+/// struct Orders(HashMap<i64, i64>);
+///
 /// impl Owned for Order {
-///     async fn load(id: &str, _req: &HttpRequest) -> Result<Option<Self>, Problem> {
-///         // A real application reads its store here (e.g. from `req.app_data`).
-///         Ok(id.parse().ok().map(|id| Order { id, owner_id: 7 }))
+///     type Source = web::Data<Orders>;
+///
+///     async fn load(id: &str, orders: &web::Data<Orders>) -> Result<Option<Self>, Problem> {
+///         let Ok(id) = id.parse() else { return Ok(None) };
+///         Ok(orders.0.get(&id).map(|&owner_id| Order { id, owner_id }))
 ///     }
 ///
 ///     fn owner(&self) -> Cow<'_, str> {
@@ -45,6 +56,11 @@ use crate::problem::{Problem, Refusal};
 /// async fn validate(order: Checked<Order>) -> String {
 ///     format!("order {} validated", order.id)
 /// }
+///
+/// let security = SecurityConfig::builder(Mode::Dev).generated_key().build().unwrap();
+/// let app = SecureApp::new(security)
+///     .app_data(web::Data::new(Orders(HashMap::from([(1, 7)]))))
+///     .service(validate);
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be checked for ownership",
@@ -52,9 +68,14 @@ use crate::problem::{Problem, Refusal};
     note = "implement `Owned` for it: `load` finds the object by the path parameter, `owner` names its owner's subject"
 )]
 pub trait Owned: Sized + 'static {
+    /// What `load` reads from: application data registered with
+    /// `.app_data(..)`, found by this type (usually `web::Data<YourStore>`).
+    type Source: 'static;
+
     /// Loads the object named by the path parameter's raw value; `Ok(None)`
     /// when there is none (including when `id` is not a valid id).
-    fn load(id: &str, req: &HttpRequest) -> impl Future<Output = Result<Option<Self>, Problem>>;
+    fn load(id: &str, source: &Self::Source)
+    -> impl Future<Output = Result<Option<Self>, Problem>>;
 
     /// The subject (`sub` of the access token) of the object's owner.
     fn owner(&self) -> Cow<'_, str>;
@@ -108,7 +129,17 @@ pub fn check_owned<T: Owned>(
     bypass: bool,
 ) -> Pin<Box<dyn Future<Output = Result<(), Problem>>>> {
     Box::pin(async move {
-        let object = T::load(&id, &req).await?.ok_or_else(Problem::not_found)?;
+        let Some(source) = req.app_data::<T::Source>() else {
+            tracing::error!(
+                target: "secure_api",
+                path = req.path(),
+                resource = std::any::type_name::<T>(),
+                missing = std::any::type_name::<T::Source>(),
+                "the ownership check cannot load the resource: register its `Owned::Source` with `.app_data(..)`"
+            );
+            return Err(Problem::internal());
+        };
+        let object = T::load(&id, source).await?.ok_or_else(Problem::not_found)?;
         if !bypass && object.owner() != sub {
             return Err(Problem::not_found());
         }

@@ -57,6 +57,13 @@ struct RawPage {
 }
 
 impl PageRequest {
+    /// How many rows to fetch for this page: one more than `limit`, so
+    /// [`Page::from_lookahead`](crate::Page::from_lookahead) can tell
+    /// whether another page follows.
+    pub fn lookahead(&self) -> u32 {
+        self.limit.saturating_add(1)
+    }
+
     /// The page a query string asks for under `config`: 400 when `limit` or
     /// `offset` is not a whole number of 0 or more.
     ///

@@ -40,6 +40,25 @@ impl Method {
         }
     }
 
+    /// Whether a request with `method` is served by a route declared with
+    /// this method: a `GET` route also answers `HEAD`, under the same policy
+    /// and without a body (RFC 9110 §9.3.2).
+    pub fn serves(self, method: &actix_web::http::Method) -> bool {
+        *method == self.as_http() || (self == Self::Get && *method == actix_web::http::Method::HEAD)
+    }
+
+    /// The methods a route declared with this method answers, as an `Allow`
+    /// header lists them.
+    pub fn served(self) -> &'static [&'static str] {
+        match self {
+            Self::Get => &["GET", "HEAD"],
+            Self::Post => &["POST"],
+            Self::Put => &["PUT"],
+            Self::Patch => &["PATCH"],
+            Self::Delete => &["DELETE"],
+        }
+    }
+
     /// The method's name in upper case.
     pub fn as_str(self) -> &'static str {
         match self {

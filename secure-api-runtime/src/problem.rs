@@ -51,6 +51,11 @@ impl Refusal {
 /// let problem = Problem::new(StatusCode::CONFLICT).with_detail("the order is not validated");
 /// assert_eq!(problem.status(), StatusCode::CONFLICT);
 /// assert_eq!(problem.title(), "Conflict");
+///
+/// // The common refusals have their own constructors.
+/// assert_eq!(Problem::conflict("the order is not validated").status(), StatusCode::CONFLICT);
+/// let problem = Problem::unprocessable("due", "must be after today");
+/// assert_eq!(problem.detail(), Some("`due`: must be after today"));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Problem {
@@ -110,6 +115,29 @@ impl Problem {
     /// `404 Not Found`.
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND).with_detail("no resource at this address")
+    }
+
+    /// `400 Bad Request`: the request cannot be read as it is.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST).with_detail(detail)
+    }
+
+    /// `409 Conflict`: the request is well-formed but the resource's current
+    /// state does not allow it (a name already taken, a stale version).
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT).with_detail(detail)
+    }
+
+    /// `422 Unprocessable Content` for one field of the body, in the shape
+    /// [`Input`](crate::input::Input) validation uses: `` `field`: detail ``.
+    pub fn unprocessable(field: &str, detail: &str) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(format!("`{field}`: {detail}"))
+    }
+
+    /// `500 Internal Server Error`, with no detail: log the cause where it
+    /// happens, never send it.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// The HTTP status.

@@ -300,3 +300,54 @@ async fn the_in_flight_cap_answers_503_while_full() {
         StatusCode::OK
     );
 }
+
+#[actix_web::test]
+async fn without_a_default_limit_of_its_own_an_app_counts_600_a_minute_per_client() {
+    let security = security();
+    let app = SecureApp::new(security.clone())
+        .service(profile)
+        .service(settings);
+    assert!(app.route_table().contains("authenticated  app default"));
+    let service = init_service(app.into_app()).await;
+    let auth = bearer(&security, "600");
+    let mut statuses = Vec::new();
+    for n in 0..=600 {
+        let uri = if n % 2 == 0 {
+            "/api/profile"
+        } else {
+            "/api/settings"
+        };
+        let request = TestRequest::get()
+            .uri(uri)
+            .insert_header(auth.clone())
+            .to_request();
+        statuses.push(call_service(&service, request).await.status().as_u16());
+    }
+    // One quota across both routes: the 601st request of the minute waits.
+    assert!(statuses[..600].iter().all(|status| *status == 200));
+    assert_eq!(statuses[600], 429);
+}
+
+#[actix_web::test]
+async fn no_default_limit_leaves_undeclared_routes_unlimited_and_says_none() {
+    let security = security();
+    let app = SecureApp::new(security.clone())
+        .no_default_limit()
+        .service(profile)
+        .service(search);
+    let table = app.route_table();
+    assert!(table.contains("/api/profile  tests  production  authenticated  none"));
+    assert!(table.contains("2/minute per user"));
+    let service = init_service(app.into_app()).await;
+    let auth = bearer(&security, "unlimited");
+    for _ in 0..700 {
+        let request = TestRequest::get()
+            .uri("/api/profile")
+            .insert_header(auth.clone())
+            .to_request();
+        assert_eq!(
+            call_service(&service, request).await.status(),
+            StatusCode::OK
+        );
+    }
+}

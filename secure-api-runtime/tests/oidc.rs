@@ -804,8 +804,10 @@ fn issuers_need_an_audience_and_https_in_production() {
         config.issue_access_token("1", &[]).is_err(),
         "nothing to sign with"
     );
-    let error = SecurityConfig::from_lookup(|name| {
-        (name == "SECURE_API_OIDC_ISSUERS").then(|| "http://127.0.0.1:1".to_owned())
+    let error = SecurityConfig::from_lookup(|name| match name {
+        "SECURE_API_OIDC_ISSUERS" => Some("http://127.0.0.1:1".to_owned()),
+        "SECURE_API_DEV_KEY_FILE" => Some(String::new()),
+        _ => None,
     })
     .expect_err("no audience")
     .to_string();

@@ -131,6 +131,53 @@ async fn a_public_route_has_no_principal() {
 }
 
 #[actix_web::test]
+async fn head_is_answered_wherever_get_is_under_the_same_policy() {
+    let security = security();
+    let app = init_service(secure_app(&security).into_app()).await;
+    let head = |uri: &str| {
+        TestRequest::default()
+            .method(actix_web::http::Method::HEAD)
+            .uri(uri)
+    };
+    let response = call_service(&app, head("/api/health").to_request()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // The roles of the GET route apply to HEAD: no token, then the wrong role.
+    let response = call_service(&app, head("/api/reports").to_request()).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let request = head("/api/reports")
+        .insert_header(bearer(&security, "3", &["user"]))
+        .to_request();
+    assert_eq!(
+        call_service(&app, request).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let request = head("/api/reports")
+        .insert_header(bearer(&security, "3", &["auditor"]))
+        .to_request();
+    assert_eq!(call_service(&app, request).await.status(), StatusCode::OK);
+    // A route that serves only DELETE does not answer HEAD, and says what it
+    // does answer.
+    let app = init_service(
+        SecureApp::new(security.clone())
+            .service(purge_reports)
+            .into_app(),
+    )
+    .await;
+    let request = head("/api/reports")
+        .insert_header(bearer(&security, "3", &["admin", "auditor"]))
+        .to_request();
+    let response = call_service(&app, request).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok()),
+        Some("DELETE")
+    );
+}
+
+#[actix_web::test]
 async fn role_combinators() {
     let security = security();
     let app = init_service(secure_app(&security).into_app()).await;
@@ -480,7 +527,7 @@ async fn cors_answers_preflights_for_allowed_origins_only() {
     );
     assert_eq!(
         header(allowed.headers(), "access-control-allow-methods").as_deref(),
-        Some("GET, DELETE")
+        Some("GET, HEAD, DELETE")
     );
     assert_eq!(
         header(allowed.headers(), "access-control-allow-credentials").as_deref(),

@@ -204,6 +204,35 @@ async fn owners_read_themselves_with_exactly_the_public_keys_and_nobody_else() {
         !body.to_string().contains("admin"),
         "no detail about the other user: {body}"
     );
+
+    // Search pages say where they are and whether another follows.
+    let search = |query: &str| {
+        client
+            .get(app.url(&format!("/api/search?{query}")))
+            .bearer_auth(&alice)
+            .send()
+    };
+    let first: Value = search("q=a&limit=1")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(1), "{first}");
+    assert_eq!(
+        (&first["limit"], &first["offset"], &first["has_more"]),
+        (&json!(1), &json!(0), &json!(true)),
+        "{first}"
+    );
+    assert_eq!(keys(&first["items"][0]), expected);
+    let last: Value = search("q=a&limit=1&offset=1")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(last["items"][0]["username"], json!("alice"), "{last}");
+    assert_eq!(last["has_more"], json!(false), "{last}");
     app.stop().await;
 }
 
@@ -277,9 +306,15 @@ async fn framework_errors_are_problem_json() {
             .headers()
             .get("allow")
             .and_then(|v| v.to_str().ok()),
-        Some("GET")
+        Some("GET, HEAD")
     );
     problem(wrong_method, StatusCode::METHOD_NOT_ALLOWED).await;
+    // HEAD is answered wherever GET is, under the same policy, without a body.
+    let head = send(client.head(app.url("/health"))).await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.bytes().await.map(|b| b.is_empty()).unwrap_or(false));
+    let head = send(client.head(app.url("/api/users/1"))).await;
+    assert_eq!(head.status(), StatusCode::UNAUTHORIZED);
 
     let post = |body: &'static str, content_type: &'static str| {
         client

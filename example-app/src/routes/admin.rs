@@ -1,6 +1,5 @@
 //! Administration: every route here requires the `admin` role.
 
-use actix_web::http::StatusCode;
 use garde::Validate;
 use secure_api_runtime::prelude::*;
 use serde::Deserialize;
@@ -82,9 +81,7 @@ pub async fn create_user(
         .await
     {
         Ok(user) => Ok(Created(user)),
-        Err(StoreError::UsernameTaken) => {
-            Err(Problem::new(StatusCode::CONFLICT).with_detail("the username is taken"))
-        }
+        Err(StoreError::UsernameTaken) => Err(Problem::conflict("the username is taken")),
         Err(e) => Err(internal(&e)),
     }
 }

@@ -4,7 +4,6 @@
 //! the username is unknown, the password wrong or the one-time code
 //! missing; failures are throttled per account and per client address.
 
-use actix_web::http::StatusCode;
 use garde::Validate;
 use secrecy::SecretString;
 use secure_api_runtime::auth::TotpSecret;
@@ -66,9 +65,7 @@ pub async fn register(
         .await
     {
         Ok(user) => Ok(Created(user)),
-        Err(StoreError::UsernameTaken) => {
-            Err(Problem::new(StatusCode::CONFLICT).with_detail("the username is taken"))
-        }
+        Err(StoreError::UsernameTaken) => Err(Problem::conflict("the username is taken")),
         Err(e) => Err(internal(&e)),
     }
 }
@@ -254,7 +251,7 @@ pub async fn enrol_totp(
     me: Principal,
     store: web::Data<Store>,
 ) -> Result<web::Json<TotpEnrolment>, Problem> {
-    let id: i64 = me.sub.parse().map_err(|_| Problem::not_found())?;
+    let id: i64 = me.sub_as()?;
     let user = store
         .user(id)
         .await
@@ -289,15 +286,14 @@ pub async fn confirm_totp(
     body: web::Json<TotpCode>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, Problem> {
-    let id: i64 = me.sub.parse().map_err(|_| Problem::not_found())?;
+    let id: i64 = me.sub_as()?;
     let pending = store.totp_pending(id).await.map_err(|e| internal(&e))?;
-    let not_confirmed = || {
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-            .with_detail("`code` is not the current code of the pending secret")
-    };
+    let not_confirmed =
+        || Problem::unprocessable("code", "is not the current code of the pending secret");
     let Some(pending) = pending else {
-        return Err(Problem::new(StatusCode::CONFLICT)
-            .with_detail("no second factor is waiting for confirmation"));
+        return Err(Problem::conflict(
+            "no second factor is waiting for confirmation",
+        ));
     };
     let now = secure_api_runtime::auth::sessions::now_secs();
     let step = TotpSecret::from_base32(&pending)

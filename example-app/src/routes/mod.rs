@@ -6,7 +6,6 @@ pub mod auth;
 pub mod integrations;
 pub mod orders;
 
-use actix_web::http::StatusCode;
 use garde::Validate;
 use secure_api_runtime::prelude::*;
 use serde::Deserialize;
@@ -91,14 +90,11 @@ pub async fn search(
     store: web::Data<Store>,
 ) -> Result<Page<User>, Problem> {
     let text: String = query.q.chars().take(MAX_SEARCH_CHARS).collect();
-    let items = store
-        .search_users(&text, page.limit, page.offset)
+    let rows = store
+        .search_users(&text, page.lookahead(), page.offset)
         .await
         .map_err(|e| internal(&e))?;
-    Ok(Page {
-        items,
-        limit: page.limit,
-    })
+    Ok(Page::from_lookahead(rows, page))
 }
 
 /// What a user may change about themselves: only the display name.
@@ -120,7 +116,7 @@ pub async fn update_me(
     body: web::Json<UpdateMe>,
     store: web::Data<Store>,
 ) -> Result<User, Problem> {
-    let id: i64 = me.sub.parse().map_err(|_| Problem::not_found())?;
+    let id: i64 = me.sub_as()?;
     match store.set_display_name(id, &body.display_name).await {
         Ok(Some(user)) => Ok(user),
         Ok(None) => Err(Problem::not_found()),
@@ -139,5 +135,5 @@ pub(crate) fn printable(value: &str, _: &()) -> garde::Result {
 /// Logs a server-side failure and answers a 500 that says nothing more.
 pub(crate) fn internal(error: &dyn std::fmt::Display) -> Problem {
     tracing::error!(target: "example_app", error = %error, "request failed");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+    Problem::internal()
 }

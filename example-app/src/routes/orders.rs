@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 
-use actix_web::http::StatusCode;
 use garde::Validate;
 use secure_api_runtime::prelude::*;
 use serde::Deserialize;
@@ -12,12 +11,11 @@ use super::{internal, printable};
 use crate::store::{Order, OrderState, Store};
 
 impl Owned for Order {
-    async fn load(id: &str, req: &HttpRequest) -> Result<Option<Self>, Problem> {
+    type Source = web::Data<Store>;
+
+    async fn load(id: &str, store: &web::Data<Store>) -> Result<Option<Self>, Problem> {
         let Ok(id) = id.parse::<i64>() else {
             return Ok(None);
-        };
-        let Some(store) = req.app_data::<web::Data<Store>>() else {
-            return Err(internal(&"the store is not configured"));
         };
         store.order(id).await.map_err(|e| internal(&e))
     }
@@ -98,9 +96,7 @@ pub async fn validate_order(
             order.state = transition.to;
             Ok(order)
         }
-        Ok(false) => {
-            Err(Problem::new(StatusCode::CONFLICT).with_detail("the order changed state meanwhile"))
-        }
+        Ok(false) => Err(Problem::conflict("the order changed state meanwhile")),
         Err(e) => Err(internal(&e)),
     }
 }
@@ -125,9 +121,7 @@ pub async fn execute_order(
             order.state = transition.to;
             Ok(Accepted(order))
         }
-        Ok(false) => {
-            Err(Problem::new(StatusCode::CONFLICT).with_detail("the order changed state meanwhile"))
-        }
+        Ok(false) => Err(Problem::conflict("the order changed state meanwhile")),
         Err(e) => Err(internal(&e)),
     }
 }

@@ -3,7 +3,7 @@
 
 use actix_web::dev::{ResourceDef, ResourceMap};
 
-use crate::policy::RoutePolicy;
+use crate::policy::{Method, RoutePolicy};
 
 /// The secured routes' patterns, to decide before routing whether a request
 /// may reach a handler.
@@ -78,8 +78,8 @@ impl RouteTable {
     pub(crate) fn methods(&self, path: &str) -> String {
         let mut methods: Vec<&str> = Vec::new();
         for (def, policy) in &self.routes {
-            if def.is_match(path) && !methods.contains(&policy.method.as_str()) {
-                methods.push(policy.method.as_str());
+            if def.is_match(path) {
+                push_served(&mut methods, policy.method);
             }
         }
         methods.join(", ")
@@ -94,12 +94,10 @@ impl RouteTable {
         let mut allowed: Vec<&str> = Vec::new();
         for (def, policy) in &self.routes {
             if def.is_match(path) {
-                if policy.method.as_http() == method {
+                if policy.method.serves(method) {
                     return Dispatch::Secured;
                 }
-                if !allowed.contains(&policy.method.as_str()) {
-                    allowed.push(policy.method.as_str());
-                }
+                push_served(&mut allowed, policy.method);
             }
         }
         if !allowed.is_empty() {
@@ -108,6 +106,15 @@ impl RouteTable {
             Dispatch::SideDoor
         } else {
             Dispatch::NotFound
+        }
+    }
+}
+
+/// Adds the methods a route declared with `method` answers, once each.
+fn push_served(methods: &mut Vec<&'static str>, method: Method) {
+    for served in method.served() {
+        if !methods.contains(served) {
+            methods.push(served);
         }
     }
 }

@@ -57,6 +57,15 @@ pub trait SecureRoute: crate::__private::Sealed {
     fn register(self, mount: &mut crate::__private::Mount<'_>);
 }
 
+/// The quota of every route without a `#[limit]` of its own unless
+/// [`SecureApp::default_limit`] replaces it or [`SecureApp::no_default_limit`]
+/// removes it: 600 a minute per client (per address on public routes, per
+/// user on the others), shared by all those routes. Ten requests a second
+/// sustained, with a burst of 600, is more than a person's browser or a
+/// well-behaved integration sends, and stops one client from scraping a
+/// collection or flooding a route that has no limit of its own.
+pub const DEFAULT_LIMIT: &[Quota] = &[Quota::per_minute(600)];
+
 /// Registers a route's handler behind its guard. Used by generated code.
 #[doc(hidden)]
 pub struct Mount<'a> {
@@ -113,7 +122,10 @@ impl Mount<'_> {
                 _ => None,
             },
         };
-        let mut resource = Resource::new(policy.path).guard(guard::Method(policy.method.as_http()));
+        let method = policy.method;
+        let mut resource = Resource::new(policy.path).guard(guard::fn_guard(move |ctx| {
+            method.serves(&ctx.head().method)
+        }));
         let cap = policy.limit.body.and_then(|cap| usize::try_from(cap).ok());
         // An idempotent route (to recognise a replay) and a webhook (to check
         // its signature) read the body in the guard: they get the JSON cap
@@ -192,7 +204,7 @@ impl SecureApp {
         Self {
             security,
             hierarchy: RoleHierarchy::new(),
-            default_quotas: Vec::new(),
+            default_quotas: DEFAULT_LIMIT.to_vec(),
             headers: SecurityHeaders::default(),
             cors: None,
             routes: Vec::new(),
@@ -267,7 +279,8 @@ impl SecureApp {
 
     /// Quotas for every route that declares none of its own, counted per
     /// client address on public routes and per user on the others, across
-    /// all those routes together.
+    /// all those routes together. Replaces [`DEFAULT_LIMIT`]; an empty list
+    /// is [`no_default_limit`](Self::no_default_limit).
     ///
     /// ```
     /// use secure_api_runtime::policy::Quota;
@@ -280,6 +293,51 @@ impl SecureApp {
     pub fn default_limit(mut self, quotas: &[Quota]) -> Self {
         self.default_quotas = quotas.to_vec();
         self
+    }
+
+    /// Leaves the routes without a `#[limit]` of their own unlimited (the
+    /// route table says `none` for them), for an application whose proxy
+    /// or gateway already limits every client.
+    #[must_use]
+    pub fn no_default_limit(mut self) -> Self {
+        self.default_quotas.clear();
+        self
+    }
+
+    /// The quotas of every route without a `#[limit]` of its own; empty
+    /// after [`no_default_limit`](Self::no_default_limit).
+    pub fn default_quotas(&self) -> &[Quota] {
+        &self.default_quotas
+    }
+
+    /// The route inventory as a text table (see [`inventory::table_for`]),
+    /// with this application's default quotas.
+    ///
+    /// [`inventory::table_for`]: crate::inventory::table_for
+    pub fn route_table(&self) -> String {
+        crate::inventory::table_for(&self.routes(), &self.default_quotas)
+    }
+
+    /// The OpenAPI 3.1 document of this application's routes (see
+    /// [`openapi::document_for_app`](crate::openapi::document_for_app)).
+    ///
+    /// ```
+    /// use secure_api_runtime::prelude::*;
+    ///
+    /// #[get("/health")]
+    /// #[registered(owner = "platform", lifecycle = production)]
+    /// #[public]
+    /// async fn health() -> &'static str {
+    ///     "ok"
+    /// }
+    ///
+    /// let security = SecurityConfig::builder(Mode::Dev).generated_key().build().expect("config");
+    /// let app = SecureApp::new(security).no_default_limit().service(health);
+    /// let spec = secure_api_runtime::openapi::to_json(&app.openapi("Health", "1.0.0"));
+    /// assert!(spec.contains("\"x-limits\": \"none\""));
+    /// ```
+    pub fn openapi(&self, title: &str, version: &str) -> utoipa::openapi::OpenApi {
+        crate::openapi::document_for_app(title, version, self)
     }
 
     /// Replaces the security headers added to every response (for example
@@ -331,6 +389,7 @@ impl SecureApp {
             InitError = (),
         >,
     > {
+        self.security.announce_generated_key();
         let table = RouteTable {
             routes: self
                 .routes

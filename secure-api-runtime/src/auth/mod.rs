@@ -5,6 +5,7 @@
 
 mod cache;
 pub mod jwt;
+mod memory;
 pub mod oidc;
 pub mod password;
 pub(crate) mod principal;
@@ -15,6 +16,7 @@ mod throttle;
 pub mod totp;
 
 pub use jwt::{IssuedToken, JwtKey, TokenError};
+pub use memory::{MAX_MEMORY_DENIED_TOKENS, MAX_MEMORY_REFRESH_TOKENS, MemoryTokenStore};
 pub use password::{Argon2Params, PasswordPolicy, PasswordRejected, Passwords, SymbolRule};
 pub use principal::Principal;
 pub use sessions::{Sessions, TokenPair, TokenStore};

@@ -1,4 +1,5 @@
 use std::future::{Ready, ready};
+use std::str::FromStr;
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 
@@ -44,6 +45,40 @@ pub struct Principal {
     pub scopes: Vec<String>,
 }
 
+impl Principal {
+    /// The subject parsed as the application's user id type.
+    ///
+    /// A subject that does not parse is a token this application did not
+    /// mean to accept (another issuer's numbering, a forged test token): it
+    /// answers 401, like any other unusable token, rather than a 500.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use secure_api_runtime::prelude::*;
+    ///
+    /// #[get("/api/me")]
+    /// #[registered(owner = "platform", lifecycle = production)]
+    /// #[authenticated]
+    /// async fn me(me: Principal) -> Result<String, Problem> {
+    ///     let id: i64 = me.sub_as()?;
+    ///     Ok(format!("user {id}"))
+    /// }
+    /// ```
+    pub fn sub_as<T: FromStr>(&self) -> Result<T, Problem> {
+        self.sub.parse().map_err(|_| {
+            tracing::warn!(
+                target: "secure_api::audit",
+                principal = self.sub.as_str(),
+                rule = "authentication",
+                reason = "the token's subject is not an id of this application",
+                outcome = "refused",
+            );
+            Problem::unauthorized(crate::problem::TOKEN_REQUIRED)
+        })
+    }
+}
+
 impl FromRequest for Principal {
     type Error = Problem;
     type Future = Ready<Result<Self, Problem>>;
@@ -55,5 +90,33 @@ impl FromRequest for Principal {
                 .cloned()
                 .ok_or_else(|| Problem::unauthorized("this route needs a bearer access token")),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::StatusCode;
+
+    use super::Principal;
+
+    fn principal(sub: &str) -> Principal {
+        Principal {
+            sub: sub.to_owned(),
+            roles: Vec::new(),
+            jti: String::new(),
+            exp: 0,
+            auth_time: None,
+            issuer: None,
+            scopes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn sub_as_parses_the_subject_or_answers_401() {
+        assert_eq!(principal("42").sub_as::<i64>().ok(), Some(42));
+        for bad in ["", "4x2", "auth0|abc", "99999999999999999999"] {
+            let refused = principal(bad).sub_as::<i64>().err().map(|p| p.status());
+            assert_eq!(refused, Some(StatusCode::UNAUTHORIZED), "{bad:?}");
+        }
     }
 }

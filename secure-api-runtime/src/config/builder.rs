@@ -1,6 +1,7 @@
 //! Builds a [`SecurityConfig`] in code, and checks every setting, whichever
 //! source it came from.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ pub struct SecurityConfigBuilder {
     leeway: u64,
     access_ttl: Duration,
     key_source: KeySource,
+    dev_key_file: Option<PathBuf>,
     pub(super) problems: Vec<String>,
     trusted_proxies: Vec<Cidr>,
     proxy_header: ProxyHeader,
@@ -51,6 +53,7 @@ impl SecurityConfigBuilder {
             leeway: 30,
             access_ttl: Duration::from_secs(15 * 60),
             key_source: KeySource::Configured,
+            dev_key_file: None,
             problems: Vec::new(),
             trusted_proxies: Vec::new(),
             proxy_header: ProxyHeader::default(),
@@ -184,6 +187,25 @@ impl SecurityConfigBuilder {
         self
     }
 
+    /// Adds the HS256 key kept in the file at `path` (dev mode only; refused
+    /// in prod by `build`): 32 random bytes written there, readable by the
+    /// owner only, when the file does not exist yet; read back at every
+    /// later start, so tokens survive a restart and every process of the
+    /// same directory signs alike. Keep the file out of version control.
+    #[must_use]
+    pub fn dev_key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        match read_or_create_key(&path) {
+            Ok(secret) => self.keys.push(JwtKey::hs256(secret)),
+            Err(e) => self
+                .problems
+                .push(format!("the dev signing key file {}: {e}", path.display())),
+        }
+        self.key_source = KeySource::Generated;
+        self.dev_key_file = Some(path);
+        self
+    }
+
     /// Requires `iss` to equal `issuer`; issued tokens carry it.
     #[must_use]
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
@@ -266,6 +288,7 @@ impl SecurityConfigBuilder {
                     mode: self.mode,
                     mode_chosen: self.mode_chosen,
                     key_source: self.key_source,
+                    dev_key_file: self.dev_key_file,
                     jwt,
                     trusted_proxies: self.trusted_proxies,
                     proxy_header: self.proxy_header,
@@ -344,6 +367,47 @@ impl SecurityConfigBuilder {
             leeway: self.leeway,
             loopback_http,
         })
+    }
+}
+
+/// Reads the key at `path`, or writes 32 random bytes there (mode 0600 on
+/// Unix). The new key is written to a file of its own and linked into
+/// place, so two processes starting at once agree on one key and neither
+/// reads a half-written file.
+fn read_or_create_key(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Write as _;
+
+    let read = |path: &Path| match std::fs::read(path) {
+        Ok(bytes) if bytes.len() >= 32 => Ok(Some(bytes)),
+        Ok(_) => Err(std::io::Error::other(
+            "holds fewer than 32 bytes; delete it to generate a new key",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    };
+    if let Some(bytes) = read(path)? {
+        return Ok(bytes);
+    }
+    let secret = random_bytes::<32>().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let suffix = crate::util::random_id().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut staged = path.as_os_str().to_owned();
+    staged.push(format!(".{suffix}.new"));
+    let staged = PathBuf::from(staged);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options
+        .open(&staged)
+        .and_then(|mut file| file.write_all(&secret).and_then(|()| file.sync_all()));
+    let linked = written.and_then(|()| std::fs::hard_link(&staged, path));
+    // The staged name goes either way; the key lives on under `path`.
+    let _ = std::fs::remove_file(&staged);
+    match linked {
+        Ok(()) => Ok(secret.to_vec()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path)?
+            .ok_or_else(|| std::io::Error::other("was removed while it was being created")),
+        Err(e) => Err(e),
     }
 }
 

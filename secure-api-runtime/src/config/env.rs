@@ -8,6 +8,10 @@ use crate::auth::jwt::JwtKey;
 use crate::net::{Cidr, ProxyHeader};
 use crate::shared::{Shared, Unavailable};
 
+/// Where dev mode without `SECURE_API_JWT_SECRET` keeps its generated key
+/// unless `SECURE_API_DEV_KEY_FILE` says otherwise: in the working directory.
+pub const DEFAULT_DEV_KEY_FILE: &str = "secure-api.dev-key";
+
 impl SecurityConfig {
     /// Reads the configuration from the process environment.
     ///
@@ -15,6 +19,7 @@ impl SecurityConfig {
     /// | --- | --- |
     /// | `SECURE_API_MODE` | `dev` (default, loopback addresses only; see [`SecurityConfig::check_bind`]) or `prod` |
     /// | `SECURE_API_JWT_SECRET` | HS256 secret; generated at random in dev when unset |
+    /// | `SECURE_API_DEV_KEY_FILE` | dev mode without a secret: the file the generated key is kept in (mode 0600; default `secure-api.dev-key` in the working directory); empty: in memory only |
     /// | `SECURE_API_JWT_KID` | the `kid` of that secret |
     /// | `SECURE_API_JWT_PREVIOUS_SECRETS` | `kid=secret` pairs, comma separated (so without commas), still accepted |
     /// | `SECURE_API_JWT_ISSUER`, `SECURE_API_JWT_AUDIENCE` | checked only when set |
@@ -115,7 +120,13 @@ impl SecurityConfig {
                 }
                 builder = builder.key(key);
             }
-            None if mode == Mode::Dev => builder = builder.generated_key(),
+            None if mode == Mode::Dev => {
+                builder = match lookup("SECURE_API_DEV_KEY_FILE") {
+                    Some(path) if path.is_empty() => builder.generated_key(),
+                    Some(path) => builder.dev_key_file(path),
+                    None => builder.dev_key_file(DEFAULT_DEV_KEY_FILE),
+                }
+            }
             // Tokens from OpenID providers only: the application signs none.
             None if lookup("SECURE_API_OIDC_ISSUERS").is_some_and(|v| !v.trim().is_empty()) => {}
             None => problems.push(
@@ -273,20 +284,72 @@ mod tests {
     use super::*;
     use crate::config::KeySource;
 
+    /// `vars` as the environment; a generated dev key stays in memory
+    /// unless `vars` names a file.
     fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |name| {
             vars.iter()
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| (*v).to_owned())
+                .or_else(|| (name == "SECURE_API_DEV_KEY_FILE").then(String::new))
         }
     }
 
     #[test]
-    fn dev_mode_generates_a_key_when_none_is_set() {
-        let config = SecurityConfig::from_lookup(lookup(&[]));
+    fn dev_mode_generates_a_key_in_memory_when_told_to() {
+        let config = SecurityConfig::from_lookup(lookup(&[("SECURE_API_DEV_KEY_FILE", "")]));
         assert!(
-            matches!(&config, Ok(c) if c.key_source() == KeySource::Generated && c.mode() == Mode::Dev)
+            matches!(&config, Ok(c) if c.key_source() == KeySource::Generated
+            && c.mode() == Mode::Dev
+            && c.dev_key_file().is_none())
         );
+    }
+
+    #[test]
+    fn dev_mode_keeps_its_generated_key_in_a_file_of_the_owner_across_starts() {
+        let dir = std::env::temp_dir().join(format!("secure-api-dev-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let path = dir.join("key");
+        let _ = std::fs::remove_file(&path);
+        let path_text = path.display().to_string();
+        let config = |path: &str| {
+            let path = path.to_owned();
+            SecurityConfig::from_lookup(move |name| {
+                (name == "SECURE_API_DEV_KEY_FILE").then(|| path.clone())
+            })
+            .expect("a dev configuration")
+        };
+        let first = config(&path_text);
+        assert_eq!(first.dev_key_file(), Some(path.as_path()));
+        let token = first
+            .issue_access_token("7", &[])
+            .expect("a dev key signs")
+            .token;
+        // The next start reads the same key: the token still verifies.
+        let second = config(&path_text);
+        assert_eq!(
+            second
+                .verify_access_token(&token)
+                .map(|p| p.sub)
+                .ok()
+                .as_deref(),
+            Some("7")
+        );
+        assert_eq!(std::fs::read(&path).map(|key| key.len()).ok(), Some(32));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
+            assert_eq!(mode.ok(), Some(0o600));
+        }
+        // A truncated file is a problem naming it, not a new key.
+        std::fs::write(&path, b"short").expect("the scratch file");
+        let error = SecurityConfig::from_lookup(|name| {
+            (name == "SECURE_API_DEV_KEY_FILE").then(|| path_text.clone())
+        })
+        .expect_err("a short key file is refused");
+        assert!(error.to_string().contains("fewer than 32 bytes"), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod env;
 mod file;
 
 pub use builder::SecurityConfigBuilder;
+pub use env::DEFAULT_DEV_KEY_FILE;
 
 use std::fmt;
 use std::sync::Arc;
@@ -42,7 +43,9 @@ pub enum Mode {
 pub enum KeySource {
     /// Set by the operator (environment or builder).
     Configured,
-    /// Generated at random at start (dev mode only); tokens die with the process.
+    /// Generated at random (dev mode only): kept in the dev key file
+    /// ([`SecurityConfig::dev_key_file`]) when there is one, otherwise
+    /// tokens die with the process.
     Generated,
 }
 
@@ -155,6 +158,7 @@ struct Settings {
     mode: Mode,
     mode_chosen: bool,
     key_source: KeySource,
+    dev_key_file: Option<std::path::PathBuf>,
     jwt: Jwt,
     trusted_proxies: Vec<Cidr>,
     proxy_header: ProxyHeader,
@@ -214,7 +218,10 @@ impl SecurityConfig {
     /// ```
     /// use secure_api_runtime::prelude::*;
     ///
-    /// let by_default = SecurityConfig::from_lookup(|_| None).unwrap();
+    /// // Nothing set but an in-memory dev key (no `./secure-api.dev-key`).
+    /// let by_default =
+    ///     SecurityConfig::from_lookup(|name| (name == "SECURE_API_DEV_KEY_FILE").then(String::new))
+    ///         .unwrap();
     /// assert!(by_default.check_bind(&["127.0.0.1:8080".parse().unwrap()]).is_ok());
     /// let refused = by_default.check_bind(&["0.0.0.0:8080".parse().unwrap()]).unwrap_err();
     /// assert!(refused.to_string().contains("SECURE_API_MODE"));
@@ -244,6 +251,32 @@ impl SecurityConfig {
     /// Whether the signing key was configured or generated at start.
     pub fn key_source(&self) -> KeySource {
         self.settings.key_source
+    }
+
+    /// The file a generated dev-mode key is kept in, if any
+    /// (`SECURE_API_DEV_KEY_FILE`, [`SecurityConfigBuilder::dev_key_file`]).
+    ///
+    pub fn dev_key_file(&self) -> Option<&std::path::Path> {
+        self.settings.dev_key_file.as_deref()
+    }
+
+    /// Says once in the log where a generated dev-mode key lives, so a
+    /// restart that ends every session is not a surprise.
+    pub(crate) fn announce_generated_key(&self) {
+        if self.settings.key_source != KeySource::Generated || !self.first_notice("generated key") {
+            return;
+        }
+        match &self.settings.dev_key_file {
+            Some(path) => tracing::info!(
+                target: "secure_api",
+                file = %path.display(),
+                "dev mode without SECURE_API_JWT_SECRET: access tokens are signed with a generated key kept in this file"
+            ),
+            None => tracing::warn!(
+                target: "secure_api",
+                "dev mode without SECURE_API_JWT_SECRET: access tokens are signed with a key held in memory only, and every one is refused after a restart; set SECURE_API_DEV_KEY_FILE to keep it"
+            ),
+        }
     }
 
     /// Signs an access token for `sub` with `roles`, for the configured lifetime.

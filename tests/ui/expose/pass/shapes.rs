@@ -55,7 +55,7 @@ async fn maybe(user_id: web::Path<i64>) -> Result<Option<User>, Problem> {
 #[roles(admin)]
 #[expose(id, username)]
 async fn page() -> Page<User> {
-    Page { items: vec![user(3)], limit: 50 }
+    Page { items: vec![user(3)], limit: 50, offset: 0, has_more: false }
 }
 
 #[post("/api/users")]

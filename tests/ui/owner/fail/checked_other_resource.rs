@@ -11,7 +11,9 @@ struct Invoice {
 }
 
 impl Owned for Order {
-    async fn load(_id: &str, _req: &HttpRequest) -> Result<Option<Self>, Problem> {
+    type Source = ();
+
+    async fn load(_id: &str, _source: &()) -> Result<Option<Self>, Problem> {
         Ok(None)
     }
 

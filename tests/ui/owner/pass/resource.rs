@@ -9,7 +9,9 @@ struct Order {
 }
 
 impl Owned for Order {
-    async fn load(id: &str, _req: &HttpRequest) -> Result<Option<Self>, Problem> {
+    type Source = ();
+
+    async fn load(id: &str, _source: &()) -> Result<Option<Self>, Problem> {
         Ok(id.parse().ok().map(|id| Order { id, owner_id: 7 }))
     }
 

@@ -16,7 +16,9 @@ struct Order {
 }
 
 impl Owned for Order {
-    async fn load(_id: &str, _req: &HttpRequest) -> Result<Option<Self>, Problem> {
+    type Source = ();
+
+    async fn load(_id: &str, _source: &()) -> Result<Option<Self>, Problem> {
         Ok(None)
     }
 
