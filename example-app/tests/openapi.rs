@@ -79,3 +79,28 @@ fn the_spec_carries_security_lifecycle_and_policy() {
     assert_eq!(report["x-access"], "scopes(reports:read)");
     assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(19));
 }
+
+#[test]
+fn projected_answers_are_described_by_their_fields_and_shape() {
+    let spec = generated();
+    let answer = |path: &str, method: &str| {
+        spec["paths"][path][method]["responses"]["2XX"]["content"]["application/json"]["schema"]
+            .clone()
+    };
+    let user = serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": { "id": {}, "username": {}, "display_name": {} },
+        "required": ["id", "username", "display_name"],
+    });
+    assert_eq!(answer("/api/users/{user_id}", "get"), user);
+    let page = answer("/api/search", "get");
+    assert_eq!(page["properties"]["items"]["items"], user);
+    assert_eq!(page["properties"]["has_more"]["type"], "boolean");
+    assert_eq!(
+        page["required"],
+        serde_json::json!(["items", "limit", "offset", "has_more"])
+    );
+    // A body built by hand has no declared shape.
+    assert_eq!(answer("/health", "get"), Value::Null);
+}

@@ -7,7 +7,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
-use syn::{FnArg, Ident, ItemFn, LitStr, ReturnType};
+use syn::{FnArg, Ident, ItemFn, LitStr, ReturnType, Type};
 
 use crate::ast::{self, Declared, Kind, LimitKey, OwnerSpec, RoleList, RoleMode, outer_type};
 use crate::check;
@@ -117,6 +117,20 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
         }
     };
     let registration = registration(declared);
+    let answer = match &declared.expose {
+        None => quote!(#private::Answer::Unspecified),
+        Some((_, fields)) => {
+            let names = fields
+                .iter()
+                .map(|field| LitStr::new(field.to_string().trim_start_matches("r#"), field.span()));
+            let shape = match answer_shape(handler) {
+                Some(name) if name == "Vec" => quote!(List),
+                Some(name) if name == "Page" => quote!(Page),
+                _ => quote!(One),
+            };
+            quote!(#private::Answer::#shape(&[#(#names),*]))
+        }
+    };
     quote! {
         #private::RoutePolicy {
             handler: #name,
@@ -132,6 +146,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
             state: #state,
             idempotent: #idempotent,
             registration: #registration,
+            answer: #answer,
         }
     }
 }
@@ -361,16 +376,7 @@ fn expose(handler: &ItemFn, fields: &[Ident], out: &Ident) -> TokenStream {
             ::core::result::Result::Ok(())
         }
     };
-    let ty = match &handler.sig.output {
-        ReturnType::Type(_, ty) => Some(ty.as_ref()),
-        ReturnType::Default => None,
-    };
-    let (is_result, value_ty) = match ty.and_then(|t| outer_type(t).map(|(n, inner)| (n, inner, t)))
-    {
-        Some((name, Some(inner), _)) if name == "Result" => (true, Some(inner)),
-        Some((_, _, t)) => (false, Some(t)),
-        None => (false, ty),
-    };
+    let (is_result, value_ty) = answered_type(handler);
     let shaped = |value: TokenStream| {
         let direct = value_ty.and_then(outer_type).is_some_and(|(name, _)| {
             ["Vec", "Option", "Page", "Created", "Accepted"].contains(&name.as_str())
@@ -393,6 +399,28 @@ fn expose(handler: &ItemFn, fields: &[Ident], out: &Ident) -> TokenStream {
     } else {
         shaped(quote!(#out))
     }
+}
+
+/// Whether the handler returns a `Result`, and the type of its successful
+/// value.
+fn answered_type(handler: &ItemFn) -> (bool, Option<&Type>) {
+    let ty = match &handler.sig.output {
+        ReturnType::Type(_, ty) => Some(ty.as_ref()),
+        ReturnType::Default => None,
+    };
+    match ty.and_then(|t| outer_type(t).map(|(n, inner)| (n, inner, t))) {
+        Some((name, Some(inner), _)) if name == "Result" => (true, Some(inner)),
+        Some((_, _, t)) => (false, Some(t)),
+        None => (false, ty),
+    }
+}
+
+/// The outer type name of the successful value (`Vec`, `Page`, ...).
+fn answer_shape(handler: &ItemFn) -> Option<String> {
+    answered_type(handler)
+        .1
+        .and_then(outer_type)
+        .map(|(name, _)| name)
 }
 
 fn route_type(

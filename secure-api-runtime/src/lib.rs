@@ -154,8 +154,8 @@ pub mod __private {
     pub use crate::input::{Input, validate_body, validate_with_garde};
     pub use crate::owned::check_owned;
     pub use crate::policy::{
-        Access, Lifecycle, LimitKey, LimitRule, Method, OwnerRule, Quota, Registration, RoleRule,
-        RoutePolicy,
+        Access, Answer, Lifecycle, LimitKey, LimitRule, Method, OwnerRule, Quota, Registration,
+        RoleRule, RoutePolicy,
     };
     pub use crate::problem::Problem;
     pub use crate::state::{

@@ -5,16 +5,19 @@
 //! and the policy a reviewer needs as `x-` extensions (`x-owner`,
 //! `x-lifecycle`, `x-access`, `x-roles`, `x-limits`, `x-state`).
 //!
-//! `POST`, `PUT` and `PATCH` bodies are described as JSON objects and success
-//! answers as the route's answer: their fields are not described, because
-//! the route types carry no schemas.
+//! `POST`, `PUT` and `PATCH` bodies are described as JSON objects. A success
+//! answer projected by `#[expose(..)]` is described by its shape: objects
+//! of exactly those fields (of any type: the route types carry no schemas),
+//! alone, in an array, or in a page with `limit`, `offset` and `has_more`.
 
 use serde_json::{Value, json};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::security::{
     HttpAuthScheme, HttpBuilder, OpenIdConnect, SecurityRequirement, SecurityScheme,
 };
@@ -25,7 +28,7 @@ use utoipa::openapi::{
 
 use crate::inventory::describe_limits_for;
 use crate::policy::Quota;
-use crate::policy::{Lifecycle, Method, RoleRule, RoutePolicy};
+use crate::policy::{Answer, Lifecycle, Method, RoleRule, RoutePolicy};
 use crate::problem::PROBLEM_JSON;
 
 /// The name of the bearer security scheme in the document.
@@ -245,8 +248,21 @@ fn operation(
             )
             .build()
     };
+    let mut responses = ResponsesBuilder::new();
+    if let Some(schema) = answer_schema(policy.answer) {
+        responses = responses.response(
+            "2XX",
+            ResponseBuilder::new()
+                .description("the projection `#[expose]` declares")
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(schema)).build(),
+                )
+                .build(),
+        );
+    }
     op = op.responses(
-        ResponsesBuilder::new()
+        responses
             .response(
                 "default",
                 ResponseBuilder::new()
@@ -259,6 +275,55 @@ fn operation(
     );
     op.extensions(Some(extensions(policy, defaults).build()))
         .build()
+}
+
+/// The schema of a declared answer: exactly the exposed fields, each of any
+/// type, in the answer's shape.
+fn answer_schema(answer: Answer) -> Option<Schema> {
+    let object = |fields: &[&str]| {
+        let mut object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        for field in fields {
+            object = object
+                .property(
+                    *field,
+                    ObjectBuilder::new().schema_type(SchemaType::AnyValue),
+                )
+                .required(*field);
+        }
+        object
+    };
+    let list = |fields: &[&str]| ArrayBuilder::new().items(object(fields));
+    let schema = match answer {
+        Answer::Unspecified => return None,
+        Answer::One(fields) => object(fields).build().into(),
+        Answer::List(fields) => list(fields).build().into(),
+        Answer::Page(fields) => {
+            let mut page = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                .property("items", list(fields))
+                .property(
+                    "limit",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                )
+                .property(
+                    "offset",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0)),
+                )
+                .property("has_more", ObjectBuilder::new().schema_type(Type::Boolean));
+            for field in ["items", "limit", "offset", "has_more"] {
+                page = page.required(field);
+            }
+            page.build().into()
+        }
+    };
+    Some(schema)
 }
 
 fn header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {

@@ -337,6 +337,23 @@ pub struct StateRule {
     pub to: &'static str,
 }
 
+/// What a route's success answer holds, as far as its declarations say:
+/// with `#[expose(..)]`, objects of exactly those fields, alone, in a list
+/// or in a [`Page`](crate::Page). The OpenAPI document describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Nothing declared: text, an `HttpResponse` built by hand, or a type
+    /// sent whole.
+    Unspecified,
+    /// One object of these fields (also `Option`, `Created`, `Accepted`).
+    One(&'static [&'static str]),
+    /// A JSON array of objects of these fields (`Vec`).
+    List(&'static [&'static str]),
+    /// `{"items": [..], "limit", "offset", "has_more"}` with items of these
+    /// fields (`Page`).
+    Page(&'static [&'static str]),
+}
+
 /// Everything a route declares about its security.
 #[derive(Debug)]
 pub struct RoutePolicy {
@@ -366,6 +383,8 @@ pub struct RoutePolicy {
     pub idempotent: bool,
     /// The inventory entry.
     pub registration: Registration,
+    /// What the success answer holds (`#[expose]`).
+    pub answer: Answer,
 }
 
 impl RoutePolicy {
@@ -407,6 +426,7 @@ impl RoutePolicy {
                 owner,
                 lifecycle: Lifecycle::Production,
             },
+            answer: Answer::Unspecified,
         }
     }
 

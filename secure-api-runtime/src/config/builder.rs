@@ -195,6 +195,11 @@ impl SecurityConfigBuilder {
     #[must_use]
     pub fn dev_key_file(mut self, path: impl Into<PathBuf>) -> Self {
         let path = path.into();
+        if self.mode == Mode::Prod {
+            // `build` refuses a generated key in prod; no file is written.
+            self.key_source = KeySource::Generated;
+            return self;
+        }
         match read_or_create_key(&path) {
             Ok(secret) => self.keys.push(JwtKey::hs256(secret)),
             Err(e) => self
@@ -428,6 +433,18 @@ mod tests {
             let error = config.expect_err("refused").to_string();
             assert!(error.contains("well-known default"), "{secret}: {error}");
         }
+    }
+
+    #[test]
+    fn production_refuses_a_dev_key_file_without_writing_it() {
+        let path = std::env::temp_dir().join(format!("secure-api-prod-{}.key", std::process::id()));
+        let error = SecurityConfig::builder(Mode::Prod)
+            .dev_key_file(&path)
+            .build()
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("dev mode only"), "{error}");
+        assert!(!path.exists());
     }
 
     #[test]

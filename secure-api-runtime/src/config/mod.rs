@@ -255,7 +255,6 @@ impl SecurityConfig {
 
     /// The file a generated dev-mode key is kept in, if any
     /// (`SECURE_API_DEV_KEY_FILE`, [`SecurityConfigBuilder::dev_key_file`]).
-    ///
     pub fn dev_key_file(&self) -> Option<&std::path::Path> {
         self.settings.dev_key_file.as_deref()
     }
