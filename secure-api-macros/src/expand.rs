@@ -311,12 +311,25 @@ fn capitalized(word: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The handler actix calls: it validates JSON bodies, calls the user's
-/// handler, and turns its value into the response.
+/// The handler actix calls: it requires every argument to be an
+/// `Argument` (by type, so no alias hides a body), checks each (validating
+/// bodies), calls the user's handler, and turns its value into the
+/// response.
 fn wrapper(declared: &Declared, handler: &ItemFn) -> TokenStream {
     let private = quote!(::secure_api_runtime::__private);
     let name = &handler.sig.ident;
     let wrapper = format_ident!("__secure_api_{}_handler", name);
+    // A signed webhook body, or one the route caps, may be read raw.
+    let raw = declared.webhook.is_some()
+        || declared
+            .limit
+            .as_ref()
+            .is_some_and(|(_, limit)| limit.body.is_some());
+    let check = if raw {
+        quote!(check_raw_argument)
+    } else {
+        quote!(check_argument)
+    };
     let mut params = Vec::new();
     let mut args = Vec::new();
     let mut checks = Vec::new();
@@ -324,16 +337,14 @@ fn wrapper(declared: &Declared, handler: &ItemFn) -> TokenStream {
         let FnArg::Typed(typed) = input else { continue };
         let arg = Ident::new(&format!("__secure_api_arg{i}"), Span::mixed_site());
         let ty = &typed.ty;
-        if let Some(("Json", Some(body))) = outer_type(ty).as_ref().map(|(n, b)| (n.as_str(), *b)) {
-            // Located at the body type, so "not a declared request body"
-            // points at the type the user wrote.
-            let arg_here = Ident::new(&arg.to_string(), Span::mixed_site().located_at(body.span()));
-            checks.push(quote_spanned! {body.span()=>
-                if let ::core::result::Result::Err(problem) = #private::validate_body(&#arg_here) {
-                    return ::core::result::Result::Err(problem);
-                }
-            });
-        }
+        // The bound is on the type as the user wrote it, so "not an
+        // argument" and "not a declared request body" point at it.
+        let span = ty.span();
+        checks.push(quote_spanned! {span=>
+            if let ::core::result::Result::Err(problem) = #private::#check::<#ty>(&#arg) {
+                return ::core::result::Result::Err(problem);
+            }
+        });
         params.push(quote!(#arg: #ty));
         args.push(arg);
     }

@@ -11,7 +11,7 @@ use crate::problem::Problem;
 /// A declared request body. Derive it with `#[derive(Input)]`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a declared request body",
-    label = "a JSON body must be a `#[derive(Input)]` type",
+    label = "a JSON, form or query body must be a `#[derive(Input)]` type",
     note = "declare it: `#[derive(Deserialize, garde::Validate, Input)]` with `#[serde(deny_unknown_fields)]`, so unknown fields are refused and every field is validated"
 )]
 pub trait Input: DeserializeOwned + 'static {
@@ -36,7 +36,133 @@ where
     })
 }
 
-/// Validates an extracted JSON body. Used by generated code.
-pub fn validate_body<T: Input>(body: &actix_web::web::Json<T>) -> Result<(), Problem> {
-    body.validate_input()
+/// An argument a secured handler may take: an extractor whose input the
+/// framework has checked, or one the application vouches for.
+///
+/// The route macros require it of every argument, by type, so a body
+/// cannot slip past [`Input`] under another name (`use web::Json as Body`,
+/// `type Incoming = web::Json<Patch>`) or through another extractor.
+/// `web::Json<T>`, `web::Form<T>` and `web::Query<T>` need `T: Input`, and
+/// are validated before the handler runs; [`Principal`](crate::Principal),
+/// [`Checked`](crate::Checked), [`Transition`](crate::state::Transition),
+/// [`PageRequest`](crate::page::PageRequest), `HttpRequest`, `web::Path<T>`,
+/// `web::Data<T>`, `web::ReqData<T>` and `Option` of any of them are
+/// arguments as they are. A raw body (`String`, `web::Bytes`,
+/// `web::Payload`) is a [`RawArgument`]: only a `#[webhook]` route, whose
+/// body is signed, or a route that declares how much it reads raw with
+/// `#[limit(body = "..")]`, may take one.
+///
+/// # Examples
+///
+/// An extractor of the application's own opts in with one line:
+///
+/// ```
+/// use std::future::{Ready, ready};
+/// use secure_api_runtime::prelude::*;
+///
+/// /// The tenant named by the `x-tenant` header.
+/// struct Tenant(String);
+///
+/// impl actix_web::FromRequest for Tenant {
+///     type Error = Problem;
+///     type Future = Ready<Result<Self, Problem>>;
+///
+///     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+///         let tenant = req.headers().get("x-tenant").and_then(|v| v.to_str().ok());
+///         ready(tenant.map(|t| Tenant(t.to_owned())).ok_or_else(|| Problem::bad_request("no tenant")))
+///     }
+/// }
+///
+/// impl secure_api_runtime::Argument for Tenant {}
+///
+/// #[get("/api/settings")]
+/// #[registered(owner = "platform", lifecycle = production)]
+/// #[authenticated]
+/// async fn settings(tenant: Tenant) -> String {
+///     tenant.0
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an argument a secured handler may take",
+    label = "not an extractor secure-api checks",
+    note = "a body is `web::Json<T>`, `web::Form<T>` or `web::Query<T>` of a `#[derive(Input)]` type, validated before the handler runs; a raw body (`String`, `web::Bytes`, `web::Payload`) needs `#[webhook]` or `#[limit(body = \"..\")]` on the route",
+    note = "an extractor of your own opts in with `impl secure_api_runtime::Argument for {Self} {{}}`"
+)]
+pub trait Argument: actix_web::FromRequest {
+    /// Checks the extracted value before the handler runs (the
+    /// [`Input`] validation of a body); nothing to check by default.
+    fn check(&self) -> Result<(), Problem> {
+        Ok(())
+    }
+}
+
+/// An argument of a route that reads its body raw (a `#[webhook]`, or a
+/// route with `#[limit(body = "..")]`): every [`Argument`], and `String`,
+/// `web::Bytes` and `web::Payload`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an argument a secured handler may take",
+    label = "not an extractor secure-api checks",
+    note = "a body is `web::Json<T>`, `web::Form<T>` or `web::Query<T>` of a `#[derive(Input)]` type, validated before the handler runs",
+    note = "an extractor of your own opts in with `impl secure_api_runtime::Argument for {Self} {{}}`"
+)]
+pub trait RawArgument: actix_web::FromRequest {
+    /// As [`Argument::check`].
+    fn check(&self) -> Result<(), Problem> {
+        Ok(())
+    }
+}
+
+impl<T: Argument> RawArgument for T {
+    fn check(&self) -> Result<(), Problem> {
+        Argument::check(self)
+    }
+}
+
+impl RawArgument for String {}
+impl RawArgument for actix_web::web::Bytes {}
+impl RawArgument for actix_web::web::Payload {}
+
+impl<T: Input> Argument for actix_web::web::Json<T> {
+    fn check(&self) -> Result<(), Problem> {
+        self.validate_input()
+    }
+}
+
+impl<T: Input> Argument for actix_web::web::Form<T> {
+    fn check(&self) -> Result<(), Problem> {
+        self.validate_input()
+    }
+}
+
+impl<T: Input> Argument for actix_web::web::Query<T> {
+    fn check(&self) -> Result<(), Problem> {
+        self.validate_input()
+    }
+}
+
+impl<T: Argument> Argument for Option<T> {
+    fn check(&self) -> Result<(), Problem> {
+        self.as_ref().map_or(Ok(()), Argument::check)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> Argument for actix_web::web::Path<T> {}
+impl<T: ?Sized + 'static> Argument for actix_web::web::Data<T> {}
+impl<T: Clone + 'static> Argument for actix_web::web::ReqData<T> {}
+impl Argument for actix_web::HttpRequest {}
+impl Argument for crate::Principal {}
+impl<T: 'static> Argument for crate::Checked<T> {}
+impl<S: crate::state::StateMachine> Argument for crate::state::Transition<S> {}
+impl Argument for crate::page::PageRequest {}
+
+/// Checks an argument, requiring `T: Argument` at the type the user wrote.
+/// Used by generated code.
+pub fn check_argument<T: Argument>(value: &T) -> Result<(), Problem> {
+    value.check()
+}
+
+/// Checks an argument of a route that reads its body raw, requiring
+/// `T: RawArgument`. Used by generated code.
+pub fn check_raw_argument<T: RawArgument>(value: &T) -> Result<(), Problem> {
+    RawArgument::check(value)
 }

@@ -86,7 +86,7 @@ pub use app::{
 pub use auth::Principal;
 pub use config::{ConfigError, KeySource, Mode, PlainHttp, SecurityConfig};
 pub use expose::{Accepted, Created, Page, SafeResponse, SerializeWhole};
-pub use input::Input;
+pub use input::{Argument, Input, RawArgument};
 pub use owned::{Checked, Owned};
 pub use problem::{Problem, Refusal};
 pub use roles::RoleHierarchy;
@@ -151,7 +151,9 @@ pub mod __fuzzing {
 pub mod __private {
     pub use crate::app::{Mount, SecureRoute};
     pub use crate::expose::{Exposable, FieldWriter, One, safe_response};
-    pub use crate::input::{Input, validate_body, validate_with_garde};
+    pub use crate::input::{
+        Argument, Input, RawArgument, check_argument, check_raw_argument, validate_with_garde,
+    };
     pub use crate::owned::check_owned;
     pub use crate::policy::{
         Access, Answer, Lifecycle, LimitKey, LimitRule, Method, OwnerRule, Quota, Registration,

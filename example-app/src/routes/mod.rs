@@ -71,11 +71,25 @@ pub const MAX_SEARCH_LIMIT: u32 = 50;
 /// The longest search text considered; longer text is cut.
 pub const MAX_SEARCH_CHARS: usize = 128;
 
-/// `?q=`; the page comes from `PageRequest`.
-#[derive(Debug, Deserialize)]
+/// `?q=&limit=&offset=`; any other parameter is refused (422).
+#[derive(Debug, Deserialize, Validate, Input)]
+#[serde(deny_unknown_fields)]
 pub struct SearchQuery {
+    /// Any text: it is cut to [`MAX_SEARCH_CHARS`].
     #[serde(default)]
+    #[garde(skip)]
     q: String,
+    /// Read and clamped by `PageRequest`; named here so the query may
+    /// carry it.
+    #[serde(default)]
+    #[garde(skip)]
+    #[allow(dead_code)]
+    limit: Option<u32>,
+    /// Read by `PageRequest`, like `limit`.
+    #[serde(default)]
+    #[garde(skip)]
+    #[allow(dead_code)]
+    offset: Option<u64>,
 }
 
 /// Finds users by name: 30 a minute and 5 a second per user.

@@ -58,11 +58,16 @@ pub(crate) fn path_error(_: PathError, _: &actix_web::HttpRequest) -> Error {
 }
 
 pub(crate) fn query_error(error: QueryPayloadError, _: &actix_web::HttpRequest) -> Error {
-    let detail = match &error {
-        QueryPayloadError::Deserialize(e) => format!("the query string does not fit: {e}"),
-        _ => "the query string is not valid".to_owned(),
+    let problem = match &error {
+        // A parameter the route's `Input` type does not declare, as for a
+        // JSON body's unknown field.
+        QueryPayloadError::Deserialize(e) if e.to_string().starts_with("unknown field") => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                .with_detail(format!("the query string does not fit: {e}"))
+        }
+        QueryPayloadError::Deserialize(e) => Problem::new(StatusCode::BAD_REQUEST)
+            .with_detail(format!("the query string does not fit: {e}")),
+        _ => Problem::new(StatusCode::BAD_REQUEST).with_detail("the query string is not valid"),
     };
-    Problem::new(StatusCode::BAD_REQUEST)
-        .with_detail(detail)
-        .into()
+    problem.into()
 }

@@ -1,0 +1,18 @@
+use secure_api_runtime::prelude::*;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Patch {
+    display_name: String,
+}
+
+type Incoming = web::Json<Patch>;
+
+#[patch("/api/users/me")]
+#[registered(owner = "tests", lifecycle = production)]
+#[authenticated]
+async fn update(_me: Principal, body: Incoming) -> String {
+    body.into_inner().display_name
+}
+
+fn main() {}
