@@ -1,10 +1,11 @@
 //! The in-memory [`TokenStore`]: for tests, prototypes and single-instance
 //! programs whose sessions may end when the process does.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::sessions::{FamilyOf, RefreshRecord, Rotation, StoreError, TokenHash, TokenStore};
+use super::sql::KEEP_EXPIRED_SECS;
 
 /// The most refresh tokens held; beyond it the long expired and then the
 /// oldest are dropped (and their sessions end), so a flood of logins cannot
@@ -14,11 +15,6 @@ pub const MAX_MEMORY_REFRESH_TOKENS: usize = 100_000;
 /// The most denied access tokens held; beyond it the soonest to expire are
 /// dropped first.
 pub const MAX_MEMORY_DENIED_TOKENS: usize = 100_000;
-
-/// At the cap, refresh tokens that expired this long ago are forgotten
-/// first: until then, a spent token presented again is still recognised as
-/// reuse.
-const KEEP_EXPIRED_SECS: u64 = 24 * 60 * 60;
 
 #[derive(Debug)]
 struct Token {
@@ -178,12 +174,12 @@ impl TokenStore for MemoryTokenStore {
             tokens.denied.retain(|_, held| *held >= now);
         }
         if tokens.denied.len() >= MAX_MEMORY_DENIED_TOKENS && !tokens.denied.contains_key(jti) {
-            let by_expiry: BTreeMap<u64, String> = tokens
+            let soonest = tokens
                 .denied
                 .iter()
-                .map(|(jti, exp)| (*exp, jti.clone()))
-                .collect();
-            if let Some((_, soonest)) = by_expiry.into_iter().next() {
+                .min_by_key(|(_, exp)| **exp)
+                .map(|(jti, _)| jti.clone());
+            if let Some(soonest) = soonest {
                 tokens.denied.remove(&soonest);
             }
         }

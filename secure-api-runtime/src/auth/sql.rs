@@ -31,8 +31,10 @@ const SCHEMA: [(i64, &[&str]); 1] = [(
     ],
 )];
 
-/// Refresh tokens that expired this long ago are deleted.
-const KEEP_EXPIRED_SECS: u64 = 24 * 60 * 60;
+/// Refresh tokens that expired this long ago are deleted (by the SQL store
+/// at every insert, by the in-memory one at its cap): until then, a spent
+/// token presented again is still recognised as reuse.
+pub(super) const KEEP_EXPIRED_SECS: u64 = 24 * 60 * 60;
 
 /// Refresh tokens and denied access tokens in SQLite or PostgreSQL.
 ///
