@@ -8,6 +8,9 @@
 #
 #   scripts/load-bench.sh                  # 3 alternating rounds of 5 s per route
 #   ROUNDS=5 DURATION=10s scripts/load-bench.sh
+#   OBSERVE=json scripts/load-bench.sh     # also the secured route with every
+#                                          # audit event written as JSON (to a
+#                                          # file) and metrics recorded
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,27 +37,37 @@ headers_port=$(free_port)
 tokenfile=$(mktemp)
 "$server" "$secured_port" "$bare_port" "$headers_port" >"$tokenfile" &
 pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -f "$tokenfile"' EXIT
+observed_pid=""
+observed_log=$(mktemp)
+trap 'kill $pid $observed_pid 2>/dev/null || true; rm -f "$tokenfile" "$observed_log"' EXIT
+names="secured bare headers"
+if [ -n "${OBSERVE:-}" ]; then
+    observed_port=$(free_port)
+    BENCH_OBSERVE=$OBSERVE "$server" "$observed_port" "$(free_port)" >/dev/null 2>"$observed_log" &
+    observed_pid=$!
+    names="secured observed bare headers"
+fi
 
 deadline=$((SECONDS + 30))
 until [ -s "$tokenfile" ] && curl -fs -o /dev/null -H "Authorization: Bearer $(head -n1 "$tokenfile")" "http://127.0.0.1:$secured_port/api/users/42" \
     && curl -fs -o /dev/null "http://127.0.0.1:$bare_port/api/users/42" \
-    && curl -fs -o /dev/null "http://127.0.0.1:$headers_port/api/users/42"; do
+    && curl -fs -o /dev/null "http://127.0.0.1:$headers_port/api/users/42" \
+    && { [ -z "$observed_pid" ] || curl -fs -o /dev/null -H "Authorization: Bearer $(head -n1 "$tokenfile")" "http://127.0.0.1:$observed_port/api/users/42"; }; do
     [ $SECONDS -lt $deadline ] || { echo "bench_server did not start" >&2; exit 1; }
     sleep 0.1
 done
 token=$(head -n1 "$tokenfile")
 ticks=$(getconf CLK_TCK)
 
-# The server's CPU time so far, in clock ticks (user + system).
-cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# A server's CPU time so far, in clock ticks (user + system).
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# One measured run: "requests_per_second cpu_microseconds_per_request".
+# One measured run of server $2: "requests_per_second cpu_microseconds_per_request".
 run() {
     local before after out
-    before=$(cpu)
+    before=$(cpu "$2")
     out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "$1")
-    after=$(cpu)
+    after=$(cpu "$2")
     echo "$out" | awk -v b="$before" -v a="$after" -v t="$ticks" '
         /Non-2xx/ {print "non-2xx answers: " $0 > "/dev/stderr"; exit 1}
         /requests in/ {n = $1}
@@ -62,18 +75,20 @@ run() {
         END {printf "%s %.2f\n", r, (a - b) / t * 1e6 / n}'
 }
 
-for port in "$secured_port" "$bare_port" "$headers_port"; do
+for port in "$secured_port" "$bare_port" "$headers_port" ${observed_port:-}; do
     wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/users/42" >/dev/null
 done
 results=$(mktemp)
 for round in $(seq 1 "$ROUNDS"); do
-    for name in secured bare headers; do
+    for name in $names; do
+        server_pid=$pid
         case $name in
             secured) port=$secured_port ;;
+            observed) port=$observed_port server_pid=$observed_pid ;;
             bare) port=$bare_port ;;
             headers) port=$headers_port ;;
         esac
-        read -r rps us < <(run "http://127.0.0.1:$port/api/users/42")
+        read -r rps us < <(run "http://127.0.0.1:$port/api/users/42" "$server_pid")
         echo "round $round: $name $rps req/s, $us µs CPU per request" >&2
         echo "$name $rps $us" >>"$results"
     done
@@ -88,5 +103,12 @@ awk -v n="$ROUNDS" -v c="$CONNECTIONS" -v d="$DURATION" '
         printf "bare route with the same headers:    %.0f req/s, %.1f µs CPU/request\n", rps["headers"] / n, us["headers"] / n
         printf "secured / bare:                      %.3f of the throughput, %.2fx the CPU per request\n", rps["secured"] / rps["bare"], us["secured"] / us["bare"]
         printf "secured / bare with the same headers: %.3f of the throughput, %.2fx the CPU per request\n", rps["secured"] / rps["headers"], us["secured"] / us["headers"]
+        if (rps["observed"] > 0) {
+            printf "secured with audit events and metrics: %.0f req/s, %.1f µs CPU/request\n", rps["observed"] / n, us["observed"] / n
+            printf "with / without audit events and metrics: %.3f of the throughput, %.2fx the CPU per request\n", rps["observed"] / rps["secured"], us["observed"] / us["secured"]
+        }
     }' "$results"
+if [ -n "$observed_pid" ]; then
+    echo "audit events written by the observed server: $(grep -c secure_api::audit "$observed_log")"
+fi
 rm -f "$results"

@@ -136,13 +136,11 @@ fn token(settings: &Settings, args: &[String]) -> Result<(), String> {
 }
 
 fn serve(settings: Settings) -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    settings.telemetry.init_logging();
     actix_web::rt::System::new().block_on(async move {
+        if let Some(metrics) = settings.telemetry.metrics_server()? {
+            actix_web::rt::spawn(metrics);
+        }
         let tls = match &settings.tls {
             Some((cert, key)) => Some(example_app::tls_config(cert, key)?),
             None => None,

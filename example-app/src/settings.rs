@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use secure_api_runtime::auth::{Argon2Params, PasswordPolicy, SymbolRule};
 use secure_api_runtime::config::redact_url;
+use secure_api_runtime::observe::Telemetry;
 use secure_api_runtime::{ConfigError, KeySource, Mode, SecurityConfig};
 
 use secure_api_runtime::webhook::WebhookKeys;
@@ -36,6 +37,8 @@ pub struct Settings {
     pub payment_webhook: Option<WebhookKeys>,
     /// `RUST_LOG`, checked in production.
     pub log_filter: Option<String>,
+    /// `SECURE_API_LOG_FORMAT` and `SECURE_API_METRICS_BIND`.
+    pub telemetry: Telemetry,
 }
 
 impl std::fmt::Debug for Settings {
@@ -54,6 +57,7 @@ impl std::fmt::Debug for Settings {
             .field("fetch_allowed_hosts", &self.fetch_allowed_hosts)
             .field("payment_webhook", &self.payment_webhook)
             .field("log_filter", &self.log_filter)
+            .field("telemetry", &self.telemetry)
             .finish()
     }
 }
@@ -76,6 +80,9 @@ impl Settings {
                 .ok()
         });
         let security = security(&var).map_err(|e| problems.extend(e.problems)).ok();
+        let telemetry = Telemetry::from_lookup(var)
+            .map_err(|e| problems.extend(e.problems))
+            .unwrap_or_default();
         let (Some((auth, tls)), Some((security, key_origin))) = (auth_and_tls, security) else {
             return Err(ConfigError { problems });
         };
@@ -104,6 +111,7 @@ impl Settings {
             fetch_allowed_hosts,
             payment_webhook,
             log_filter: var("RUST_LOG"),
+            telemetry,
         })
     }
 

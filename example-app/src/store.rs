@@ -30,6 +30,9 @@ pub enum StoreError {
     /// The username is taken.
     #[error("the username is taken")]
     UsernameTaken,
+    /// No user has this id (a token that outlived its user).
+    #[error("no user has this id")]
+    UnknownUser,
 }
 
 /// A stored user.
@@ -369,7 +372,11 @@ impl Store {
         .bind(quantity)
         .bind(now())
         .fetch_one(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::UnknownUser,
+            _ => StoreError::Database(e),
+        })?;
         Ok(Order {
             id: row.try_get("id")?,
             owner_id,

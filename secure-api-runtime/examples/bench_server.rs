@@ -5,11 +5,17 @@
 //! user 42 on its first line of standard output, then serves until killed.
 //! On `HEADERS_PORT`, the bare route answers with the security headers the
 //! secured route sends, so the two differ only by the guard's work.
+//!
+//! `BENCH_OBSERVE=json` (or `text`) turns operating on: every audit event
+//! written to standard error in that format, and the Prometheus recorder
+//! installed, as an app run with `SECURE_API_LOG_FORMAT` and
+//! `SECURE_API_METRICS_BIND` does.
 
 use actix_web::dev::Service as _;
 use actix_web::{App, HttpResponse};
 use secure_api_runtime::auth::JwtKey;
 use secure_api_runtime::headers::SecurityHeaders;
+use secure_api_runtime::observe::{Metrics, Telemetry};
 use secure_api_runtime::policy::Quota;
 use secure_api_runtime::prelude::*;
 use secure_api_runtime::shared::{Shared, Unavailable};
@@ -40,6 +46,14 @@ fn main() -> std::io::Result<()> {
         std::process::exit(2);
     };
     let headers_port = ports.next().and_then(Result::ok);
+    if let Ok(format) = std::env::var("BENCH_OBSERVE") {
+        let telemetry = Telemetry::from_lookup(|name| {
+            (name == "SECURE_API_LOG_FORMAT").then(|| format.clone())
+        })
+        .map_err(std::io::Error::other)?;
+        telemetry.init_logging();
+        Metrics::install().map_err(std::io::Error::other)?;
+    }
     let workers = std::env::var("BENCH_WORKERS")
         .ok()
         .and_then(|w| w.parse().ok())

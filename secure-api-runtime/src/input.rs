@@ -158,11 +158,15 @@ impl Argument for crate::page::PageRequest {}
 /// Checks an argument, requiring `T: Argument` at the type the user wrote.
 /// Used by generated code.
 pub fn check_argument<T: Argument>(value: &T) -> Result<(), Problem> {
-    value.check()
+    value.check().inspect_err(|_| refused_input())
+}
+
+fn refused_input() {
+    crate::observe::context::refused("input", "the input failed validation");
 }
 
 /// Checks an argument of a route that reads its body raw, requiring
 /// `T: RawArgument`. Used by generated code.
 pub fn check_raw_argument<T: RawArgument>(value: &T) -> Result<(), Problem> {
-    RawArgument::check(value)
+    RawArgument::check(value).inspect_err(|_| refused_input())
 }

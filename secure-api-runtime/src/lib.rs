@@ -62,6 +62,7 @@ pub mod inventory;
 mod lifecycle;
 pub mod limit;
 pub mod net;
+pub mod observe;
 pub mod openapi;
 pub mod outbound;
 pub mod owned;
@@ -76,7 +77,6 @@ mod store;
 pub mod webhook;
 
 mod app;
-mod audit;
 mod transport;
 mod util;
 

@@ -121,6 +121,14 @@ fn document_for_issuers(
         .property("title", ObjectBuilder::new().schema_type(Type::String))
         .property("status", ObjectBuilder::new().schema_type(Type::Integer))
         .property("detail", ObjectBuilder::new().schema_type(Type::String))
+        .property(
+            "request_id",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "the request's id, as in its `X-Request-Id` answer header",
+                )),
+        )
         .required("type")
         .required("title")
         .required("status")

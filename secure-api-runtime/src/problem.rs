@@ -11,6 +11,8 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
+use crate::observe::RequestId;
+
 /// The media type of every refusal.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -72,6 +74,9 @@ struct Body<'a> {
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<&'a str>,
+    /// The request's id (see [`RequestId`]), to quote when reporting it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
 }
 
 impl Problem {
@@ -155,13 +160,16 @@ impl Problem {
         self.detail.as_deref()
     }
 
-    /// Builds the HTTP response.
+    /// Builds the HTTP response. Written while a request is served, the
+    /// body names the request's id in `request_id`.
     pub fn to_response(&self) -> HttpResponse {
+        let request_id = RequestId::current();
         let body = Body {
             kind: "about:blank",
             title: self.title(),
             status: self.status.as_u16(),
             detail: self.detail.as_deref(),
+            request_id: request_id.as_ref().map(RequestId::as_str),
         };
         // Serializing a struct of strings and an integer cannot fail; the
         // fallback keeps the response well-formed regardless.

@@ -257,6 +257,7 @@ impl Shared {
 
     /// Records a failure: Redis is left alone for a moment.
     fn failed(&self, error: redis::RedisError) -> SharedError {
+        crate::observe::metrics::redis_error();
         *self
             .inner
             .down_until
@@ -443,6 +444,7 @@ impl Shared {
     pub(crate) fn unavailable(&self, what: &str, error: &SharedError) -> Result<(), Problem> {
         match self.inner.on_unavailable {
             Unavailable::FailOpen => {
+                crate::observe::metrics::fail_open(what);
                 let mut warned = self.inner.warned.lock().unwrap_or_else(|e| e.into_inner());
                 if warned.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
                     tracing::warn!(

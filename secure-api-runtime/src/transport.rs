@@ -57,13 +57,5 @@ pub(crate) fn plain_http_answer(
             }
         }
     }
-    tracing::warn!(
-        target: "secure_api::audit",
-        rule = "transport",
-        outcome = "refused",
-        reason = "plain_http",
-        path = %req.path(),
-        "a request arrived without TLS in production mode"
-    );
     Problem::forbidden("this API is served over HTTPS only").to_response()
 }

@@ -27,6 +27,15 @@ pub const TEST_WEBHOOK_SECRET: &str = "whsec_dGVzdCB3ZWJob29rIHNlY3JldCwgbm90IGZ
 /// The test app's integrations: an outbound client that may call nothing,
 /// or `fetch` when given, and the payment webhook keyed with
 /// [`TEST_WEBHOOK_SECRET`].
+/// A problem body without its `request_id`: what two answers that must be
+/// indistinguishable share (each names its own request).
+pub fn without_request_id(mut body: serde_json::Value) -> serde_json::Value {
+    if let Some(members) = body.as_object_mut() {
+        members.remove("request_id");
+    }
+    body
+}
+
 pub fn integrations(fetch: Option<SafeClient>) -> Integrations {
     let keys = WebhookKeys::standard(TEST_WEBHOOK_SECRET)
         .unwrap_or_else(|e| panic!("test webhook secret: {e}"));

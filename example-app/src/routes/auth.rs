@@ -8,6 +8,7 @@ use garde::Validate;
 use secrecy::SecretString;
 use secure_api_runtime::auth::TotpSecret;
 use secure_api_runtime::auth::sessions::TokenPair;
+use secure_api_runtime::observe::audit;
 use secure_api_runtime::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -126,12 +127,12 @@ pub async fn login(
         }
         _ => {
             auth.throttle.failed(&username, ip).await;
-            audit_login(&username, ip, "refused");
+            audit_login(&username, false);
             return Err(bad_credentials());
         }
     };
     auth.throttle.succeeded(&username).await;
-    audit_login(&username, ip, "allowed");
+    audit_login(&username, true);
     if verified.needs_rehash {
         // Best effort: the login stands even if the new hash is not stored.
         match auth.passwords.hash(SecretString::from(password)).await {
@@ -167,15 +168,14 @@ async fn second_factor(store: &Store, user: &User, code: Option<&str>) -> Result
         .map_err(|e| internal(&e))
 }
 
-fn audit_login(username: &str, ip: std::net::IpAddr, outcome: &'static str) {
-    tracing::info!(
-        target: "secure_api::audit",
-        rule = "login",
-        outcome,
-        account = %username,
-        client = %ip,
-        "login {outcome}"
-    );
+/// The login's decision, for the request's audit event.
+fn audit_login(username: &str, allowed: bool) {
+    audit::account(username);
+    if allowed {
+        audit::allowed("login");
+    } else {
+        audit::refused("login", "bad_credentials");
+    }
 }
 
 /// A refresh token presented to rotate or to end a session.

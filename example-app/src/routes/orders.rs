@@ -8,7 +8,7 @@ use secure_api_runtime::prelude::*;
 use serde::Deserialize;
 
 use super::{internal, printable};
-use crate::store::{Order, OrderState, Store};
+use crate::store::{Order, OrderState, Store, StoreError};
 
 impl Owned for Order {
     type Source = web::Data<Store>;
@@ -75,7 +75,11 @@ pub async fn create_order(
         .create_order(owner, &body.item, body.quantity)
         .await
         .map(Created)
-        .map_err(|e| internal(&e))
+        .map_err(|e| match e {
+            // A valid token whose user is gone.
+            StoreError::UnknownUser => Problem::forbidden("this caller cannot own orders"),
+            e => internal(&e),
+        })
 }
 
 /// Moves the caller's draft order to validated.

@@ -3,7 +3,9 @@
 //! in production and oversized heads, answers CORS preflights, and puts the
 //! security headers (and CORS marks) on every answer. It also holds every
 //! request body to a minimum rate (408 below it) and tells a watched
-//! connection when its answers are sent (see [`crate::server`]).
+//! connection when its answers are sent (see [`crate::server`]). Every
+//! request gets its id, span, audit event and metrics here (see
+//! [`crate::observe`]).
 
 use std::cell::Cell;
 use std::future::{Future, Ready, ready};
@@ -16,6 +18,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage as _, HttpResponse};
+use tracing::Instrument as _;
 
 use super::errors::problem_for_errors;
 use super::matcher::{Dispatch, RouteTable};
@@ -24,6 +27,8 @@ use crate::auth::oidc::metadata;
 use crate::config::{Mode, SecurityConfig};
 use crate::cors::Cors;
 use crate::headers::SecurityHeaders;
+use crate::observe::context::{self, Context, Outcome};
+use crate::observe::{REQUEST_ID_HEADER, RequestId, audit, metrics};
 use crate::problem::Problem;
 use crate::server::{Hardening, MinRate, Watched};
 use crate::transport;
@@ -86,6 +91,7 @@ enum Before {
 impl<S> BackstopService<S> {
     fn decide(&self, req: &ServiceRequest, over_tls: bool, origin: Option<&HeaderValue>) -> Before {
         if !over_tls && self.security.mode() == Mode::Prod {
+            context::refused("transport", "plain HTTP in production");
             return Before::Unmarked(transport::plain_http_answer(
                 self.security.plain_http(),
                 req,
@@ -97,11 +103,13 @@ impl<S> BackstopService<S> {
             return Before::Unmarked(self.preflight(cors, req, origin));
         }
         if let Some(problem) = oversized_head(req) {
+            context::refused("head", "query string or headers over the cap");
             return Before::Answer(problem.to_response());
         }
         if let Some(metadata) = &self.metadata
             && req.path() == metadata::PATH
         {
+            context::decide(|decision| decision.rule = "public");
             return Before::Answer(match *req.method() {
                 Method::GET | Method::HEAD => HttpResponse::Ok()
                     .content_type("application/json")
@@ -119,6 +127,7 @@ impl<S> BackstopService<S> {
         ) {
             Dispatch::Secured => return Before::Forward,
             Dispatch::MethodNotAllowed(allow) => {
+                context::refused("routing", "the path does not serve this method");
                 let mut problem = Problem::new(StatusCode::METHOD_NOT_ALLOWED)
                     .with_detail("this resource does not answer that method");
                 if let Ok(value) = HeaderValue::from_str(&allow) {
@@ -127,8 +136,9 @@ impl<S> BackstopService<S> {
                 problem
             }
             Dispatch::SideDoor => {
+                context::refused("backstop", "a route mounted outside SecureApp");
                 tracing::error!(
-                    target: "secure_api::audit",
+                    target: "secure_api",
                     method = %req.method(),
                     path = req.path(),
                     pattern = req.resource_map().match_pattern(req.match_info().unprocessed()).unwrap_or_default(),
@@ -138,7 +148,10 @@ impl<S> BackstopService<S> {
                 );
                 Problem::new(StatusCode::GONE).with_detail("this route is not available")
             }
-            Dispatch::NotFound => Problem::not_found(),
+            Dispatch::NotFound => {
+                context::refused("routing", "no route at this path");
+                Problem::not_found()
+            }
         };
         Before::Answer(problem.to_response())
     }
@@ -159,13 +172,17 @@ impl<S> BackstopService<S> {
         let serves = requested.is_some_and(|m| methods.split(", ").any(|served| served == m));
         match (origin, serves) {
             (Some(origin), true) => {
+                context::decide(|decision| decision.rule = "cors");
                 let mut response = HttpResponse::NoContent().finish();
                 cors.apply_preflight(origin, &methods, response.headers_mut());
                 response
             }
-            _ => Problem::new(StatusCode::FORBIDDEN)
-                .with_detail("this origin may not call this route with that method")
-                .to_response(),
+            _ => {
+                context::refused("cors", "origin or method not allowed");
+                Problem::new(StatusCode::FORBIDDEN)
+                    .with_detail("this origin may not call this route with that method")
+                    .to_response()
+            }
         }
     }
 }
@@ -182,6 +199,15 @@ where
     forward_ready!(service);
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        let context = Context::new(RequestId::for_headers(req.headers()));
+        req.extensions_mut().insert(context.id.clone());
+        // The id alone: the audit event names the rest, and every field of
+        // a span is formatted once per request.
+        let span = tracing::info_span!(
+            target: "secure_api",
+            "secure_api.request",
+            request_id = context.id.as_str(),
+        );
         let watched = req.conn_data::<Watched>().cloned();
         let in_flight = watched.as_ref().map(Watched::begin);
         let hardening = watched.map_or_else(Hardening::default, |w| w.hardening);
@@ -199,16 +225,30 @@ where
             .cors
             .as_ref()
             .and_then(|cors| cors.allowed_origin(req.headers()).cloned());
-        let decided = self.decide(&req, over_tls, origin.as_ref());
+        let decided = span.in_scope(|| {
+            context::sync_scope(Rc::clone(&context), || {
+                self.decide(&req, over_tls, origin.as_ref())
+            })
+        });
+        let security = self.security.clone();
+        let method = req.method().clone();
+        let scoped = Rc::clone(&context);
         let headers = Rc::clone(&self.headers);
         let cors = self.cors.clone();
         let challenge_metadata = self.metadata.is_some();
         // Every answer, forwarded or not, ends here.
         let finish = move |response: ServiceResponse<EitherBody<B>>, mark: bool| {
             let mut response = match slow_body {
-                Some(tripped) if tripped.get() => too_slow(response),
+                Some(tripped) if tripped.get() => {
+                    context::refused("deadline", "the body arrived too slowly");
+                    too_slow(response)
+                }
                 _ => response,
             };
+            if let Some(id) = context.id.header_value() {
+                response.headers_mut().insert(REQUEST_ID_HEADER, id);
+            }
+            record(&context, &method, &response, &security);
             if challenge_metadata && response.status() == StatusCode::UNAUTHORIZED {
                 let challenge = metadata::challenge(response.request().headers(), over_tls);
                 response
@@ -230,15 +270,40 @@ where
             Before::Answer(answer) => (answer, true),
             Before::Forward => {
                 let service = Rc::clone(&self.service);
-                return Box::pin(async move {
+                let forwarded = async move {
                     let response = problem_for_errors(service.call(req).await?);
                     Ok(finish(response, true))
-                });
+                };
+                return Box::pin(context::scope(scoped, forwarded).instrument(span));
             }
         };
         let response = req.into_response(answer).map_into_right_body();
-        Box::pin(ready(Ok(finish(response, mark))))
+        let response = span.in_scope(|| context::sync_scope(scoped, || finish(response, mark)));
+        Box::pin(ready(Ok(response)))
     }
+}
+
+/// The request's audit event and metrics, once its answer is ready.
+fn record<B>(
+    context: &Context,
+    method: &Method,
+    response: &ServiceResponse<B>,
+    security: &SecurityConfig,
+) {
+    let seconds = context.started.elapsed().as_secs_f64();
+    let (route, refused_by) = {
+        let mut decision = context.decision.borrow_mut();
+        if decision.client.is_none() {
+            decision.client = security.client_ip(response.request());
+        }
+        let refused = decision.outcome == Outcome::Refused;
+        (
+            decision.route.unwrap_or(audit::UNMATCHED),
+            refused.then_some(decision.rule),
+        )
+    };
+    audit::emit(context, method, response.status(), seconds);
+    metrics::request(route, method, response.status(), seconds, refused_by);
 }
 
 /// Whether the request announces a body (a length above 0, or chunks).

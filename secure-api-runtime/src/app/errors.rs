@@ -8,6 +8,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 
+use crate::observe::context;
 use crate::problem::{PROBLEM_JSON, Problem};
 
 /// Replaces the body of a response produced from an error with a generic
@@ -36,6 +37,7 @@ pub(crate) fn problem_for_errors<B: MessageBody>(
 }
 
 pub(crate) fn json_error(error: JsonPayloadError, _: &actix_web::HttpRequest) -> Error {
+    context::refused("input", "the body is not the route's input");
     let problem = match &error {
         JsonPayloadError::OverflowKnownLength { limit, .. }
         | JsonPayloadError::Overflow { limit } => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
@@ -52,12 +54,14 @@ pub(crate) fn json_error(error: JsonPayloadError, _: &actix_web::HttpRequest) ->
 }
 
 pub(crate) fn path_error(_: PathError, _: &actix_web::HttpRequest) -> Error {
+    context::refused("input", "a path parameter is malformed");
     Problem::new(StatusCode::BAD_REQUEST)
         .with_detail("a path parameter is not of the expected form")
         .into()
 }
 
 pub(crate) fn query_error(error: QueryPayloadError, _: &actix_web::HttpRequest) -> Error {
+    context::refused("input", "the query string is not the route's input");
     let problem = match &error {
         // A parameter the route's `Input` type does not declare, as for a
         // JSON body's unknown field.

@@ -12,6 +12,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier 
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::observe::metrics;
 use crate::problem::Problem;
 
 /// The shortest password the default policy accepts, in characters.
@@ -369,10 +370,13 @@ impl Passwords {
     /// [`HashError::Busy`] at once.
     pub fn admit(&self) -> Result<Admission, HashError> {
         let inner = &self.inner;
-        if inner.admitted.fetch_add(1, Ordering::AcqRel) >= inner.capacity {
+        let admitted = inner.admitted.fetch_add(1, Ordering::AcqRel);
+        if admitted >= inner.capacity {
             inner.admitted.fetch_sub(1, Ordering::AcqRel);
+            metrics::password_hash_rejected();
             return Err(HashError::Busy);
         }
+        metrics::password_hashes_admitted(admitted + 1);
         Ok(Admission {
             passwords: self.clone(),
         })
@@ -420,7 +424,10 @@ impl Passwords {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .try_send(job)
-            .map_err(|_| HashError::Busy)?;
+            .map_err(|_| {
+                metrics::password_hash_rejected();
+                HashError::Busy
+            })?;
         answered
             .await
             .map_err(|_| HashError::Failed("the hashing thread stopped".to_owned()))?
@@ -464,7 +471,8 @@ pub struct Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.passwords.inner.admitted.fetch_sub(1, Ordering::AcqRel);
+        let before = self.passwords.inner.admitted.fetch_sub(1, Ordering::AcqRel);
+        metrics::password_hashes_admitted(before.saturating_sub(1));
     }
 }
 

@@ -67,13 +67,7 @@ impl Principal {
     /// ```
     pub fn sub_as<T: FromStr>(&self) -> Result<T, Problem> {
         self.sub.parse().map_err(|_| {
-            tracing::warn!(
-                target: "secure_api::audit",
-                principal = self.sub.as_str(),
-                rule = "authentication",
-                reason = "the token's subject is not an id of this application",
-                outcome = "refused",
-            );
+            crate::observe::context::refused("authentication", "subject_not_an_id");
             Problem::unauthorized(crate::problem::TOKEN_REQUIRED)
         })
     }

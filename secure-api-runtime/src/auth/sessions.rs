@@ -317,11 +317,10 @@ impl<S: TokenStore> Sessions<S> {
                 refresh_token: token,
             }),
             Rotation::Reused { sub, family } => {
+                crate::observe::context::refused("refresh", "reused");
+                crate::observe::context::decide(|decision| decision.sub = Some(sub.clone()));
                 tracing::warn!(
-                    target: "secure_api::audit",
-                    rule = "refresh",
-                    outcome = "refused",
-                    reason = "reused",
+                    target: "secure_api",
                     principal = %sub,
                     family = %family,
                     "a spent refresh token was presented; its family is revoked"

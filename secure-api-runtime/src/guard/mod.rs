@@ -18,10 +18,12 @@ use std::rc::Rc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
+use tracing::Instrument as _;
 
-use crate::audit;
 use crate::auth::step as auth;
 use crate::limit::step as limit;
+use crate::observe::context::{self, Outcome};
+use crate::policy::{Access, OwnerRule, RoleRule, RoutePolicy};
 use crate::roles::step as roles;
 use crate::webhook::step as webhook;
 use crate::{idempotency, lifecycle, owned, state};
@@ -29,22 +31,64 @@ pub(crate) use exchange::{Exchange, Route, Step, Stop};
 
 /// The request side of the pipeline, in order.
 async fn before_handler(x: &mut Exchange) -> Step {
-    lifecycle::refuse_retired(x).await?; // 410 for a retired route
-    limit::body_cap(x).await?; // 413 on a declared length over the cap
-    limit::client_address(x).await?; // the peer, or a trusted proxy's word
-    limit::address_quotas(x).await?; // quotas keyed by address (429)
-    auth::authenticate(x).await?; // bearer token -> Principal (401; 503 while an issuer's keys load)
-    auth::require_scopes(x).await?; // OAuth2 scopes (403 insufficient_scope)
-    roles::require(x).await?; // roles, with the hierarchy (403)
-    owned::require_subject(x).await?; // `#[owner(user_id)]` (403)
-    limit::user_quotas(x).await?; // quotas keyed by user (429)
-    limit::in_flight(x).await?; // `concurrency = N` (503)
-    settle(x).await?; // the stores decide what the steps staged: one Redis round trip
-    owned::load(x).await?; // `#[owner(.., resource = T)]` (404)
-    idempotency::claim(x).await?; // replay, 422, 409
-    state::require(x).await?; // business state (409)
-    webhook::verify(x).await?; // signature over the raw body (401)
+    traced("lifecycle", lifecycle::refuse_retired(x)).await?; // 410 for a retired route
+    traced("body_cap", limit::body_cap(x)).await?; // 413 on a declared length over the cap
+    traced("client_address", limit::client_address(x)).await?; // the peer, or a trusted proxy's word
+    traced("address_quotas", limit::address_quotas(x)).await?; // quotas keyed by address (429)
+    traced("authentication", auth::authenticate(x)).await?; // bearer token -> Principal (401; 503 while an issuer's keys load)
+    traced("scopes", auth::require_scopes(x)).await?; // OAuth2 scopes (403 insufficient_scope)
+    traced("roles", roles::require(x)).await?; // roles, with the hierarchy (403)
+    traced("owner", owned::require_subject(x)).await?; // `#[owner(user_id)]` (403)
+    traced("user_quotas", limit::user_quotas(x)).await?; // quotas keyed by user (429)
+    traced("in_flight", limit::in_flight(x)).await?; // `concurrency = N` (503)
+    traced("settle", settle(x)).await?; // the stores decide what the steps staged: one Redis round trip
+    traced("owned", owned::load(x)).await?; // `#[owner(.., resource = T)]` (404)
+    traced("idempotency", idempotency::claim(x)).await?; // replay, 422, 409
+    traced("state", state::require(x)).await?; // business state (409)
+    traced("webhook", webhook::verify(x)).await?; // signature over the raw body (401)
     Ok(())
+}
+
+/// Runs one step in a `secure_api.step` span (at `debug`) that records its
+/// decision: `continue`, `refused` or `answered`.
+async fn traced(name: &'static str, step: impl Future<Output = Step>) -> Step {
+    let span = tracing::debug_span!(
+        target: "secure_api",
+        "secure_api.step",
+        step = name,
+        decision = tracing::field::Empty,
+    );
+    let decided = step.instrument(span.clone()).await;
+    if !span.is_disabled() {
+        span.record(
+            "decision",
+            match &decided {
+                Ok(()) => "continue",
+                Err(Stop::Refused(_)) => "refused",
+                Err(Stop::Answered(_)) => "answered",
+            },
+        );
+    }
+    decided
+}
+
+/// The rule that lets a request through when every step did: the most
+/// specific one the route declares.
+fn allowed_by(policy: &RoutePolicy) -> &'static str {
+    if !matches!(policy.owner, OwnerRule::None) {
+        "owner"
+    } else if !matches!(policy.roles, RoleRule::None) {
+        "roles"
+    } else if !matches!(policy.scopes, RoleRule::None) {
+        "scopes"
+    } else {
+        match policy.access {
+            Access::Public => "public",
+            Access::Authenticated => "authenticated",
+            Access::FreshLogin => "fresh_login",
+            Access::Webhook { .. } => "webhook",
+        }
+    }
 }
 
 /// Decides the quotas and the denylist lookup the steps before it staged
@@ -156,6 +200,7 @@ where
         let route = Rc::clone(&self.route);
         Box::pin(async move {
             let link = lifecycle::successor_link(route.policy, &req);
+            context::decide(|decision| decision.route = Some(route.policy.path));
             let mut x = Exchange::new(req, Rc::clone(&route));
             let mut decided = before_handler(&mut x).await;
             if matches!(decided, Err(Stop::Refused(_))) {
@@ -168,11 +213,39 @@ where
             let Exchange {
                 req,
                 principal,
+                client,
                 slot,
                 claimed,
                 delivery,
                 ..
             } = x;
+            context::decide(|decision| {
+                if !client.is_unspecified() {
+                    decision.client = Some(client);
+                }
+                if let Some(principal) = &principal {
+                    decision.sub = Some(principal.sub.clone());
+                    decision.issuer.clone_from(&principal.issuer);
+                }
+                match &decided {
+                    Ok(()) => decision.rule = allowed_by(route.policy),
+                    Err(Stop::Refused(refusal)) => {
+                        decision.rule = refusal.rule;
+                        decision.reason = Some(refusal.reason);
+                        decision.outcome = Outcome::Refused;
+                    }
+                    Err(Stop::Answered(_)) => {
+                        // A repeated idempotency key, or a webhook delivery
+                        // seen before.
+                        decision.rule = if route.policy.idempotent {
+                            "idempotency"
+                        } else {
+                            "webhook"
+                        };
+                        decision.outcome = Outcome::Replayed;
+                    }
+                }
+            });
             let claims = Claims {
                 idempotency: claimed,
                 delivery,
@@ -180,15 +253,7 @@ where
             let stopped = match decided {
                 Ok(()) => None,
                 Err(Stop::Answered(response)) => Some(*response),
-                Err(Stop::Refused(refusal)) => {
-                    audit::refused(
-                        route.policy,
-                        principal.as_ref().map(|p| p.sub.as_str()),
-                        refusal.rule,
-                        refusal.reason,
-                    );
-                    Some(refusal.problem.to_response())
-                }
+                Err(Stop::Refused(refusal)) => Some(refusal.problem.to_response()),
             };
             if let Some(response) = stopped {
                 claims.release(&route).await;

@@ -82,14 +82,15 @@ impl QuotaLimiter {
     }
 
     /// `Err(wait)` when the key has used its quota.
-    fn check(&self, key: &Key) -> Result<(), Duration> {
+    fn check(&self, key: &Key, limiter: &str) -> Result<(), Duration> {
         let decisions = self.decisions.fetch_add(1, Ordering::Relaxed);
         if decisions.is_multiple_of(MEASURE_EVERY) {
             if decisions.is_multiple_of(CLEANUP_EVERY) {
                 self.limiter.retain_recent();
             }
-            self.full
-                .store(self.limiter.len() >= self.max_keys, Ordering::Relaxed);
+            let keys = self.limiter.len();
+            crate::observe::metrics::limiter_keys(limiter, &self.quota, keys);
+            self.full.store(keys >= self.max_keys, Ordering::Relaxed);
         }
         if self.full.load(Ordering::Relaxed) {
             // The table is full of active clients: refusing keeps memory
@@ -198,7 +199,7 @@ impl Limiter {
     /// Whether `key` may make another request; a 429 problem otherwise.
     pub fn check(&self, key: &Key) -> Result<(), Problem> {
         for limiter in &self.quotas {
-            if let Err(wait) = limiter.check(key) {
+            if let Err(wait) = limiter.check(key, &self.name) {
                 return Err(too_many_requests(&self.quotas, limiter.quota, wait));
             }
         }

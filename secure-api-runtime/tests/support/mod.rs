@@ -1,5 +1,8 @@
 //! What the integration tests share: the runtime's log, captured.
 
+// Each test file uses its own subset.
+#![allow(dead_code)]
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +19,29 @@ impl Log {
             .with_ansi(false)
             .finish();
         tracing::subscriber::set_default(subscriber)
+    }
+
+    /// Sends this thread's log here as JSON lines, from `level` up, with an
+    /// event when each span closes (carrying the span's fields), until the
+    /// guard is dropped.
+    pub fn capture_json(&self, level: tracing::Level) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(level)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .json()
+            .flatten_event(true)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// Every JSON line logged so far.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
     }
 
     /// Everything logged so far.

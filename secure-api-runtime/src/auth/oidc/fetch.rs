@@ -101,6 +101,7 @@ async fn refresh(
     let now = Instant::now();
     let next = match outcome {
         Ok((set, max_age)) => {
+            crate::observe::metrics::key_set_fetch(issuer.url.as_str(), "loaded");
             let first = issuer.keys().is_none();
             tracing::info!(
                 target: "secure_api",
@@ -120,6 +121,7 @@ async fn refresh(
             now + wait
         }
         Err(reason) => {
+            crate::observe::metrics::key_set_fetch(issuer.url.as_str(), "failed");
             warn(issuer, &reason, now);
             now + settings.refresh.min(settings.refetch_cooldown)
         }
