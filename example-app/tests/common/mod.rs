@@ -91,21 +91,13 @@ fn start_with(mut command: Command, port: u16) -> Server {
 
 /// One HTTP/1.1 GET; the whole response as text, or "" if none came.
 pub fn get(port: u16, path: &str, token: Option<&str>) -> String {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n");
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    if stream.write_all(request.as_bytes()).is_err() {
-        return String::new();
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|value| ("Authorization", value))
+        .into_iter()
+        .collect();
+    send(port, "GET", path, &headers, None)
 }
 
 /// Like [`start`], with the server's stdout and stderr in `log`.
