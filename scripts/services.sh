@@ -3,12 +3,14 @@
 # missing, and stops it when the sourcing script exits; installs
 # redis-server the same way, which the tests start themselves (one server
 # per test, so a test can stop it), and the OpenID provider of
-# scripts/oidc (npm ci), which the tests start the same way.
+# scripts/oidc (npm ci), which the tests start the same way, and Debian's
+# chromium with the script of scripts/browser (npm ci) that drives it.
 #
 # Exports SECURE_API_TEST_POSTGRES_URL (the admin database; tests create a
 # database each), SECURE_API_TEST_REDIS_SERVER (the redis-server binary)
-# and SECURE_API_TEST_OIDC_PROVIDER (the provider's script). Set them
-# yourself to use your own.
+# SECURE_API_TEST_OIDC_PROVIDER (the provider's script),
+# SECURE_API_TEST_BROWSER (the browser script) and CHROMIUM (the browser).
+# Set them yourself to use your own.
 
 services_dir=$(mktemp -d)
 services_stop() {
@@ -86,4 +88,23 @@ if [ -z "${SECURE_API_TEST_OIDC_PROVIDER:-}" ]; then
     SECURE_API_TEST_OIDC_PROVIDER="$PWD/scripts/oidc/provider.js"
     export SECURE_API_TEST_OIDC_PROVIDER
     echo "OpenID provider for the tests: $SECURE_API_TEST_OIDC_PROVIDER" >&2
+fi
+
+# A real browser for the page tests: Debian's chromium, headless, driven by
+# puppeteer-core (pinned by scripts/browser/package-lock.json).
+if [ -z "${SECURE_API_TEST_BROWSER:-}" ]; then
+    if [ -z "${CHROMIUM:-}" ]; then
+        if ! command -v chromium >/dev/null 2>&1; then
+            apt_install --no-install-recommends chromium
+        fi
+        CHROMIUM=$(command -v chromium)
+        export CHROMIUM
+    fi
+    if [ ! -d scripts/browser/node_modules/puppeteer-core ]; then
+        echo "installing the browser driver for the tests (npm ci in scripts/browser)" >&2
+        (cd scripts/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+    SECURE_API_TEST_BROWSER="$PWD/scripts/browser/explorer.mjs"
+    export SECURE_API_TEST_BROWSER
+    echo "browser for the tests: $CHROMIUM with $SECURE_API_TEST_BROWSER" >&2
 fi

@@ -106,6 +106,11 @@ pub fn mount_routes(app: SecureApp) -> SecureApp {
         .service(routes::orders::validate_order)
         .service(routes::orders::execute_order)
         .service(routes::orders::orders_report);
+    let app = if app.security().serves_docs() {
+        app.service(routes::docs).service(routes::docs_asset)
+    } else {
+        app
+    };
     routes::integrations::mount(routes::admin::mount(routes::auth::mount(app)))
 }
 

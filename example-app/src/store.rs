@@ -70,7 +70,7 @@ pub struct Order {
 }
 
 /// The life of an order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, StateMachine)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, StateMachine, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[transitions(Draft => Validated, Validated => Executed)]
 pub enum OrderState {

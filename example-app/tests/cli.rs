@@ -285,8 +285,11 @@ fn the_routes_command_prints_the_inventory() {
             .contains("webhook(secret = PAYMENT_WEBHOOK_SECRET) 600/minute per address")
     );
     assert!(row("GET", "/api/reports/orders").contains("orders production scopes(reports:read)"));
+    // Dev mode serves the explorer page.
+    assert!(row("GET", "/docs").contains("platform production public"));
+    assert!(row("GET", "/docs/{asset}").contains("platform production public"));
     // One row per route, nothing else.
-    assert_eq!(lines.len(), 2 + 19, "{table}");
+    assert_eq!(lines.len(), 2 + 21, "{table}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

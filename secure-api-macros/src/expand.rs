@@ -117,6 +117,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
         }
     };
     let registration = registration(declared);
+    let doc = route_doc(declared, handler);
     let answer = match &declared.expose {
         None => quote!(#private::Answer::Unspecified),
         Some((_, fields)) => {
@@ -147,6 +148,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
             idempotent: #idempotent,
             registration: #registration,
             answer: #answer,
+            doc: #doc,
         }
     }
 }
@@ -311,6 +313,116 @@ fn capitalized(word: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The trait every argument must implement: `RawArgument` where a signed
+/// webhook body, or one the route caps, may be read raw, else `Argument`.
+fn argument_trait(declared: &Declared) -> TokenStream {
+    let raw = declared.webhook.is_some()
+        || declared
+            .limit
+            .as_ref()
+            .is_some_and(|(_, limit)| limit.body.is_some());
+    if raw {
+        quote!(RawArgument)
+    } else {
+        quote!(Argument)
+    }
+}
+
+/// What the OpenAPI document shows of the handler's signature: what each
+/// argument reads, and the answer's status and schema. The argument bound
+/// is written as the wrapper writes it, at the same span, so a type that
+/// is not an argument is one error, not two.
+fn route_doc(declared: &Declared, handler: &ItemFn) -> TokenStream {
+    let private = quote!(::secure_api_runtime::__private);
+    let check = argument_trait(declared);
+    let arguments = handler.sig.inputs.iter().filter_map(|input| {
+        let FnArg::Typed(typed) = input else {
+            return None;
+        };
+        let ty = &typed.ty;
+        Some(quote_spanned!(ty.span()=> <#ty as #private::#check>::describe))
+    });
+    let (_, value_ty) = answered_type(handler);
+    let outer = value_ty.and_then(outer_type);
+    let outer_name = outer.as_ref().map(|(name, _)| name.as_str());
+    let probes = quote! {
+        #[allow(unused_imports)]
+        use #private::{ViaAny as _, ViaInput as _, ViaUtoipa as _};
+    };
+    let mut item_name = None;
+    let (status, answer) = match (&declared.expose, value_ty) {
+        (Some((_, fields)), Some(value_ty)) => {
+            let direct = outer_name.is_some_and(|name| {
+                ["Vec", "Option", "Page", "Created", "Accepted"].contains(&name)
+            });
+            let item_ty = if direct {
+                quote!(<#value_ty as #private::Exposable>::Item)
+            } else {
+                quote!(#value_ty)
+            };
+            let written = if direct {
+                outer.as_ref().and_then(|(_, inner)| *inner)
+            } else {
+                Some(value_ty)
+            };
+            item_name = written
+                .and_then(outer_type)
+                .map(|(name, _)| name)
+                .map(|name| quote!(::core::option::Option::Some(#name)));
+            let item = Ident::new("__secure_api_item", Span::mixed_site());
+            let schemas = fields.iter().map(|field| {
+                let access = quote_spanned!(field.span()=> &#item.#field);
+                quote! {{
+                    #probes
+                    // The borrows choose the impl (autoref specialization).
+                    #[allow(clippy::needless_borrow)]
+                    let schema = (&&&#private::Probe::of(|#item: &#item_ty| #access)).schema();
+                    schema
+                }}
+            });
+            let status: u16 = match outer_name {
+                Some("Created") => 201,
+                Some("Accepted") => 202,
+                _ => 200,
+            };
+            (
+                quote!(::core::option::Option::Some(#status)),
+                quote!(|| #private::AnswerDoc::Fields(::std::vec![#(#schemas),*])),
+            )
+        }
+        _ => match &outer {
+            Some((name, Some(inner))) if name == "Json" => (
+                quote!(::core::option::Option::Some(200u16)),
+                quote!(|| {
+                    #probes
+                    #[allow(clippy::needless_borrow)]
+                    let schema = (&&&#private::Probe::<#inner>::new()).schema();
+                    #private::AnswerDoc::Whole(::std::boxed::Box::new(schema))
+                }),
+            ),
+            Some((name, None)) if name == "NoContent" => (
+                quote!(::core::option::Option::Some(204u16)),
+                quote!(|| #private::AnswerDoc::Empty),
+            ),
+            _ => (
+                quote!(::core::option::Option::None),
+                quote!(|| #private::AnswerDoc::Unknown),
+            ),
+        },
+    };
+    let option = outer_name == Some("Option");
+    let item = item_name.unwrap_or_else(|| quote!(::core::option::Option::None));
+    quote! {
+        #private::RouteDoc {
+            arguments: &[#(#arguments),*],
+            status: #status,
+            option: #option,
+            item: #item,
+            answer: #answer,
+        }
+    }
+}
+
 /// The handler actix calls: it requires every argument to be an
 /// `Argument` (by type, so no alias hides a body), checks each (validating
 /// bodies), calls the user's handler, and turns its value into the
@@ -319,17 +431,7 @@ fn wrapper(declared: &Declared, handler: &ItemFn) -> TokenStream {
     let private = quote!(::secure_api_runtime::__private);
     let name = &handler.sig.ident;
     let wrapper = format_ident!("__secure_api_{}_handler", name);
-    // A signed webhook body, or one the route caps, may be read raw.
-    let raw = declared.webhook.is_some()
-        || declared
-            .limit
-            .as_ref()
-            .is_some_and(|(_, limit)| limit.body.is_some());
-    let check = if raw {
-        quote!(check_raw_argument)
-    } else {
-        quote!(check_argument)
-    };
+    let check = argument_trait(declared);
     let mut params = Vec::new();
     let mut args = Vec::new();
     let mut checks = Vec::new();
@@ -341,7 +443,8 @@ fn wrapper(declared: &Declared, handler: &ItemFn) -> TokenStream {
         // argument" and "not a declared request body" point at it.
         let span = ty.span();
         checks.push(quote_spanned! {span=>
-            if let ::core::result::Result::Err(problem) = #private::#check::<#ty>(&#arg) {
+            if let ::core::result::Result::Err(problem) = <#ty as #private::#check>::check(&#arg) {
+                #private::refused_input();
                 return ::core::result::Result::Err(problem);
             }
         });

@@ -1,9 +1,12 @@
 //! `#[derive(Input)]`: marks a request body type after checking that it
-//! refuses unknown fields.
+//! refuses unknown fields, and describes it as a JSON Schema: its fields as
+//! serde reads them, with the garde rules that have a schema form.
 
 use proc_macro2::TokenStream;
-use quote::quote;
-use syn::{Data, DeriveInput, Meta};
+use quote::{quote, quote_spanned};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned as _;
+use syn::{Data, DeriveInput, Expr, ExprLit, Lit, Meta, Token};
 
 use crate::errors::Errors;
 
@@ -20,13 +23,262 @@ pub(crate) fn derive(item: TokenStream) -> TokenStream {
     }
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let fields = schema_fields(&input);
     quote! {
         impl #impl_generics ::secure_api_runtime::__private::Input for #ident #ty_generics #where_clause {
             fn validate_input(&self) -> ::core::result::Result<(), ::secure_api_runtime::__private::Problem> {
                 ::secure_api_runtime::__private::validate_with_garde(self)
             }
+
+            fn input_schema() -> ::secure_api_runtime::__private::Schema {
+                ::secure_api_runtime::__private::input_object(&[#(#fields),*])
+            }
         }
     }
+}
+
+/// The `Field` of each field serde reads, named as serde names it.
+fn schema_fields(input: &DeriveInput) -> Vec<TokenStream> {
+    let private = quote!(::secure_api_runtime::__private);
+    let Data::Struct(data) = &input.data else {
+        return Vec::new();
+    };
+    let container = serde_options(&input.attrs);
+    let mut out = Vec::new();
+    for field in &data.fields {
+        let Some(ident) = &field.ident else { continue };
+        let options = serde_options(&field.attrs);
+        if options.skip {
+            continue;
+        }
+        let name = options.rename.clone().unwrap_or_else(|| {
+            let name = ident.to_string();
+            let name = name.trim_start_matches("r#");
+            container
+                .rename_all
+                .as_deref()
+                .map_or_else(|| name.to_owned(), |rule| rename(name, rule))
+        });
+        let (optional, ty) = match option_inner(&field.ty) {
+            Some(inner) => (true, inner),
+            None => (false, &field.ty),
+        };
+        let required = !(optional || options.default || container.default);
+        let rules = garde_rules(&field.attrs);
+        let span = field.ty.span();
+        out.push(quote_spanned! {span=>
+            #private::Field {
+                name: #name,
+                required: #required,
+                schema: || {
+                    #[allow(unused_imports)]
+                    use #private::{ViaAny as _, ViaInput as _, ViaUtoipa as _};
+                    // The borrows choose the impl (autoref specialization).
+                    #[allow(clippy::needless_borrow)]
+                    let schema = (&&&#private::Probe::<#ty>::new()).schema();
+                    schema
+                },
+                rules: &[#(#rules),*],
+            }
+        });
+    }
+    out
+}
+
+/// The serde options that change which names are read.
+#[derive(Default)]
+struct SerdeOptions {
+    rename: Option<String>,
+    rename_all: Option<String>,
+    skip: bool,
+    default: bool,
+}
+
+fn serde_options(attrs: &[syn::Attribute]) -> SerdeOptions {
+    let mut options = SerdeOptions::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let Ok(metas) = attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+        else {
+            continue;
+        };
+        for meta in metas {
+            let path = meta.path();
+            let value = match &meta {
+                Meta::NameValue(nv) => string(&nv.value),
+                Meta::List(list) => list
+                    .parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+                    .ok()
+                    .and_then(|inner| {
+                        inner.into_iter().find_map(|m| match m {
+                            Meta::NameValue(nv) if nv.path.is_ident("deserialize") => {
+                                string(&nv.value)
+                            }
+                            _ => None,
+                        })
+                    }),
+                Meta::Path(_) => None,
+            };
+            if path.is_ident("rename") {
+                options.rename = value;
+            } else if path.is_ident("rename_all") {
+                options.rename_all = value;
+            } else if path.is_ident("skip") || path.is_ident("skip_deserializing") {
+                options.skip = true;
+            } else if path.is_ident("default") {
+                options.default = true;
+            }
+        }
+    }
+    options
+}
+
+fn string(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Some(s.value()),
+        _ => None,
+    }
+}
+
+/// serde's `rename_all` rules, for a field written in snake case.
+fn rename(name: &str, rule: &str) -> String {
+    let words = || name.split('_').filter(|w| !w.is_empty());
+    let capitalized = |w: &str| {
+        let mut chars = w.chars();
+        chars.next().map_or_else(String::new, |c| {
+            c.to_uppercase().collect::<String>() + chars.as_str()
+        })
+    };
+    match rule {
+        "lowercase" => name.to_lowercase(),
+        "UPPERCASE" => name.to_uppercase(),
+        "PascalCase" => words().map(capitalized).collect(),
+        "camelCase" => {
+            let pascal: String = words().map(capitalized).collect();
+            let mut chars = pascal.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_lowercase().collect::<String>() + chars.as_str()
+            })
+        }
+        "SCREAMING_SNAKE_CASE" => name.to_uppercase(),
+        "kebab-case" => name.replace('_', "-"),
+        "SCREAMING-KEBAB-CASE" => name.replace('_', "-").to_uppercase(),
+        _ => name.to_owned(),
+    }
+}
+
+/// `T` of a field typed `Option<T>`: serde reads a missing one as `None`
+/// (serde decides this by the same name).
+fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// The garde rules of a field that have a JSON Schema form, with literal
+/// bounds. A rule with computed bounds is left out: the schema is then
+/// looser than the check, never stricter.
+fn garde_rules(attrs: &[syn::Attribute]) -> Vec<TokenStream> {
+    let rule = quote!(::secure_api_runtime::__private::Rule);
+    let mut out = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("garde")) {
+        let Ok(metas) = attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+        else {
+            continue;
+        };
+        for meta in metas {
+            let path = meta.path();
+            if path.is_ident("email") {
+                out.push(quote!(#rule::Email));
+            } else if path.is_ident("url") {
+                out.push(quote!(#rule::Url));
+            } else if let (true, Meta::List(list)) = (path.is_ident("pattern"), &meta) {
+                if let Ok(Lit::Str(pattern)) = list.parse_args::<Lit>() {
+                    out.push(quote!(#rule::Pattern(#pattern)));
+                }
+            } else if let (true, Meta::List(list)) = (path.is_ident("length"), &meta) {
+                let bounds = bounds(list, |lit, negated| match lit {
+                    Lit::Int(i) if !negated => i.base10_parse::<usize>().ok().map(|n| quote!(#n)),
+                    _ => None,
+                });
+                if let Some((min, max)) = bounds {
+                    out.push(quote!(#rule::Length { min: #min, max: #max }));
+                }
+            } else if let (true, Meta::List(list)) = (path.is_ident("range"), &meta) {
+                let bounds = bounds(list, |lit, negated| {
+                    let n = match lit {
+                        Lit::Int(i) => i.base10_parse::<f64>().ok(),
+                        Lit::Float(f) => f.base10_parse::<f64>().ok(),
+                        _ => None,
+                    }?;
+                    let n = if negated { -n } else { n };
+                    Some(quote!(#n))
+                });
+                if let Some((min, max)) = bounds {
+                    out.push(quote!(#rule::Range { min: #min, max: #max }));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `min`, `max` (or `equal`) of a `length(..)` or `range(..)`, as
+/// `Option`s; `None` when a bound is not a literal.
+fn bounds(
+    list: &syn::MetaList,
+    literal: impl Fn(&Lit, bool) -> Option<TokenStream>,
+) -> Option<(TokenStream, TokenStream)> {
+    let metas = list
+        .parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+        .ok()?;
+    let none = quote!(::core::option::Option::None);
+    let (mut min, mut max) = (none.clone(), none);
+    for meta in metas {
+        let Meta::NameValue(nv) = &meta else { continue };
+        let negated;
+        let lit = match &nv.value {
+            Expr::Lit(ExprLit { lit, .. }) => {
+                negated = false;
+                lit
+            }
+            Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Neg(_),
+                expr,
+                ..
+            }) => match expr.as_ref() {
+                Expr::Lit(ExprLit { lit, .. }) => {
+                    negated = true;
+                    lit
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let value = literal(lit, negated)?;
+        let some = quote!(::core::option::Option::Some(#value));
+        if nv.path.is_ident("min") {
+            min = some;
+        } else if nv.path.is_ident("max") {
+            max = some;
+        } else if nv.path.is_ident("equal") {
+            min = some.clone();
+            max = some;
+        }
+    }
+    Some((min, max))
 }
 
 /// A request body is a struct with named fields.

@@ -85,6 +85,20 @@ fn respond(status: StatusCode, written: Result<Vec<u8>, serde_json::Error>) -> H
     }
 }
 
+/// An answer without a body: 204. A handler that returns it is described
+/// as answering 204 in the OpenAPI document, which an `HttpResponse` built
+/// by hand cannot be.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoContent;
+
+impl actix_web::Responder for NoContent {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &actix_web::HttpRequest) -> HttpResponse {
+        HttpResponse::NoContent().finish()
+    }
+}
+
 /// A created object: answered 201 with its projection.
 #[derive(Debug)]
 pub struct Created<T>(pub T);
@@ -239,6 +253,7 @@ impl SafeResponse for () {}
 impl SafeResponse for Problem {}
 impl SafeResponse for StatusCode {}
 impl SafeResponse for HttpResponse<BoxBody> {}
+impl SafeResponse for NoContent {}
 impl<T: SerializeWhole> SafeResponse for web::Json<T> {}
 impl<T: SafeResponse, E> SafeResponse for Result<T, E> {}
 impl<T: SafeResponse> SafeResponse for Option<T> {}

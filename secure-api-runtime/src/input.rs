@@ -6,6 +6,10 @@
 use actix_web::http::StatusCode;
 use serde::de::DeserializeOwned;
 
+use utoipa::PartialSchema as _;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+
+use crate::openapi::schema::{self, ArgumentDoc};
 use crate::problem::Problem;
 
 /// A declared request body. Derive it with `#[derive(Input)]`.
@@ -17,6 +21,16 @@ use crate::problem::Problem;
 pub trait Input: DeserializeOwned + 'static {
     /// Checks every field's rule; the problem names the failing fields.
     fn validate_input(&self) -> Result<(), Problem>;
+
+    /// The body's JSON Schema, for the OpenAPI document. `#[derive(Input)]`
+    /// writes it from the fields (see [`openapi::schema`](crate::openapi::schema));
+    /// by default, any object.
+    fn input_schema() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .build()
+            .into()
+    }
 }
 
 /// Runs `garde` validation and turns its report into a 422. Used by the
@@ -94,6 +108,12 @@ pub trait Argument: actix_web::FromRequest {
     fn check(&self) -> Result<(), Problem> {
         Ok(())
     }
+
+    /// What the argument reads from the request, for the OpenAPI
+    /// document; nothing by default.
+    fn describe() -> ArgumentDoc {
+        ArgumentDoc::Nothing
+    }
 }
 
 /// An argument of a route that reads its body raw (a `#[webhook]`, or a
@@ -110,11 +130,29 @@ pub trait RawArgument: actix_web::FromRequest {
     fn check(&self) -> Result<(), Problem> {
         Ok(())
     }
+
+    /// As [`Argument::describe`]; a raw body is any bytes.
+    fn describe() -> ArgumentDoc {
+        ArgumentDoc::Body {
+            media_type: "application/octet-stream",
+            schema: ObjectBuilder::new()
+                .schema_type(Type::String)
+                .content_media_type("application/octet-stream")
+                .build()
+                .into(),
+            required: true,
+            fields: None,
+        }
+    }
 }
 
 impl<T: Argument> RawArgument for T {
     fn check(&self) -> Result<(), Problem> {
         Argument::check(self)
+    }
+
+    fn describe() -> ArgumentDoc {
+        <T as Argument>::describe()
     }
 }
 
@@ -126,11 +164,19 @@ impl<T: Input> Argument for actix_web::web::Json<T> {
     fn check(&self) -> Result<(), Problem> {
         self.validate_input()
     }
+
+    fn describe() -> ArgumentDoc {
+        ArgumentDoc::of_input::<T>(Some("application/json"))
+    }
 }
 
 impl<T: Input> Argument for actix_web::web::Form<T> {
     fn check(&self) -> Result<(), Problem> {
         self.validate_input()
+    }
+
+    fn describe() -> ArgumentDoc {
+        ArgumentDoc::of_input::<T>(Some("application/x-www-form-urlencoded"))
     }
 }
 
@@ -138,11 +184,32 @@ impl<T: Input> Argument for actix_web::web::Query<T> {
     fn check(&self) -> Result<(), Problem> {
         self.validate_input()
     }
+
+    fn describe() -> ArgumentDoc {
+        ArgumentDoc::of_input::<T>(None)
+    }
 }
 
 impl<T: Argument> Argument for Option<T> {
     fn check(&self) -> Result<(), Problem> {
         self.as_ref().map_or(Ok(()), Argument::check)
+    }
+
+    fn describe() -> ArgumentDoc {
+        match T::describe() {
+            ArgumentDoc::Body {
+                media_type,
+                schema,
+                fields,
+                ..
+            } => ArgumentDoc::Body {
+                media_type,
+                schema,
+                required: false,
+                fields,
+            },
+            other => other,
+        }
     }
 }
 
@@ -153,20 +220,22 @@ impl Argument for actix_web::HttpRequest {}
 impl Argument for crate::Principal {}
 impl<T: 'static> Argument for crate::Checked<T> {}
 impl<S: crate::state::StateMachine> Argument for crate::state::Transition<S> {}
-impl Argument for crate::page::PageRequest {}
-
-/// Checks an argument, requiring `T: Argument` at the type the user wrote.
-/// Used by generated code.
-pub fn check_argument<T: Argument>(value: &T) -> Result<(), Problem> {
-    value.check().inspect_err(|_| refused_input())
+impl Argument for crate::page::PageRequest {
+    fn describe() -> ArgumentDoc {
+        let field = |name, schema| schema::Field {
+            name,
+            required: false,
+            schema,
+            rules: &[],
+        };
+        ArgumentDoc::Query {
+            schema: schema::object(&[field("limit", u32::schema), field("offset", u64::schema)]),
+            fields: schema::serde_fields::<crate::page::RawPage>(),
+        }
+    }
 }
 
-fn refused_input() {
+/// Records that the input was refused. Used by generated code.
+pub fn refused_input() {
     crate::observe::context::refused("input", "the input failed validation");
-}
-
-/// Checks an argument of a route that reads its body raw, requiring
-/// `T: RawArgument`. Used by generated code.
-pub fn check_raw_argument<T: RawArgument>(value: &T) -> Result<(), Problem> {
-    RawArgument::check(value).inspect_err(|_| refused_input())
 }

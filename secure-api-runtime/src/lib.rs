@@ -53,6 +53,7 @@
 pub mod auth;
 pub mod config;
 pub mod cors;
+pub mod docs;
 pub mod expose;
 mod guard;
 pub mod headers;
@@ -85,7 +86,7 @@ pub use app::{
 };
 pub use auth::Principal;
 pub use config::{ConfigError, KeySource, Mode, PlainHttp, SecurityConfig};
-pub use expose::{Accepted, Created, Page, SafeResponse, SerializeWhole};
+pub use expose::{Accepted, Created, NoContent, Page, SafeResponse, SerializeWhole};
 pub use input::{Argument, Input, RawArgument};
 pub use owned::{Checked, Owned};
 pub use problem::{Problem, Refusal};
@@ -102,7 +103,7 @@ pub use actix_web;
 pub mod prelude {
     pub use crate::auth::{Principal, TokenPair};
     pub use crate::config::{Mode, SecurityConfig};
-    pub use crate::expose::{Accepted, Created, Page, SerializeWhole};
+    pub use crate::expose::{Accepted, Created, NoContent, Page, SerializeWhole};
     pub use crate::input::Input;
     pub use crate::owned::{Checked, Owned};
     pub use crate::page::{PageConfig, PageRequest};
@@ -151,8 +152,10 @@ pub mod __fuzzing {
 pub mod __private {
     pub use crate::app::{Mount, SecureRoute};
     pub use crate::expose::{Exposable, FieldWriter, One, safe_response};
-    pub use crate::input::{
-        Argument, Input, RawArgument, check_argument, check_raw_argument, validate_with_garde,
+    pub use crate::input::{Argument, Input, RawArgument, refused_input, validate_with_garde};
+    pub use crate::openapi::schema::{
+        AnswerDoc, ArgumentDoc, Field, Probe, RouteDoc, Rule, ViaAny, ViaInput, ViaUtoipa,
+        object as input_object,
     };
     pub use crate::owned::check_owned;
     pub use crate::policy::{
@@ -164,6 +167,7 @@ pub mod __private {
         StateMachine, StateRule, Stateful, check_state, state_index, transition_declared,
     };
     pub use actix_web::{HttpResponse, Responder};
+    pub use utoipa::openapi::schema::Schema;
 
     /// Implemented only by the route macros, which seals [`SecureRoute`].
     pub trait Sealed {}

@@ -51,7 +51,7 @@ pub struct PageRequest {
 }
 
 #[derive(Deserialize)]
-struct RawPage {
+pub(crate) struct RawPage {
     limit: Option<u32>,
     offset: Option<u64>,
 }

@@ -385,6 +385,8 @@ pub struct RoutePolicy {
     pub registration: Registration,
     /// What the success answer holds (`#[expose]`).
     pub answer: Answer,
+    /// What the handler's signature says for the OpenAPI document.
+    pub doc: crate::openapi::schema::RouteDoc,
 }
 
 impl RoutePolicy {
@@ -427,6 +429,7 @@ impl RoutePolicy {
                 lifecycle: Lifecycle::Production,
             },
             answer: Answer::Unspecified,
+            doc: crate::openapi::schema::RouteDoc::NONE,
         }
     }
 

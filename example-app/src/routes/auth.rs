@@ -220,13 +220,13 @@ pub async fn logout(
     me: Principal,
     body: web::Json<RefreshBody>,
     auth: web::Data<Auth>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<NoContent, Problem> {
     auth.sessions.end(&me, &body.refresh_token).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }
 
 /// The secret to load into an authenticator app, shown once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TotpEnrolment {
     /// Base32 secret.
     pub secret: String,
@@ -285,7 +285,7 @@ pub async fn confirm_totp(
     me: Principal,
     body: web::Json<TotpCode>,
     store: web::Data<Store>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<NoContent, Problem> {
     let id: i64 = me.sub_as()?;
     let pending = store.totp_pending(id).await.map_err(|e| internal(&e))?;
     let not_confirmed =
@@ -304,7 +304,7 @@ pub async fn confirm_totp(
         .await
         .map_err(|e| internal(&e))?
     {
-        Ok(HttpResponse::NoContent().finish())
+        Ok(NoContent)
     } else {
         Err(not_confirmed())
     }

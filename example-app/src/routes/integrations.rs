@@ -35,7 +35,7 @@ pub struct Metadata {
 }
 
 /// The fetched metadata, as answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FetchedMetadata {
     /// The URL that was fetched.
     pub url: String,
@@ -68,7 +68,7 @@ pub async fn fetch_metadata(
 }
 
 /// What a payment delivery reports.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub enum PaymentEventType {
     /// The payment went through.
     #[serde(rename = "payment.succeeded")]

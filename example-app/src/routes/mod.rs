@@ -34,6 +34,24 @@ pub async fn openapi(spec: web::Data<OpenApiJson>) -> HttpResponse {
         .body(spec.0.clone())
 }
 
+/// The API explorer page for `/openapi.json` (Swagger UI, served by the
+/// app itself). Mounted in dev mode, and in production with
+/// `SECURE_API_DOCS=on`.
+#[get("/docs")]
+#[registered(owner = "platform", lifecycle = production)]
+#[public]
+pub async fn docs() -> HttpResponse {
+    secure_api_runtime::docs::page("/docs", "/openapi.json")
+}
+
+/// The explorer page's scripts and styles; any other name is 404.
+#[get("/docs/{asset}")]
+#[registered(owner = "platform", lifecycle = production)]
+#[public]
+pub async fn docs_asset(asset: web::Path<String>) -> Result<HttpResponse, Problem> {
+    secure_api_runtime::docs::asset(&asset).ok_or_else(Problem::not_found)
+}
+
 /// A user's own profile: only the public fields, never the password hash,
 /// roles, salary or internal note.
 #[get("/api/users/{user_id}")]

@@ -145,7 +145,7 @@ pub trait TokenStore: Send + Sync + 'static {
 }
 
 /// A token pair, as the login and refresh routes answer it.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     /// The access token (a JWT).
     pub access_token: String,

@@ -33,6 +33,7 @@ pub struct SecurityConfigBuilder {
     proxy_header: ProxyHeader,
     fresh_login: Duration,
     plain_http: PlainHttp,
+    docs: Option<bool>,
     shared: Option<Shared>,
     pub(super) oidc_issuers: Vec<String>,
     oidc_audience: Option<String>,
@@ -59,6 +60,7 @@ impl SecurityConfigBuilder {
             proxy_header: ProxyHeader::default(),
             fresh_login: DEFAULT_FRESH_LOGIN,
             plain_http: PlainHttp::Refuse,
+            docs: None,
             shared: None,
             oidc_issuers: Vec::new(),
             oidc_audience: None,
@@ -145,6 +147,14 @@ impl SecurityConfigBuilder {
     #[must_use]
     pub fn plain_http(mut self, choice: PlainHttp) -> Self {
         self.plain_http = choice;
+        self
+    }
+
+    /// Whether a production application serves its API explorer page
+    /// ([`docs`](crate::docs)); dev mode always serves it.
+    #[must_use]
+    pub fn docs(mut self, serve: bool) -> Self {
+        self.docs = Some(serve);
         self
     }
 
@@ -299,6 +309,7 @@ impl SecurityConfigBuilder {
                     proxy_header: self.proxy_header,
                     fresh_login: self.fresh_login,
                     plain_http: self.plain_http,
+                    docs: self.mode == Mode::Dev || self.docs.unwrap_or(false),
                     providers: oidc.map(Providers::start),
                 }),
                 stores: Arc::new(Stores::new(self.shared)),

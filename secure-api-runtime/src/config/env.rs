@@ -36,6 +36,7 @@ impl SecurityConfig {
     /// | `SECURE_API_OIDC_REFETCH_COOLDOWN_SECS` | least time between two fetches caused by an unknown `kid` (default 30) |
     /// | `SECURE_API_OIDC_ROLES_CLAIM` | the claim holding roles, or a dotted path (default `roles`; Keycloak: `realm_access.roles`) |
     /// | `SECURE_API_OIDC_REQUIRE_AT_JWT` | `true`: provider tokens must carry `typ: at+jwt` (RFC 9068) |
+    /// | `SECURE_API_DOCS` | `on`: serve the API explorer page ([`docs`](crate::docs)) in production too; `off` (default): not in production (dev mode always serves it) |
     /// | `SECURE_API_REDIS_UNAVAILABLE` | when Redis cannot be reached: `fail_closed` (503, default) or `fail_open` (this instance's own state) |
     ///
     /// `SECURE_API_CONFIG` may name a TOML file holding the same settings,
@@ -184,6 +185,14 @@ impl SecurityConfig {
             Some(other) => problems.push(format!(
                 "SECURE_API_PLAIN_HTTP is `{other}`: use `refuse` or `redirect`"
             )),
+        }
+        match lookup("SECURE_API_DOCS").as_deref() {
+            None => {}
+            Some("on") => builder = builder.docs(true),
+            Some("off") => builder = builder.docs(false),
+            Some(other) => {
+                problems.push(format!("SECURE_API_DOCS is `{other}`: use `on` or `off`"))
+            }
         }
         let on_unavailable = match lookup("SECURE_API_REDIS_UNAVAILABLE").as_deref() {
             None | Some("fail_closed") => Unavailable::FailClosed,

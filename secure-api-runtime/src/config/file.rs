@@ -4,7 +4,7 @@
 use super::ConfigError;
 
 /// The settings a file may hold: the variables' names without the prefix.
-const FILE_SETTINGS: [&str; 19] = [
+const FILE_SETTINGS: [&str; 20] = [
     "mode",
     "jwt_secret",
     "jwt_kid",
@@ -17,6 +17,7 @@ const FILE_SETTINGS: [&str; 19] = [
     "trusted_proxy_header",
     "fresh_login_secs",
     "plain_http",
+    "docs",
     "redis_unavailable",
     "oidc_issuers",
     "oidc_audience",

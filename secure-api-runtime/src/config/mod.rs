@@ -164,6 +164,8 @@ struct Settings {
     proxy_header: ProxyHeader,
     fresh_login: Duration,
     plain_http: PlainHttp,
+    /// Whether the API explorer page is served.
+    docs: bool,
     /// The OpenID providers whose tokens are accepted, when configured.
     providers: Option<Providers>,
 }
@@ -189,6 +191,7 @@ impl fmt::Debug for SecurityConfig {
             .field("proxy_header", &self.settings.proxy_header)
             .field("fresh_login", &self.settings.fresh_login)
             .field("plain_http", &self.settings.plain_http)
+            .field("docs", &self.settings.docs)
             .field("providers", &self.settings.providers)
             .field("stores", &self.stores)
             .finish()
@@ -307,6 +310,12 @@ impl SecurityConfig {
     /// What production mode does with plain HTTP.
     pub fn plain_http(&self) -> PlainHttp {
         self.settings.plain_http
+    }
+
+    /// Whether the application serves its API explorer page: always in dev
+    /// mode, in production only when enabled (`SECURE_API_DOCS=on`).
+    pub fn serves_docs(&self) -> bool {
+        self.settings.docs
     }
 
     /// The Redis shared by every instance, when configured.
