@@ -313,6 +313,10 @@ fn capitalized(word: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The answer types that are `Exposable` themselves; any other type is
+/// projected as one object.
+const SHAPES: [&str; 5] = ["Vec", "Option", "Page", "Created", "Accepted"];
+
 /// The trait every argument must implement: `RawArgument` where a signed
 /// webhook body, or one the route caps, may be read raw, else `Argument`.
 fn argument_trait(declared: &Declared) -> TokenStream {
@@ -352,9 +356,7 @@ fn route_doc(declared: &Declared, handler: &ItemFn) -> TokenStream {
     let mut item_name = None;
     let (status, answer) = match (&declared.expose, value_ty) {
         (Some((_, fields)), Some(value_ty)) => {
-            let direct = outer_name.is_some_and(|name| {
-                ["Vec", "Option", "Page", "Created", "Accepted"].contains(&name)
-            });
+            let direct = outer_name.is_some_and(|name| SHAPES.contains(&name));
             let item_ty = if direct {
                 quote!(<#value_ty as #private::Exposable>::Item)
             } else {
@@ -492,9 +494,9 @@ fn expose(handler: &ItemFn, fields: &[Ident], out: &Ident) -> TokenStream {
     };
     let (is_result, value_ty) = answered_type(handler);
     let shaped = |value: TokenStream| {
-        let direct = value_ty.and_then(outer_type).is_some_and(|(name, _)| {
-            ["Vec", "Option", "Page", "Created", "Accepted"].contains(&name.as_str())
-        });
+        let direct = value_ty
+            .and_then(outer_type)
+            .is_some_and(|(name, _)| SHAPES.contains(&name.as_str()));
         if direct {
             quote!(#private::Exposable::respond(#value, #project))
         } else {
