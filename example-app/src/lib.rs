@@ -92,10 +92,15 @@ pub fn openapi_json(security: SecurityConfig) -> String {
     openapi::to_json(&openapi_document(&mount_routes(SecureApp::new(security))))
 }
 
+/// The roles the example's routes may ask for: a route asking for another
+/// stops the app from being built.
+pub const ROLES: &[&str] = &["admin", "user"];
+
 /// Mounts every route of the example on `app`: what `example-app routes`
 /// lists and what the server serves.
 pub fn mount_routes(app: SecureApp) -> SecureApp {
     let app = app
+        .roles(ROLES)
         .service(routes::health)
         .service(routes::openapi)
         .service(routes::get_user)

@@ -216,6 +216,13 @@ async fn each_rule_that_refuses_is_named_and_a_request_no_route_matches_has_its_
             (Some(rule), Some("refused"), Some(u64::from(status))),
             "{event}"
         );
+        // A missing role is named; no other refusal has `needs`.
+        let needs = if rule == "roles" {
+            Some("editor")
+        } else {
+            None
+        };
+        assert_eq!(event["needs"].as_str(), needs, "{event}");
     }
     let events = audit_events(&log);
     assert_eq!(events.len(), 6, "{events:#?}");

@@ -184,6 +184,8 @@ pub struct SecureApp {
     routes: Vec<Mounted>,
     configure: Vec<Configure>,
     webhooks: HashMap<String, WebhookKeys>,
+    /// The roles the application declares, when it does ([`SecureApp::roles`]).
+    declared_roles: Option<Vec<String>>,
 }
 
 impl fmt::Debug for SecureApp {
@@ -195,6 +197,33 @@ impl fmt::Debug for SecureApp {
                 &self.routes.iter().map(|r| r.policy).collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
+    }
+}
+
+/// Panics when `policy` asks for a role that is not `declared`.
+fn check_declared(policy: &RoutePolicy, declared: &[String]) {
+    let or_roles = match policy.owner {
+        crate::policy::OwnerRule::Subject { or_roles, .. }
+        | crate::policy::OwnerRule::Resource { or_roles, .. } => or_roles,
+        _ => &[],
+    };
+    for role in policy.roles.names().iter().chain(or_roles) {
+        if declared.iter().any(|d| d == role) {
+            continue;
+        }
+        let nearest = declared
+            .iter()
+            .min_by_key(|d| crate::util::edit_distance(d, role))
+            .filter(|d| crate::util::edit_distance(d, role) <= 2)
+            .map(|d| format!("; did you mean `{d}`?"))
+            .unwrap_or_default();
+        panic!(
+            "the route {} {} ({}) asks for the role `{role}`, which the application does not declare (declared: {}){nearest}",
+            policy.method,
+            policy.path,
+            policy.handler,
+            declared.join(", ")
+        );
     }
 }
 
@@ -210,6 +239,7 @@ impl SecureApp {
             routes: Vec::new(),
             configure: Vec::new(),
             webhooks: HashMap::new(),
+            declared_roles: None,
         }
     }
 
@@ -262,11 +292,58 @@ impl SecureApp {
                 "a route with this method and path is already mounted; the first one answers"
             );
         }
+        if let Some(declared) = &self.declared_roles {
+            check_declared(policy, declared);
+        }
         self.routes.push(Mounted {
             policy,
             register: Box::new(move |mount| route.register(mount)),
         });
         self
+    }
+
+    /// Declares every role the application's routes may ask for, so that a
+    /// misspelt role (`#[roles(amdin)]`, `or_roles(amdin)`) stops the
+    /// application from being built instead of refusing everyone at run
+    /// time. Optional: an application that declares nothing is not
+    /// checked. Routes mounted before and after are checked alike.
+    ///
+    /// # Panics
+    ///
+    /// When a mounted route asks for a role not in `roles`, naming the
+    /// route, the role and the nearest declared one: a mistake in the code,
+    /// found when the application is built, as actix-web does for a route
+    /// pattern it cannot parse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use secure_api_runtime::prelude::*;
+    ///
+    /// #[post("/api/admin/users")]
+    /// #[registered(owner = "accounts", lifecycle = production)]
+    /// #[roles(admin)]
+    /// async fn create_user() -> &'static str {
+    ///     "created"
+    /// }
+    ///
+    /// let security = SecurityConfig::builder(Mode::Dev).generated_key().build().expect("config");
+    /// let app = SecureApp::new(security).roles(&["admin", "user"]).service(create_user);
+    /// assert_eq!(app.declared_roles(), Some(&["admin".to_owned(), "user".to_owned()][..]));
+    /// ```
+    #[must_use]
+    pub fn roles(mut self, roles: &[&str]) -> Self {
+        let declared: Vec<String> = roles.iter().map(|role| (*role).to_owned()).collect();
+        for mounted in &self.routes {
+            check_declared(mounted.policy, &declared);
+        }
+        self.declared_roles = Some(declared);
+        self
+    }
+
+    /// The roles declared with [`SecureApp::roles`], if any.
+    pub fn declared_roles(&self) -> Option<&[String]> {
+        self.declared_roles.as_deref()
     }
 
     /// Sets which roles include which (e.g. `admin` includes `user`) for

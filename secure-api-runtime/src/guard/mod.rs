@@ -232,6 +232,11 @@ where
                     Err(Stop::Refused(refusal)) => {
                         decision.rule = refusal.rule;
                         decision.reason = Some(refusal.reason);
+                        decision.needs = match refusal.rule {
+                            "roles" => Some(route.policy.roles.names()),
+                            "scopes" => Some(route.policy.scopes.names()),
+                            _ => None,
+                        };
                         decision.outcome = Outcome::Refused;
                     }
                     Err(Stop::Answered(_)) => {

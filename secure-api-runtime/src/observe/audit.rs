@@ -4,7 +4,8 @@
 //! An event names the request id, method, route pattern (never the raw
 //! path), principal (`sub`, and `issuer` for a provider's token), client
 //! address, the rule that decided, the outcome, the status and the
-//! duration. No token, secret or body is ever one of its fields.
+//! duration; a `roles` or `scopes` refusal also names what the route asks
+//! for (`needs`, comma separated). No token, secret or body is ever one of its fields.
 //!
 //! A handler that decides by a rule of its own (a login checking a
 //! password) says so with [`allowed`] or [`refused`], and names the account
@@ -82,6 +83,8 @@ pub(crate) fn emit(context: &Context, method: &Method, status: StatusCode, secon
     let client = decision.client.map(tracing::field::display);
     let duration_ms = (seconds * 1_000_000.0).round() / 1000.0;
     let request_id = context.id.as_str();
+    let needs = decision.needs.map(|names| names.join(","));
+    let needs = needs.as_deref();
     macro_rules! event {
         ($level:expr, $message:literal) => {
             tracing::event!(
@@ -96,6 +99,7 @@ pub(crate) fn emit(context: &Context, method: &Method, status: StatusCode, secon
                 client,
                 rule = decision.rule,
                 reason = decision.reason,
+                needs,
                 outcome = decision.outcome.as_str(),
                 status = status.as_u16(),
                 duration_ms,

@@ -144,6 +144,9 @@ pub(crate) struct Decision {
     /// The rule that decided (`authentication`, `roles`, `limit`, ...).
     pub(crate) rule: &'static str,
     pub(crate) reason: Option<&'static str>,
+    /// What the refusing rule asked for and the caller lacked (the roles
+    /// or scopes of a `roles` or `scopes` refusal).
+    pub(crate) needs: Option<&'static [&'static str]>,
     pub(crate) outcome: Outcome,
 }
 
@@ -172,6 +175,7 @@ impl Context {
                 client: None,
                 rule: "routing",
                 reason: None,
+                needs: None,
                 outcome: Outcome::Allowed,
             }),
         })
