@@ -444,6 +444,23 @@ fn wrapper(declared: &Declared, handler: &ItemFn) -> TokenStream {
         // The bound is on the type as the user wrote it, so "not an
         // argument" and "not a declared request body" point at it.
         let span = ty.span();
+        let written = quote!(#ty).to_string().replace(' ', "");
+        if declared.public.is_some() {
+            let message = format!(
+                "`{written}` is the caller's identity, and a `#[public]` route has no caller to identify\n\nhelp: declare `#[authenticated]` instead of `#[public]`, or remove the argument"
+            );
+            checks.push(quote_spanned! {span=>
+                const _: () = ::core::assert!(!<#ty as #private::#check>::NEEDS_TOKEN, #message);
+            });
+        }
+        if declared.state.is_none() {
+            let message = format!(
+                "`{written}` is the transition `#[state_requires]` checks, and this route declares none\n\nhelp: declare `#[state_requires(order_id, Order: Draft => Validated)]` beside `#[owner(order_id, resource = Order)]`, or remove the argument"
+            );
+            checks.push(quote_spanned! {span=>
+                const _: () = ::core::assert!(!<#ty as #private::#check>::NEEDS_STATE, #message);
+            });
+        }
         checks.push(quote_spanned! {span=>
             if let ::core::result::Result::Err(problem) = <#ty as #private::#check>::check(&#arg) {
                 #private::refused_input();

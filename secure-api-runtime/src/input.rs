@@ -114,6 +114,16 @@ pub trait Argument: actix_web::FromRequest {
     fn describe() -> ArgumentDoc {
         ArgumentDoc::Nothing
     }
+
+    /// Whether the argument exists only on a route that authenticates its
+    /// caller ([`Principal`](crate::Principal)): on a `#[public]` route it
+    /// does not compile.
+    const NEEDS_TOKEN: bool = false;
+
+    /// Whether the argument exists only on a route with
+    /// `#[state_requires]` ([`Transition`](crate::state::Transition)):
+    /// elsewhere it does not compile.
+    const NEEDS_STATE: bool = false;
 }
 
 /// An argument of a route that reads its body raw (a `#[webhook]`, or a
@@ -130,6 +140,12 @@ pub trait RawArgument: actix_web::FromRequest {
     fn check(&self) -> Result<(), Problem> {
         Ok(())
     }
+
+    /// As [`Argument::NEEDS_TOKEN`].
+    const NEEDS_TOKEN: bool = false;
+
+    /// As [`Argument::NEEDS_STATE`].
+    const NEEDS_STATE: bool = false;
 
     /// As [`Argument::describe`]; a raw body is any bytes.
     fn describe() -> ArgumentDoc {
@@ -154,6 +170,9 @@ impl<T: Argument> RawArgument for T {
     fn describe() -> ArgumentDoc {
         <T as Argument>::describe()
     }
+
+    const NEEDS_TOKEN: bool = <T as Argument>::NEEDS_TOKEN;
+    const NEEDS_STATE: bool = <T as Argument>::NEEDS_STATE;
 }
 
 impl RawArgument for String {}
@@ -191,6 +210,8 @@ impl<T: Input> Argument for actix_web::web::Query<T> {
 }
 
 impl<T: Argument> Argument for Option<T> {
+    const NEEDS_STATE: bool = T::NEEDS_STATE;
+
     fn check(&self) -> Result<(), Problem> {
         self.as_ref().map_or(Ok(()), Argument::check)
     }
@@ -217,9 +238,13 @@ impl<T: serde::de::DeserializeOwned + 'static> Argument for actix_web::web::Path
 impl<T: ?Sized + 'static> Argument for actix_web::web::Data<T> {}
 impl<T: Clone + 'static> Argument for actix_web::web::ReqData<T> {}
 impl Argument for actix_web::HttpRequest {}
-impl Argument for crate::Principal {}
+impl Argument for crate::Principal {
+    const NEEDS_TOKEN: bool = true;
+}
 impl<T: 'static> Argument for crate::Checked<T> {}
-impl<S: crate::state::StateMachine> Argument for crate::state::Transition<S> {}
+impl<S: crate::state::StateMachine> Argument for crate::state::Transition<S> {
+    const NEEDS_STATE: bool = true;
+}
 impl Argument for crate::page::PageRequest {
     fn describe() -> ArgumentDoc {
         let field = |name, schema| schema::Field {

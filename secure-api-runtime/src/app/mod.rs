@@ -276,6 +276,11 @@ impl SecureApp {
     }
 
     /// Mounts a secured route.
+    ///
+    /// # Panics
+    ///
+    /// When the application declares its roles ([`SecureApp::roles`]) and
+    /// the route asks for another one.
     #[must_use]
     pub fn service<R: SecureRoute + 'static>(mut self, route: R) -> Self {
         let policy = route.policy();
