@@ -95,7 +95,7 @@ fi
 if [ -z "${SECURE_API_TEST_BROWSER:-}" ]; then
     if [ -z "${CHROMIUM:-}" ]; then
         if ! command -v chromium >/dev/null 2>&1; then
-            apt_install --no-install-recommends chromium
+            apt_install --no-install-recommends chromium fonts-liberation
         fi
         CHROMIUM=$(command -v chromium)
         export CHROMIUM
