@@ -15,6 +15,7 @@ pub(crate) fn all(declared: &Declared, item: &ItemFn, errors: &mut Errors) {
     check_access_declared(declared, item, errors);
     check_registered(declared, item, errors);
     check_public_alone(declared, errors);
+    check_optional_alone(declared, errors);
     check_webhook_alone(declared, errors);
     check_owner_param(declared, errors);
     check_object_ids_have_owner(declared, errors);
@@ -244,6 +245,25 @@ fn check_public_alone(declared: &Declared, errors: &mut Errors) {
             span,
             format!("`#[public]` cannot be combined with `#[{name}]`: a public route has no caller to check"),
             format!("remove `#[public]` to require a token, or remove `#[{name}]` to serve everyone"),
+        );
+    }
+}
+
+/// `#[authenticated(optional)]` lets callers without a token through, so
+/// no rule that needs a caller can go with it.
+fn check_optional_alone(declared: &Declared, errors: &mut Errors) {
+    if !declared.optional {
+        return;
+    }
+    let waived = matches!(declared.owner, Some((_, OwnerSpec::Waived { .. })));
+    for (name, span) in token_rules(declared, false) {
+        if name == "authenticated" || (name == "owner" && waived) {
+            continue;
+        }
+        errors.push(
+            span,
+            format!("`#[authenticated(optional)]` cannot be combined with `#[{name}]`: a caller without a token gets through, and has nothing to check"),
+            format!("write `#[authenticated]` to require a token, or remove `#[{name}]`"),
         );
     }
 }

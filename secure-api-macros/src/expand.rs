@@ -161,6 +161,8 @@ fn access(declared: &Declared) -> TokenStream {
         quote!(Public)
     } else if declared.fresh {
         quote!(FreshLogin)
+    } else if declared.optional {
+        quote!(OptionalToken)
     } else {
         quote!(Authenticated)
     }
@@ -447,7 +449,15 @@ fn wrapper(declared: &Declared, handler: &ItemFn) -> TokenStream {
         let written = quote!(#ty).to_string().replace(' ', "");
         if declared.public.is_some() {
             let message = format!(
-                "`{written}` is the caller's identity, and a `#[public]` route has no caller to identify\n\nhelp: declare `#[authenticated]` instead of `#[public]`, or remove the argument"
+                "`{written}` reads the caller's identity, and a `#[public]` route reads no token\n\nhelp: declare `#[authenticated]`, or `#[authenticated(optional)]` for a route that serves everyone and shows more to a caller with a token"
+            );
+            checks.push(quote_spanned! {span=>
+                const _: () = ::core::assert!(!<#ty as #private::#check>::READS_TOKEN, #message);
+            });
+        }
+        if declared.optional {
+            let message = format!(
+                "`{written}` needs a caller with a token, and `#[authenticated(optional)]` lets callers without one through\n\nhelp: take `Option<{written}>`: `Some` with a valid token, `None` without one"
             );
             checks.push(quote_spanned! {span=>
                 const _: () = ::core::assert!(!<#ty as #private::#check>::NEEDS_TOKEN, #message);

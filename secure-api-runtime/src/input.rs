@@ -115,10 +115,14 @@ pub trait Argument: actix_web::FromRequest {
         ArgumentDoc::Nothing
     }
 
-    /// Whether the argument exists only on a route that authenticates its
-    /// caller ([`Principal`](crate::Principal)): on a `#[public]` route it
-    /// does not compile.
+    /// Whether the argument needs a caller with a token
+    /// ([`Principal`](crate::Principal)): on a `#[public]` or
+    /// `#[authenticated(optional)]` route it does not compile.
     const NEEDS_TOKEN: bool = false;
+
+    /// Whether the argument reads the caller's token at all (`Principal`,
+    /// and `Option<Principal>`): on a `#[public]` route it does not compile.
+    const READS_TOKEN: bool = Self::NEEDS_TOKEN;
 
     /// Whether the argument exists only on a route with
     /// `#[state_requires]` ([`Transition`](crate::state::Transition)):
@@ -143,6 +147,9 @@ pub trait RawArgument: actix_web::FromRequest {
 
     /// As [`Argument::NEEDS_TOKEN`].
     const NEEDS_TOKEN: bool = false;
+
+    /// As [`Argument::READS_TOKEN`].
+    const READS_TOKEN: bool = false;
 
     /// As [`Argument::NEEDS_STATE`].
     const NEEDS_STATE: bool = false;
@@ -172,6 +179,7 @@ impl<T: Argument> RawArgument for T {
     }
 
     const NEEDS_TOKEN: bool = <T as Argument>::NEEDS_TOKEN;
+    const READS_TOKEN: bool = <T as Argument>::READS_TOKEN;
     const NEEDS_STATE: bool = <T as Argument>::NEEDS_STATE;
 }
 
@@ -210,6 +218,7 @@ impl<T: Input> Argument for actix_web::web::Query<T> {
 }
 
 impl<T: Argument> Argument for Option<T> {
+    const READS_TOKEN: bool = T::READS_TOKEN;
     const NEEDS_STATE: bool = T::NEEDS_STATE;
 
     fn check(&self) -> Result<(), Problem> {

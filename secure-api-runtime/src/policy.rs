@@ -88,6 +88,10 @@ pub enum Access {
     /// `#[authenticated(fresh)]`: a token issued by a password login (not by
     /// a refresh) within [`SecurityConfig::fresh_login`](crate::SecurityConfig::fresh_login).
     FreshLogin,
+    /// `#[authenticated(optional)]`: everyone is served; a token, when one
+    /// is sent, must be valid (401 otherwise) and gives the handler its
+    /// `Option<Principal>`.
+    OptionalToken,
     /// `#[webhook(secret = "NAME")]`: no token; the raw body must carry a
     /// valid signature made with the keys registered under `secret`
     /// ([`SecureApp::webhook`](crate::SecureApp::webhook)).
@@ -101,6 +105,12 @@ impl Access {
     /// Whether the route needs a bearer access token.
     pub const fn needs_token(&self) -> bool {
         matches!(self, Self::Authenticated | Self::FreshLogin)
+    }
+
+    /// Whether the route reads a bearer access token: when it needs one,
+    /// or takes one when sent (`#[authenticated(optional)]`).
+    pub const fn reads_token(&self) -> bool {
+        self.needs_token() || matches!(self, Self::OptionalToken)
     }
 
     /// Who a route's quotas count for unless `#[limit(key = ..)]` says, and
@@ -531,6 +541,7 @@ impl RoutePolicy {
             match self.access {
                 Access::Public => "public".to_owned(),
                 Access::Authenticated | Access::FreshLogin => "authenticated".to_owned(),
+                Access::OptionalToken => "authenticated(optional)".to_owned(),
                 Access::Webhook { secret } => format!("webhook(secret = {secret})"),
             }
         } else {

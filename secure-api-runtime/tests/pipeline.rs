@@ -24,7 +24,7 @@ async fn health() -> &'static str {
 
 #[get("/api/whoami")]
 #[registered(owner = "tests", lifecycle = production)]
-#[public]
+#[authenticated(optional)]
 async fn public_whoami(me: Option<Principal>) -> String {
     me.map_or_else(|| "nobody".to_owned(), |me| me.sub)
 }
@@ -123,19 +123,39 @@ async fn a_route_mounted_around_secure_app_answers_410_and_never_runs() {
     assert_eq!(read_body(response).await, "ok");
 }
 
-/// A public route does not read the token, even when one is sent (a
-/// `Principal` argument there does not compile).
+/// `#[authenticated(optional)]` serves everyone: a valid token gives the
+/// handler `Some(Principal)`, none gives `None`, and a bad one is refused.
 #[actix_web::test]
-async fn a_public_route_has_no_principal() {
+async fn an_optional_token_is_read_when_sent_and_must_be_valid() {
     let security = security();
     let app = init_service(secure_app(&security).into_app()).await;
-    let request = TestRequest::get()
-        .uri("/api/whoami")
-        .insert_header(bearer(&security, "3", &[]))
-        .to_request();
-    let response = call_service(&app, request).await;
+    let whoami = |auth: Option<(String, String)>| {
+        let request = TestRequest::get().uri("/api/whoami");
+        match auth {
+            Some(header) => request.insert_header(header),
+            None => request,
+        }
+        .to_request()
+    };
+    let response = call_service(&app, whoami(Some(bearer(&security, "3", &[])))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(read_body(response).await, "3");
+    let response = call_service(&app, whoami(None)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(read_body(response).await, "nobody");
+    for bad in ["Bearer not.a.token", "Basic dXNlcjpwYXNz", "Bearer"] {
+        let header = ("authorization".to_owned(), bad.to_owned());
+        let response = call_service(&app, whoami(Some(header))).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{bad}");
+        assert_eq!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "{bad}"
+        );
+    }
 }
 
 #[actix_web::test]
@@ -275,7 +295,11 @@ async fn the_inventory_lists_every_mounted_policy() {
         described,
         [
             ("GET".to_owned(), "/api/health", "public".to_owned()),
-            ("GET".to_owned(), "/api/whoami", "public".to_owned()),
+            (
+                "GET".to_owned(),
+                "/api/whoami",
+                "authenticated(optional)".to_owned()
+            ),
             (
                 "GET".to_owned(),
                 "/api/reports",

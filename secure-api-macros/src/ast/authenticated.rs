@@ -1,29 +1,47 @@
-//! `#[authenticated]` and `#[authenticated(fresh)]`.
+//! `#[authenticated]`, `#[authenticated(fresh)]` and
+//! `#[authenticated(optional)]`.
 
 use proc_macro2::TokenStream;
 
 use crate::errors::error;
 
-/// `#[authenticated]` or `#[authenticated(fresh)]`; true for `fresh`.
-pub(crate) fn parse(args: TokenStream) -> syn::Result<bool> {
+/// The option of `#[authenticated(..)]`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Option {
+    /// Any valid token.
+    Plain,
+    /// `fresh`: a token from a recent password login.
+    Fresh,
+    /// `optional`: a valid token when one is sent, none otherwise.
+    Optional,
+}
+
+const HELP: &str = "write `#[authenticated]` for any valid token, `#[authenticated(fresh)]` for a token from a recent password login, or `#[authenticated(optional)]` for a route that serves everyone and reads a token when one is sent";
+
+/// `#[authenticated]`, `#[authenticated(fresh)]` or
+/// `#[authenticated(optional)]`.
+pub(crate) fn parse(args: TokenStream) -> syn::Result<Option> {
     let mut tokens = args.into_iter();
     let Some(first) = tokens.next() else {
-        return Ok(false);
+        return Ok(Option::Plain);
     };
-    let fresh = matches!(&first, proc_macro2::TokenTree::Ident(ident) if ident == "fresh");
-    if !fresh {
-        return Err(error(
-            first.span(),
-            format!("`{first}` is not an option of `#[authenticated]`"),
-            "write `#[authenticated]` for any valid token, or `#[authenticated(fresh)]` for a token from a recent password login",
-        ));
-    }
+    let option = match &first {
+        proc_macro2::TokenTree::Ident(ident) if ident == "fresh" => Option::Fresh,
+        proc_macro2::TokenTree::Ident(ident) if ident == "optional" => Option::Optional,
+        _ => {
+            return Err(error(
+                first.span(),
+                format!("`{first}` is not an option of `#[authenticated]`"),
+                HELP,
+            ));
+        }
+    };
     if let Some(extra) = tokens.next() {
         return Err(error(
             extra.span(),
-            "`#[authenticated]` takes at most one option, `fresh`",
-            "write `#[authenticated(fresh)]`",
+            "`#[authenticated]` takes at most one option, `fresh` or `optional`",
+            HELP,
         ));
     }
-    Ok(true)
+    Ok(option)
 }

@@ -109,6 +109,8 @@ pub(crate) struct Declared {
     pub authenticated: Option<Span>,
     /// `#[authenticated(fresh)]`.
     pub fresh: bool,
+    /// `#[authenticated(optional)]`.
+    pub optional: bool,
     pub roles: Option<(Span, RoleList)>,
     /// `#[scopes(..)]`: OAuth2 scopes, in the same list form as roles.
     pub scopes: Option<(Span, RoleList)>,
@@ -287,9 +289,10 @@ fn parse_one(
     let parsed = match kind {
         Kind::Public => no_options(kind, args).map(|()| declared.public = Some(span)),
         Kind::Idempotent => no_options(kind, args).map(|()| declared.idempotent = Some(span)),
-        Kind::Authenticated => authenticated::parse(args).map(|fresh| {
+        Kind::Authenticated => authenticated::parse(args).map(|option| {
             declared.authenticated = Some(span);
-            declared.fresh = fresh;
+            declared.fresh = option == authenticated::Option::Fresh;
+            declared.optional = option == authenticated::Option::Optional;
         }),
         Kind::Roles => (|input: ParseStream<'_>| roles::parse_list(input, span, "roles", false))
             .parse2(args)

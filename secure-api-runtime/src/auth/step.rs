@@ -14,10 +14,15 @@ use crate::problem::{Problem, Refusal, TOKEN_REQUIRED};
 
 /// Step: the bearer token becomes the request's [`Principal`](super::Principal)
 /// (401 otherwise), and the caller's roles are expanded through the role
-/// hierarchy once, for every later rule. Routes without a token pass.
+/// hierarchy once, for every later rule. Routes without a token pass, and
+/// so does a request without one on an `#[authenticated(optional)]` route
+/// (a token it does send must be valid).
 pub(crate) async fn authenticate(x: &mut Exchange) -> Step {
     let policy = x.policy();
-    if !policy.access.needs_token() {
+    if !policy.access.reads_token() {
+        return Ok(());
+    }
+    if policy.access == Access::OptionalToken && !x.req.headers().contains_key(AUTHORIZATION) {
         return Ok(());
     }
     let refuse = |reason| {

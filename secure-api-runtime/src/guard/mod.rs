@@ -86,6 +86,7 @@ fn allowed_by(policy: &RoutePolicy) -> &'static str {
             Access::Public => "public",
             Access::Authenticated => "authenticated",
             Access::FreshLogin => "fresh_login",
+            Access::OptionalToken => "optional_token",
             Access::Webhook { .. } => "webhook",
         }
     }

@@ -231,7 +231,11 @@ fn operation(
             op = op.parameter(header(name, what));
         }
     }
-    if policy.access.needs_token() {
+    if policy.access.reads_token() {
+        // An empty requirement: a request without a token is served too.
+        if policy.access == crate::policy::Access::OptionalToken {
+            op = op.security(SecurityRequirement::default());
+        }
         // OpenAPI 3.1 lets a bearer requirement list what it needs too.
         let scopes = policy.scopes.names();
         op = op.security(SecurityRequirement::new(BEARER, scopes.iter().copied()));
@@ -329,7 +333,7 @@ fn responses(
             )
     };
     responses = responses.response("default", default.build());
-    let token = policy.access.needs_token();
+    let token = policy.access.reads_token();
     let webhook = matches!(policy.access, crate::policy::Access::Webhook { .. });
     let has_body = matches!(policy.method, Method::Post | Method::Put | Method::Patch);
     let limited = !policy.limit.quotas.is_empty() || !defaults.is_empty();
