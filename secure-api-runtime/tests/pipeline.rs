@@ -619,3 +619,19 @@ fn cors_policies_are_checked_when_built() {
     );
     assert!(Cors::allow_origins(["*"]).build().is_ok());
 }
+
+#[test]
+fn the_openapi_document_says_an_optional_token_is_optional() {
+    let app = secure_app(&security());
+    let spec: serde_json::Value = serde_json::from_str(&secure_api_runtime::openapi::to_json(
+        &secure_api_runtime::openapi::document("tests", "1", &app.routes()),
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let whoami = &spec["paths"]["/api/whoami"]["get"];
+    assert_eq!(
+        whoami["security"],
+        serde_json::json!([{}, { "bearer": [] }])
+    );
+    assert!(whoami["responses"]["401"].is_object(), "{whoami}");
+    assert_eq!(whoami["x-access"], "authenticated(optional)");
+}
