@@ -75,16 +75,23 @@ if [ -z "${SECURE_API_TEST_REDIS_SERVER:-}" ]; then
     echo "redis-server for the tests: $SECURE_API_TEST_REDIS_SERVER" >&2
 fi
 
-# A real OpenID provider (oidc-provider on Node.js, pinned by
-# scripts/oidc/package-lock.json) that the OpenID tests start, one per test.
-if [ -z "${SECURE_API_TEST_OIDC_PROVIDER:-}" ]; then
+# Installs the npm packages of scripts/$1 (pinned by its lock file) unless
+# its package $2 is there already, and Node.js with npm when missing; $3
+# says what they are for.
+npm_ci_once() {
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         apt_install nodejs npm
     fi
-    if [ ! -d scripts/oidc/node_modules/oidc-provider ]; then
-        echo "installing the OpenID provider for the tests (npm ci in scripts/oidc)" >&2
-        (cd scripts/oidc && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    if [ ! -d "scripts/$1/node_modules/$2" ]; then
+        echo "installing $3 for the tests (npm ci in scripts/$1)" >&2
+        (cd "scripts/$1" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     fi
+}
+
+# A real OpenID provider (oidc-provider on Node.js, pinned by
+# scripts/oidc/package-lock.json) that the OpenID tests start, one per test.
+if [ -z "${SECURE_API_TEST_OIDC_PROVIDER:-}" ]; then
+    npm_ci_once oidc oidc-provider "the OpenID provider"
     SECURE_API_TEST_OIDC_PROVIDER="$PWD/scripts/oidc/provider.js"
     export SECURE_API_TEST_OIDC_PROVIDER
     echo "OpenID provider for the tests: $SECURE_API_TEST_OIDC_PROVIDER" >&2
@@ -100,10 +107,7 @@ if [ -z "${SECURE_API_TEST_BROWSER:-}" ]; then
         CHROMIUM=$(command -v chromium)
         export CHROMIUM
     fi
-    if [ ! -d scripts/browser/node_modules/puppeteer-core ]; then
-        echo "installing the browser driver for the tests (npm ci in scripts/browser)" >&2
-        (cd scripts/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-    fi
+    npm_ci_once browser puppeteer-core "the browser driver"
     SECURE_API_TEST_BROWSER="$PWD/scripts/browser/explorer.mjs"
     export SECURE_API_TEST_BROWSER
     echo "browser for the tests: $CHROMIUM with $SECURE_API_TEST_BROWSER" >&2

@@ -8,6 +8,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned as _;
 use syn::{Data, DeriveInput, Expr, ExprLit, Lit, Meta, Token};
 
+use crate::ast::outer_type;
 use crate::errors::Errors;
 
 pub(crate) fn derive(item: TokenStream) -> TokenStream {
@@ -171,18 +172,8 @@ fn rename(name: &str, rule: &str) -> String {
 /// `T` of a field typed `Option<T>`: serde reads a missing one as `None`
 /// (serde decides this by the same name).
 fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
-    let syn::Type::Path(path) = ty else {
-        return None;
-    };
-    let last = path.path.segments.last()?;
-    if last.ident != "Option" {
-        return None;
-    }
-    match &last.arguments {
-        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        }),
+    match outer_type(ty)? {
+        (name, inner) if name == "Option" => inner,
         _ => None,
     }
 }

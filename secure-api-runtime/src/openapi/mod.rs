@@ -24,7 +24,7 @@ use utoipa::openapi::link::{Link, LinkBuilder};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder, Responses, ResponsesBuilder};
-use utoipa::openapi::schema::{AdditionalProperties, AllOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{
     HttpAuthScheme, HttpBuilder, OpenIdConnect, SecurityRequirement, SecurityScheme,
 };
@@ -325,12 +325,7 @@ fn responses(
     } else {
         default
             .description("a refusal of the handler's own, as RFC 9457 problem details")
-            .content(
-                PROBLEM_JSON,
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            )
+            .content(PROBLEM_JSON, problem_content())
     };
     responses = responses.response("default", default.build());
     let token = policy.access.reads_token();
@@ -463,9 +458,7 @@ fn projection(names: &[&str], schemas: Vec<RefOr<Schema>>) -> Schema {
 
 /// `{"items", "limit", "offset", "has_more"}` of `item`s.
 fn page(item: Schema) -> Schema {
-    let mut page = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+    let mut page = schema::closed_object()
         .property("items", schema::array(item))
         .property(
             "limit",
@@ -581,12 +574,9 @@ fn refusal_responses() -> Vec<(String, Response)> {
     statuses
         .into_iter()
         .map(|(status, description)| {
-            let mut response = ResponseBuilder::new().description(description).content(
-                PROBLEM_JSON,
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            );
+            let mut response = ResponseBuilder::new()
+                .description(description)
+                .content(PROBLEM_JSON, problem_content());
             if status == StatusCode::TOO_MANY_REQUESTS {
                 response = response
                     .header(
@@ -605,6 +595,13 @@ fn refusal_responses() -> Vec<(String, Response)> {
             (refusal_name(status), response.build())
         })
         .collect()
+}
+
+/// A problem+json body: the `Problem` schema.
+fn problem_content() -> utoipa::openapi::Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build()
 }
 
 /// A header of an answer.

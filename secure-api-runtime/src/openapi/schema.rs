@@ -157,9 +157,7 @@ pub struct Field {
 /// The schema of a request body of `fields`: an object of exactly those
 /// properties. Used by `#[derive(Input)]`.
 pub fn object(fields: &[Field]) -> Schema {
-    let mut object = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    let mut object = closed_object();
     for field in fields {
         let mut schema = (field.schema)();
         for rule in field.rules {
@@ -176,13 +174,18 @@ pub fn object(fields: &[Field]) -> Schema {
 /// The schema of an object of exactly the named properties, each with its
 /// schema: a projection written by `#[expose]`.
 pub(crate) fn exact_object(fields: &[(&str, RefOr<Schema>)]) -> Schema {
-    let mut object = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    let mut object = closed_object();
     for (name, schema) in fields {
         object = object.property(*name, schema.clone()).required(*name);
     }
     object.build().into()
+}
+
+/// An object that refuses properties it does not list.
+pub(crate) fn closed_object() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
 }
 
 /// An array of `items`.
