@@ -34,24 +34,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     text
 }
 
-/// The Levenshtein distance between `a` and `b`, in characters.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,13 +42,5 @@ mod tests {
     fn hex_is_lowercase_and_two_digits_a_byte() {
         assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
         assert_eq!(random_id().map(|id| id.len()).ok(), Some(32));
-    }
-
-    #[test]
-    fn edit_distance_counts_insertions_deletions_and_substitutions() {
-        assert_eq!(edit_distance("admin", "amdin"), 2);
-        assert_eq!(edit_distance("admin", "admins"), 1);
-        assert_eq!(edit_distance("", "user"), 4);
-        assert_eq!(edit_distance("rôle", "role"), 1);
     }
 }

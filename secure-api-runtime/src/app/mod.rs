@@ -213,8 +213,8 @@ fn check_declared(policy: &RoutePolicy, declared: &[String]) {
         }
         let nearest = declared
             .iter()
-            .min_by_key(|d| crate::util::edit_distance(d, role))
-            .filter(|d| crate::util::edit_distance(d, role) <= 2)
+            .min_by_key(|d| strsim::levenshtein(d, role))
+            .filter(|d| strsim::levenshtein(d, role) <= 2)
             .map(|d| format!("; did you mean `{d}`?"))
             .unwrap_or_default();
         panic!(
