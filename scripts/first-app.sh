@@ -26,6 +26,7 @@ fi
 mkdir "$crate/src"
 block '<!-- file: secure-api-runtime/examples/first_app.rs -->' >"$crate/src/main.rs"
 # The workspace's versions, so the crate builds from what is already
-# downloaded and shares the workspace's compiled dependencies.
+# downloaded and shares the workspace's compiled dependencies (cargo runs
+# in the checkout and reads its .cargo/config.toml: the same profile).
 cp Cargo.lock "$crate/"
 CARGO_TARGET_DIR="$root/target" cargo test --manifest-path "$crate/Cargo.toml" "$@"

@@ -2,10 +2,10 @@
 //! states its rule and records an error where the rule is broken.
 
 use proc_macro2::Span;
-use syn::ItemFn;
 use syn::spanned::Spanned as _;
+use syn::{Ident, ItemFn};
 
-use crate::ast::{Declared, Kind, LimitKey, OwnerSpec, outer_type};
+use crate::ast::{Declared, Kind, LimitKey, OwnerSpec, Route, outer_type};
 use crate::errors::{Errors, did_you_mean};
 use crate::path::{is_id_like, is_user_id, resource_guess};
 
@@ -31,6 +31,11 @@ fn check_state_object_is_looked_up(declared: &Declared, errors: &mut Errors) {
     let Some((_, state)) = &declared.state else {
         return;
     };
+    if let Some((_, route)) = &declared.route
+        && !check_path_parameter(&state.param, route, "state_requires", errors)
+    {
+        return;
+    }
     let written = state
         .resource
         .segments
@@ -180,7 +185,7 @@ fn check_route_present(declared: &Declared, item: &ItemFn, errors: &mut Errors) 
         errors.push(
             item.sig.ident.span(),
             format!("`{}` has secure-api policy attributes but no route attribute", item.sig.ident),
-            "add the route, e.g. `#[get(\"/api/users/{user_id}\")]` (or `post`, `put`, `patch`, `delete`)",
+            "add the route, e.g. `#[get(\"/api/users/{user_id}\")]` (or `post`, `put`, `patch`, `delete`); if the handler has one, another crate's macro has taken it: an import such as `use actix_web::{get, post};` shadows the prelude's route attributes, so remove that import",
         );
     }
 }
@@ -286,19 +291,52 @@ fn token_rules(declared: &Declared, with_public: bool) -> Vec<(&'static str, Spa
 /// `#[owner(x)]` compares a path parameter with the caller: `x` must be a
 /// parameter of the route's path.
 fn check_owner_param(declared: &Declared, errors: &mut Errors) {
-    let (Some((_, route)), Some((_, OwnerSpec::Param { param, .. }))) =
-        (&declared.route, &declared.owner)
+    let (
+        Some((_, route)),
+        Some((
+            _,
+            OwnerSpec::Param {
+                param,
+                resource,
+                vouched,
+                ..
+            },
+        )),
+    ) = (&declared.route, &declared.owner)
     else {
         return;
     };
+    if !check_path_parameter(param, route, "owner", errors) {
+        return;
+    }
+    // The plain form compares the parameter with the caller's own id: on
+    // an object's id (`loan_id`), a user whose id equals a loan's reads it.
+    if resource.is_none() && vouched.is_none() && !is_user_id(&param.to_string()) {
+        errors.push(
+            param.span(),
+            format!(
+                "`#[owner({param})]` compares `{param}` with the caller's own id, and `{param}` does not name a user"
+            ),
+            format!(
+                "load the object and check its owner with `#[owner({param}, resource = {})]`; if `{param}` does hold the caller's user id, say why with `#[owner({param}, reason = \"...\")]`",
+                resource_guess(&param.to_string())
+            ),
+        );
+    }
+}
+
+/// `param`, named by `#[attr(param, ..)]`, is one of the route's path
+/// parameters; the error names the nearest and lists them all. Whether it
+/// is.
+fn check_path_parameter(param: &Ident, route: &Route, attr: &str, errors: &mut Errors) -> bool {
     let name = param.to_string();
     if route.params.contains(&name) {
-        return;
+        return true;
     }
     let path = route.path.value();
     let help = if route.params.is_empty() {
         format!(
-            "`{path}` has no parameters; `#[owner]` needs one such as `{{user_id}}` in the path"
+            "`{path}` has no parameters; `#[{attr}]` needs one such as `{{user_id}}` in the path"
         )
     } else {
         let hint = did_you_mean(&name, route.params.iter().map(String::as_str))
@@ -317,6 +355,7 @@ fn check_owner_param(declared: &Declared, errors: &mut Errors) {
         format!("`{name}` is not a path parameter of `{path}`"),
         help,
     );
+    false
 }
 
 /// The BOLA lint: a route on `#[authenticated]`, `#[roles]` or `#[scopes]` whose path

@@ -1,6 +1,6 @@
-//! Code generation: a unit struct named like the handler, implementing
-//! `SecureRoute`, with the route's policy as a `static`, the handler kept
-//! verbatim inside, and a wrapper that validates JSON bodies and writes the
+//! Code generation: a function named like the handler that returns a unit
+//! struct implementing `SecureRoute`, with the route's policy as a `static`,
+//! the handler kept verbatim inside, and a wrapper that validates JSON bodies and writes the
 //! response (projected by `#[expose]`, or checked safe to send whole).
 //! Validity is decided before this runs.
 
@@ -21,6 +21,14 @@ pub(crate) fn route(trigger: Kind, args: TokenStream, item: TokenStream) -> Toke
         return quote! { #errors #item };
     };
     check::all(&declared, &handler, &mut errors);
+    if !declared.has_route() {
+        // Most often another crate's route attribute (`actix_web::get`,
+        // imported over the prelude's) has already taken the handler: it is
+        // left to that macro as written, so the build reports this error
+        // alone.
+        let errors = errors.into_compile_errors();
+        return quote! { #errors #handler };
+    }
     if !errors.is_empty() {
         return fallback(&handler, errors);
     }
@@ -71,6 +79,7 @@ fn policy(declared: &Declared, handler: &ItemFn) -> TokenStream {
                 param,
                 or_roles,
                 resource,
+                ..
             },
         )) => {
             let param = LitStr::new(&param.to_string(), param.span());
@@ -481,6 +490,8 @@ fn wrapper(declared: &Declared, handler: &ItemFn) -> TokenStream {
         args.push(arg);
     }
     let out = Ident::new("__secure_api_out", Span::mixed_site());
+    // The request, which an answer that is not projected is given.
+    let request = Ident::new("__secure_api_request", Span::mixed_site());
     let respond = match &declared.expose {
         Some((_, fields)) => expose(handler, fields, &out),
         None => {
@@ -489,11 +500,13 @@ fn wrapper(declared: &Declared, handler: &ItemFn) -> TokenStream {
                 ReturnType::Type(_, ty) => ty.span(),
             };
             let out_here = Ident::new(&out.to_string(), Span::mixed_site().located_at(span));
-            quote_spanned!(span=> #private::safe_response(#out_here))
+            let request_here =
+                Ident::new(&request.to_string(), Span::mixed_site().located_at(span));
+            quote_spanned!(span=> #private::safe_response(#out_here, &#request_here))
         }
     };
     quote! {
-        async fn #wrapper(#(#params),*) -> impl #private::Responder {
+        async fn #wrapper(#request: #private::HttpRequest, #(#params),*) -> impl #private::Responder {
             #(#checks)*
             let #out = #name(#(#args),*).await;
             ::core::result::Result::Ok::<_, #private::Problem>(#respond)
@@ -588,20 +601,33 @@ fn route_type(
             quote!(let _ = #mount_arg;),
         ),
     };
+    // The handler's name is a function, not a unit struct as actix-web's
+    // macros make it: a pattern never resolves to a function, so a
+    // parameter `me: Principal` elsewhere in the module stays a binding
+    // when a handler is called `me`.
+    let route = format_ident!("__secure_api_{}_route", name);
     quote! {
         #(#docs)*
-        #[allow(non_camel_case_types, missing_docs)]
+        #[allow(missing_docs)]
+        #[must_use]
+        #vis fn #name() -> #route {
+            #route
+        }
+
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
-        #vis struct #name;
+        #vis struct #route;
 
         const _: () = {
             #[doc(hidden)]
             #[allow(non_upper_case_globals)]
             static #policy_static: #private::RoutePolicy = #policy;
 
-            impl #private::Sealed for #name {}
+            impl #private::Sealed for #route {}
+            impl #private::Generated for #route {}
 
-            impl #private::SecureRoute for #name {
+            impl #private::SecureRoute for #route {
                 fn policy(&self) -> &'static #private::RoutePolicy {
                     &#policy_static
                 }

@@ -14,6 +14,8 @@ mod input;
 mod limit;
 mod path;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
 

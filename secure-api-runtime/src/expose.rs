@@ -6,7 +6,7 @@
 use actix_web::body::BoxBody;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
-use actix_web::{Either, HttpResponse, web};
+use actix_web::{Either, HttpRequest, HttpResponse, Responder, web};
 use serde::Serialize;
 
 use crate::page::PageRequest;
@@ -237,32 +237,108 @@ impl<T> Exposable for Page<T> {
 pub trait SerializeWhole: Serialize {}
 
 /// A response a handler may return without `#[expose]`: text, `()`, an
-/// `HttpResponse` built by hand, `Json<T>` of a [`SerializeWhole`] type, and
-/// `Result`/`Either`/`Option` of those.
+/// `HttpResponse` built by hand, a [`SerializeWhole`] type (as it is, or in
+/// `Json`), and `Result`/`Either`/`Option` of those.
 #[diagnostic::on_unimplemented(
     message = "the response type `{Self}` may carry fields that were never meant to leave the server",
     label = "neither projected by `#[expose]` nor declared safe to send whole",
     note = "project the fields a caller may see with `#[expose(id, name, ..)]` on the handler",
     note = "or, when every field is public, declare it: `impl secure_api_runtime::SerializeWhole for T {{}}`"
 )]
-pub trait SafeResponse {}
+pub trait SafeResponse {
+    /// The answer to `request`.
+    fn respond(self, request: &HttpRequest) -> HttpResponse;
+}
 
-impl SafeResponse for &'static str {}
-impl SafeResponse for String {}
-impl SafeResponse for () {}
-impl SafeResponse for Problem {}
-impl SafeResponse for StatusCode {}
-impl SafeResponse for HttpResponse<BoxBody> {}
-impl SafeResponse for NoContent {}
-impl<T: SerializeWhole> SafeResponse for web::Json<T> {}
-impl<T: SafeResponse, E> SafeResponse for Result<T, E> {}
-impl<T: SafeResponse> SafeResponse for Option<T> {}
-impl<L: SafeResponse, R: SafeResponse> SafeResponse for Either<L, R> {}
+/// Responses answered as actix-web answers them.
+macro_rules! answered_as_they_are {
+    ($($ty:ty),* $(,)?) => {$(
+        impl SafeResponse for $ty {
+            fn respond(self, request: &HttpRequest) -> HttpResponse {
+                Responder::respond_to(self, request).map_into_boxed_body()
+            }
+        }
+    )*};
+}
 
-/// Type-checks a handler's output against [`SafeResponse`]. Used by
-/// generated code.
-pub fn safe_response<T: SafeResponse>(out: T) -> T {
-    out
+answered_as_they_are!(&'static str, String, HttpResponse<BoxBody>, NoContent);
+
+/// Nothing to say: 204 No Content.
+impl SafeResponse for () {
+    fn respond(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::NoContent().finish()
+    }
+}
+
+/// A refusal answered as a success would be: its own status and
+/// problem+json body.
+impl SafeResponse for Problem {
+    fn respond(self, _: &HttpRequest) -> HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}
+
+/// A bare status, with no body.
+impl SafeResponse for StatusCode {
+    fn respond(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::new(self)
+    }
+}
+
+/// A value declared safe to send whole is answered as JSON, as `Json` of it
+/// would be.
+impl<T: SerializeWhole> SafeResponse for T {
+    fn respond(self, _: &HttpRequest) -> HttpResponse {
+        json(&self)
+    }
+}
+
+/// `Json` of a value declared whole is declared whole: answered as the
+/// value is, and refused, naming the value, when it is not.
+impl<T: SerializeWhole> SerializeWhole for web::Json<T> {}
+
+impl<T: SafeResponse, E: Into<actix_web::Error>> SafeResponse for Result<T, E> {
+    fn respond(self, request: &HttpRequest) -> HttpResponse {
+        match self {
+            Ok(value) => value.respond(request),
+            Err(error) => HttpResponse::from_error(error.into()),
+        }
+    }
+}
+
+/// `None` is 404, as actix-web answers it.
+impl<T: SafeResponse> SafeResponse for Option<T> {
+    fn respond(self, request: &HttpRequest) -> HttpResponse {
+        match self {
+            Some(value) => value.respond(request),
+            None => HttpResponse::new(StatusCode::NOT_FOUND),
+        }
+    }
+}
+
+impl<L: SafeResponse, R: SafeResponse> SafeResponse for Either<L, R> {
+    fn respond(self, request: &HttpRequest) -> HttpResponse {
+        match self {
+            Either::Left(l) => l.respond(request),
+            Either::Right(r) => r.respond(request),
+        }
+    }
+}
+
+/// A JSON answer, or a 500 for a value serde cannot write.
+fn json<T: Serialize + ?Sized>(value: &T) -> HttpResponse {
+    match serde_json::to_vec(value) {
+        Ok(body) => HttpResponse::Ok()
+            .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
+            .body(body),
+        Err(_) => actix_web::ResponseError::error_response(&Problem::internal()),
+    }
+}
+
+/// Type-checks a handler's output against [`SafeResponse`] and answers it.
+/// Used by generated code.
+pub fn safe_response<T: SafeResponse>(out: T, request: &HttpRequest) -> HttpResponse {
+    out.respond(request)
 }
 
 #[cfg(test)]
@@ -344,5 +420,42 @@ mod tests {
         let (_, text) = body(One(u).respond(project));
         let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         assert_eq!(value["name"], "quote \" and \n newline");
+    }
+
+    #[derive(Serialize)]
+    struct Health {
+        status: &'static str,
+    }
+
+    impl SerializeWhole for Health {}
+
+    fn answered<T: SafeResponse>(out: T) -> (StatusCode, String) {
+        let request = actix_web::test::TestRequest::default().to_http_request();
+        body(safe_response(out, &request))
+    }
+
+    #[test]
+    fn a_value_declared_whole_is_answered_as_json_as_it_is() {
+        let health = || Health { status: "ok" };
+        let json = (StatusCode::OK, r#"{"status":"ok"}"#.to_owned());
+        assert_eq!(answered(health()), json);
+        assert_eq!(answered(web::Json(health())), json);
+        assert_eq!(answered(Some(health())), json);
+        assert_eq!(answered(Ok::<_, Problem>(health())), json);
+        assert_eq!(
+            answered(None::<Health>),
+            (StatusCode::NOT_FOUND, String::new())
+        );
+    }
+
+    #[test]
+    fn responses_without_a_body_have_their_status() {
+        assert_eq!(answered(()), (StatusCode::NO_CONTENT, String::new()));
+        assert_eq!(
+            answered(StatusCode::ACCEPTED),
+            (StatusCode::ACCEPTED, String::new())
+        );
+        assert_eq!(answered(Problem::not_found()).0, StatusCode::NOT_FOUND);
+        assert_eq!(answered("text"), (StatusCode::OK, "text".to_owned()));
     }
 }

@@ -166,9 +166,19 @@ pub mod __private {
     pub use crate::state::{
         StateMachine, StateRule, Stateful, check_state, state_index, transition_declared,
     };
-    pub use actix_web::{HttpResponse, Responder};
+    pub use actix_web::{HttpRequest, HttpResponse, Responder};
     pub use utoipa::openapi::schema::Schema;
 
     /// Implemented only by the route macros, which seals [`SecureRoute`].
     pub trait Sealed {}
+
+    /// The route type the macros generate, which the handler's name (a
+    /// function) returns.
+    #[diagnostic::on_unimplemented(
+        message = "this function is not a secured route: it returns `{Self}`",
+        label = "not declared with a secure-api route attribute",
+        note = "`SecureApp::service` mounts only handlers declared with `#[get]`, `#[post]`, `#[put]`, `#[patch]` or `#[delete]` from `secure_api_runtime::prelude` together with an access policy",
+        note = "to fix it, declare the handler with `#[get(\"/path\")]` and one of `#[public]`, `#[authenticated]`, `#[roles(..)]`, `#[owner(..)]`, instead of `#[actix_web::get]`, a bare fn or an actix `Resource`"
+    )]
+    pub trait Generated: crate::SecureRoute {}
 }

@@ -53,6 +53,23 @@ async fn notes(me: Principal) -> String {
     format!("notes for {}", me.sub)
 }
 
+/// Every field of it may leave the server.
+#[derive(serde::Serialize)]
+struct Caller {
+    sub: String,
+}
+
+impl SerializeWhole for Caller {}
+
+/// A handler called `me`, while the others bind the caller as `me`; it
+/// returns a value declared whole, as it is.
+#[get("/api/me")]
+#[registered(owner = "tests", lifecycle = production)]
+#[authenticated]
+async fn me(me: Principal) -> Caller {
+    Caller { sub: me.sub }
+}
+
 #[actix_web::get("/api/side-door")]
 async fn side_door() -> &'static str {
     SIDE_DOOR_CALLS.fetch_add(1, Ordering::SeqCst);
@@ -92,6 +109,7 @@ fn secure_app(security: &SecurityConfig) -> SecureApp {
         .service(reports)
         .service(purge_reports)
         .service(notes)
+        .service(me)
 }
 
 fn bearer(security: &SecurityConfig, sub: &str, roles: &[&str]) -> (String, String) {
@@ -121,6 +139,26 @@ async fn a_route_mounted_around_secure_app_answers_410_and_never_runs() {
     let response = call_service(&app, TestRequest::get().uri("/api/health").to_request()).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(read_body(response).await, "ok");
+}
+
+#[actix_web::test]
+async fn a_value_declared_whole_is_answered_as_json_by_a_handler_named_like_a_binding() {
+    let security = security();
+    let app = init_service(secure_app(&security).into_app()).await;
+    let request = TestRequest::get()
+        .uri("/api/me")
+        .insert_header(bearer(&security, "7", &[]))
+        .to_request();
+    let response = call_service(&app, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    assert_eq!(read_body(response).await, r#"{"sub":"7"}"#);
 }
 
 /// `#[authenticated(optional)]` serves everyone: a valid token gives the
@@ -315,6 +353,7 @@ async fn the_inventory_lists_every_mounted_policy() {
                 "/api/users/{user_id}/notes",
                 "owner(user_id, or_roles(support))".to_owned()
             ),
+            ("GET".to_owned(), "/api/me", "authenticated".to_owned()),
         ]
     );
 }

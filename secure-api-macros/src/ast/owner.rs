@@ -8,6 +8,7 @@ use syn::{Ident, LitStr, Token};
 
 use super::roles::{self, RoleList};
 use crate::errors::{did_you_mean, error};
+use crate::path::is_user_id;
 
 pub(crate) enum OwnerSpec {
     /// `#[owner(param)]`, `#[owner(param, or_roles(..))]`,
@@ -16,6 +17,9 @@ pub(crate) enum OwnerSpec {
         param: Ident,
         or_roles: Option<RoleList>,
         resource: Option<syn::Path>,
+        /// `reason = ".."` on the plain form: why a parameter that does not
+        /// name a user holds the caller's own id.
+        vouched: Option<LitStr>,
     },
     /// `#[owner(none, reason = "...")]`
     Waived { reason: LitStr },
@@ -102,7 +106,7 @@ pub(crate) fn parse(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerSpec
                     key.span(),
                     format!("unknown option `{name}` in `#[owner]`"),
                     format!(
-                        "{hint}the options are `or_roles(..)`, `resource = Type` and, with `none`, `reason = \"...\"`"
+                        "{hint}the options are `or_roles(..)`, `resource = Type` and `reason = \"...\"`"
                     ),
                 ));
             }
@@ -132,18 +136,34 @@ pub(crate) fn parse(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerSpec
         }
         return Ok(OwnerSpec::Waived { reason });
     }
-    if let Some((key, _)) = reason {
-        return Err(error(
-            key.span(),
-            "`reason` goes only with `#[owner(none, ..)]`",
-            format!(
-                "remove `reason`, or write `#[owner(none, reason = \"...\")]` to waive the check on `{first}`"
-            ),
-        ));
-    }
+    let vouched = match reason {
+        // The plain form on a parameter that does not name a user: the
+        // reason says why it holds the caller's own id.
+        Some((_, lit)) if resource.is_none() && !is_user_id(&first.to_string()) => {
+            if lit.value().trim().is_empty() {
+                return Err(error(
+                    lit.span(),
+                    "the reason is empty",
+                    format!("say why `{first}` holds the caller's own id"),
+                ));
+            }
+            Some(lit)
+        }
+        Some((key, _)) => {
+            return Err(error(
+                key.span(),
+                "`reason` goes only with `#[owner(none, ..)]`, or with a parameter that holds the caller's id under another name",
+                format!(
+                    "remove `reason`, or write `#[owner(none, reason = \"...\")]` to waive the check on `{first}`"
+                ),
+            ));
+        }
+        None => None,
+    };
     Ok(OwnerSpec::Param {
         param: first,
         or_roles: or_roles.map(|(_, list)| list),
         resource: resource.map(|(_, path)| path),
+        vouched,
     })
 }

@@ -4,7 +4,7 @@
 
 use proc_macro2::Span;
 use syn::ext::IdentExt as _;
-use syn::parse::ParseStream;
+use syn::parse::{ParseStream, Parser as _};
 use syn::{Ident, LitStr, Token};
 
 use crate::errors::error;
@@ -139,6 +139,17 @@ fn parse_role(input: ParseStream<'_>) -> syn::Result<Role> {
                 lit.span(),
                 "a role name is not empty and has no spaces",
                 "write a name such as `\"billing-admin\"`",
+            ));
+        }
+        // A name that can be written bare is written bare, so that every
+        // role reads the same way and a string never hides a typo's look.
+        if Ident::parse_any.parse_str(&name).is_ok() {
+            return Err(error(
+                lit.span(),
+                format!("the role `{name}` is written as a string"),
+                format!(
+                    "write it as a name, `{name}`, without quotes: quotes are only for a role that is not a Rust name, such as `\"billing-admin\"`"
+                ),
             ));
         }
         return Ok(Role {

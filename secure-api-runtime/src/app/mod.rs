@@ -57,6 +57,29 @@ pub trait SecureRoute: crate::__private::Sealed {
     fn register(self, mount: &mut crate::__private::Mount<'_>);
 }
 
+// A handler's name is a function that returns its route, so that
+// `.service(handler)` mounts it.
+impl<F, R> crate::__private::Sealed for F
+where
+    F: Fn() -> R,
+    R: crate::__private::Generated,
+{
+}
+
+impl<F, R> SecureRoute for F
+where
+    F: Fn() -> R,
+    R: crate::__private::Generated,
+{
+    fn policy(&self) -> &'static RoutePolicy {
+        self().policy()
+    }
+
+    fn register(self, mount: &mut crate::__private::Mount<'_>) {
+        self().register(mount);
+    }
+}
+
 /// The quota of every route without a `#[limit]` of its own unless
 /// [`SecureApp::default_limit`] replaces it or [`SecureApp::no_default_limit`]
 /// removes it: 600 a minute per client (per address on public routes, per
