@@ -1,7 +1,9 @@
 //! Collects every error of an expansion so the user sees all of them in one
 //! build.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::Token;
+use syn::parse::ParseStream;
 
 #[derive(Default)]
 pub(crate) struct Errors {
@@ -44,6 +46,57 @@ pub(crate) fn error(
     help: impl std::fmt::Display,
 ) -> syn::Error {
     syn::Error::new(span, format!("{message}\n\nhelp: {help}"))
+}
+
+/// The errors of one attribute's options, gathered so that a build reports
+/// all of them together (as darling's accumulator does for `FromMeta`).
+#[derive(Default)]
+pub(crate) struct Gathered(Option<syn::Error>);
+
+impl Gathered {
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(first) => first.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    /// Reads one option with `read`; on an error, gathers it and skips the
+    /// rest of that option, so the next one is read too.
+    pub(crate) fn option(
+        &mut self,
+        input: ParseStream<'_>,
+        read: impl FnOnce() -> syn::Result<()>,
+    ) {
+        if let Err(error) = read() {
+            self.push(error);
+            while !input.is_empty() && !input.peek(Token![,]) {
+                if input.parse::<TokenTree>().is_err() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Reads the comma between options; `false` when there is none to read
+    /// (the error is gathered).
+    pub(crate) fn comma(&mut self, input: ParseStream<'_>) -> bool {
+        if input.is_empty() {
+            return true;
+        }
+        match input.parse::<Token![,]>() {
+            Ok(_) => true,
+            Err(error) => {
+                self.push(error);
+                false
+            }
+        }
+    }
+
+    /// Every gathered error, if there is one.
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
 }
 
 /// The candidate closest to `word`, if it is close enough to be a typo.

@@ -7,7 +7,7 @@ use syn::parse::ParseStream;
 use syn::{Ident, LitStr, Token};
 
 use super::roles::{self, RoleList};
-use crate::errors::{did_you_mean, error};
+use crate::errors::{Gathered, did_you_mean, error};
 use crate::path::is_user_id;
 
 pub(crate) enum OwnerSpec {
@@ -45,73 +45,78 @@ pub(crate) fn parse(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerSpec
     let mut or_roles: Option<(Ident, RoleList)> = None;
     let mut reason: Option<(Ident, LitStr)> = None;
     let mut resource: Option<(Ident, syn::Path)> = None;
+    let mut gathered = Gathered::default();
     while !input.is_empty() {
         input.parse::<Token![,]>()?;
         if input.is_empty() {
             break;
         }
-        let key = input.call(Ident::parse_any)?;
-        let name = key.to_string();
-        let duplicate = || {
-            error(
-                key.span(),
-                format!("duplicate option `{name}` in `#[owner]`"),
-                format!("give `{name}` once"),
-            )
-        };
-        match name.as_str() {
-            "or_roles" => {
-                if or_roles.is_some() {
-                    return Err(duplicate());
+        gathered.option(input, || {
+            let key = input.call(Ident::parse_any)?;
+            let name = key.to_string();
+            let duplicate = || {
+                error(
+                    key.span(),
+                    format!("duplicate option `{name}` in `#[owner]`"),
+                    format!("give `{name}` once"),
+                )
+            };
+            match name.as_str() {
+                "or_roles" => {
+                    if or_roles.is_some() {
+                        return Err(duplicate());
+                    }
+                    if !input.peek(syn::token::Paren) {
+                        return Err(error(
+                            key.span(),
+                            "`or_roles` lists roles in parentheses",
+                            "write `or_roles(admin)`",
+                        ));
+                    }
+                    let content;
+                    syn::parenthesized!(content in input);
+                    let list = roles::parse_list(&content, key.span(), "or_roles", true)?;
+                    or_roles = Some((key, list));
                 }
-                if !input.peek(syn::token::Paren) {
+                "resource" => {
+                    if resource.is_some() {
+                        return Err(duplicate());
+                    }
+                    input.parse::<Token![=]>()?;
+                    let path: syn::Path = input.parse().map_err(|e| {
+                        error(
+                            e.span(),
+                            "expected the resource type",
+                            "write `resource = Order`, where `Order: Owned`",
+                        )
+                    })?;
+                    resource = Some((key, path));
+                }
+                "reason" => {
+                    if reason.is_some() {
+                        return Err(duplicate());
+                    }
+                    input.parse::<Token![=]>()?;
+                    let lit: LitStr = input.parse()?;
+                    reason = Some((key, lit));
+                }
+                _ => {
+                    let hint = did_you_mean(&name, OWNER_OPTIONS)
+                        .map(|s| format!("did you mean `{s}`? "))
+                        .unwrap_or_default();
                     return Err(error(
                         key.span(),
-                        "`or_roles` lists roles in parentheses",
-                        "write `or_roles(admin)`",
+                        format!("unknown option `{name}` in `#[owner]`"),
+                        format!(
+                            "{hint}the options are `or_roles(..)`, `resource = Type` and `reason = \"...\"`"
+                        ),
                     ));
                 }
-                let content;
-                syn::parenthesized!(content in input);
-                let list = roles::parse_list(&content, key.span(), "or_roles", true)?;
-                or_roles = Some((key, list));
             }
-            "resource" => {
-                if resource.is_some() {
-                    return Err(duplicate());
-                }
-                input.parse::<Token![=]>()?;
-                let path: syn::Path = input.parse().map_err(|e| {
-                    error(
-                        e.span(),
-                        "expected the resource type",
-                        "write `resource = Order`, where `Order: Owned`",
-                    )
-                })?;
-                resource = Some((key, path));
-            }
-            "reason" => {
-                if reason.is_some() {
-                    return Err(duplicate());
-                }
-                input.parse::<Token![=]>()?;
-                let lit: LitStr = input.parse()?;
-                reason = Some((key, lit));
-            }
-            _ => {
-                let hint = did_you_mean(&name, OWNER_OPTIONS)
-                    .map(|s| format!("did you mean `{s}`? "))
-                    .unwrap_or_default();
-                return Err(error(
-                    key.span(),
-                    format!("unknown option `{name}` in `#[owner]`"),
-                    format!(
-                        "{hint}the options are `or_roles(..)`, `resource = Type` and `reason = \"...\"`"
-                    ),
-                ));
-            }
-        }
+            Ok(())
+        });
     }
+    gathered.finish()?;
     if first == "none" {
         if let Some(key) = or_roles.map(|(k, _)| k).or(resource.map(|(k, _)| k)) {
             return Err(error(

@@ -8,7 +8,7 @@ use syn::ext::IdentExt as _;
 use syn::parse::ParseStream;
 use syn::{Ident, LitStr, Token};
 
-use crate::errors::{did_you_mean, error};
+use crate::errors::{Gathered, did_you_mean, error};
 
 const HELP: &str = "write `#[registered(owner = \"team\", lifecycle = production)]`, or `lifecycle = deprecated(sunset = \"2027-06-30\", successor = \"/api/v2/users\")` or `lifecycle = retired`";
 
@@ -118,42 +118,48 @@ pub(crate) fn parse(input: ParseStream<'_>, span: Span) -> syn::Result<Registrat
     }
     let mut owner = None;
     let mut lifecycle = None;
+    let mut gathered = Gathered::default();
     while !input.is_empty() {
-        let name: Ident = input.call(Ident::parse_any)?;
-        input.parse::<Token![=]>()?;
-        match name.to_string().as_str() {
-            "owner" if owner.is_none() => {
-                let value: LitStr = input
-                    .parse()
-                    .map_err(|e| error(e.span(), "the owner is a string literal", HELP))?;
-                if value.value().trim().is_empty() {
-                    return Err(error(value.span(), "the owner is empty", HELP));
+        gathered.option(input, || {
+            let name: Ident = input.call(Ident::parse_any)?;
+            input.parse::<Token![=]>()?;
+            match name.to_string().as_str() {
+                "owner" if owner.is_none() => {
+                    let value: LitStr = input
+                        .parse()
+                        .map_err(|e| error(e.span(), "the owner is a string literal", HELP))?;
+                    if value.value().trim().is_empty() {
+                        return Err(error(value.span(), "the owner is empty", HELP));
+                    }
+                    owner = Some(value);
                 }
-                owner = Some(value);
+                "lifecycle" if lifecycle.is_none() => lifecycle = Some(parse_lifecycle(input)?),
+                "owner" | "lifecycle" => {
+                    return Err(error(
+                        name.span(),
+                        format!("duplicate option `{name}` in `#[registered]`"),
+                        HELP,
+                    ));
+                }
+                other => {
+                    let hint = did_you_mean(other, ["owner", "lifecycle"])
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
+                    return Err(error(
+                        name.span(),
+                        format!("unknown option `{other}` in `#[registered]`{hint}"),
+                        HELP,
+                    ));
+                }
             }
-            "lifecycle" if lifecycle.is_none() => lifecycle = Some(parse_lifecycle(input)?),
-            "owner" | "lifecycle" => {
-                return Err(error(
-                    name.span(),
-                    format!("duplicate option `{name}` in `#[registered]`"),
-                    HELP,
-                ));
-            }
-            other => {
-                let hint = did_you_mean(other, ["owner", "lifecycle"])
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
-                return Err(error(
-                    name.span(),
-                    format!("unknown option `{other}` in `#[registered]`{hint}"),
-                    HELP,
-                ));
-            }
-        }
-        if !input.is_empty() {
-            input.parse::<Token![,]>()?;
+            Ok(())
+        });
+        if !gathered.comma(input) {
+            break;
         }
     }
+    // An option written wrong is not also reported missing.
+    gathered.finish()?;
     let Some(owner) = owner else {
         return Err(error(
             span,
@@ -200,46 +206,54 @@ fn parse_deprecated(input: ParseStream<'_>, span: Span) -> syn::Result<Lifecycle
     let mut since = None;
     let mut sunset = None;
     let mut successor = None;
+    let mut gathered = Gathered::default();
     while !content.is_empty() {
-        let name: Ident = content.call(Ident::parse_any)?;
-        content.parse::<Token![=]>()?;
-        let value: LitStr = content
-            .parse()
-            .map_err(|e| error(e.span(), format!("`{name}` is a string literal"), help))?;
-        let date = || Date::parse(&value.value()).map_err(|e| error(value.span(), e, help));
-        match name.to_string().as_str() {
-            "sunset" if sunset.is_none() => sunset = Some((value.clone(), date()?)),
-            "since" if since.is_none() => since = Some((value.clone(), date()?)),
-            "successor" if successor.is_none() => {
-                let text = value.value();
-                if text.trim().is_empty() || text.chars().any(|c| c.is_control() || c == '>') {
+        gathered.option(&content, || {
+            let name: Ident = content.call(Ident::parse_any)?;
+            content.parse::<Token![=]>()?;
+            let value: LitStr = content
+                .parse()
+                .map_err(|e| error(e.span(), format!("`{name}` is a string literal"), help))?;
+            let date = || Date::parse(&value.value()).map_err(|e| error(value.span(), e, help));
+            match name.to_string().as_str() {
+                "sunset" if sunset.is_none() => sunset = Some((value.clone(), date()?)),
+                "since" if since.is_none() => since = Some((value.clone(), date()?)),
+                "successor" if successor.is_none() => {
+                    let text = value.value();
+                    if text.trim().is_empty() || text.chars().any(|c| c.is_control() || c == '>') {
+                        return Err(error(
+                            value.span(),
+                            "the successor is a path or URL without spaces or `>`",
+                            help,
+                        ));
+                    }
+                    successor = Some(value);
+                }
+                "sunset" | "since" | "successor" => {
                     return Err(error(
-                        value.span(),
-                        "the successor is a path or URL without spaces or `>`",
+                        name.span(),
+                        format!("duplicate option `{name}` in `deprecated`"),
                         help,
                     ));
                 }
-                successor = Some(value);
+                other => {
+                    let hint = did_you_mean(other, ["sunset", "since", "successor"])
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
+                    return Err(error(
+                        name.span(),
+                        format!("unknown option `{other}` in `deprecated`{hint}"),
+                        help,
+                    ));
+                }
             }
-            "sunset" | "since" | "successor" => {
-                return Err(error(
-                    name.span(),
-                    format!("duplicate option `{name}` in `deprecated`"),
-                    help,
-                ));
-            }
-            other => {
-                return Err(error(
-                    name.span(),
-                    format!("unknown option `{other}` in `deprecated`"),
-                    help,
-                ));
-            }
-        }
-        if !content.is_empty() {
-            content.parse::<Token![,]>()?;
+            Ok(())
+        });
+        if !gathered.comma(&content) {
+            break;
         }
     }
+    gathered.finish()?;
     let Some(sunset) = sunset else {
         return Err(error(span, "`deprecated` needs its sunset date", help));
     };
