@@ -3,7 +3,7 @@
 
 use proc_macro2::TokenStream;
 
-use crate::errors::error;
+use crate::errors::{did_you_mean, error};
 
 /// The option of `#[authenticated(..)]`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -29,9 +29,12 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Option> {
         proc_macro2::TokenTree::Ident(ident) if ident == "fresh" => Option::Fresh,
         proc_macro2::TokenTree::Ident(ident) if ident == "optional" => Option::Optional,
         _ => {
+            let hint = did_you_mean(&first.to_string(), ["fresh", "optional"])
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
             return Err(error(
                 first.span(),
-                format!("`{first}` is not an option of `#[authenticated]`"),
+                format!("`{first}` is not an option of `#[authenticated]`{hint}"),
                 HELP,
             ));
         }

@@ -7,7 +7,7 @@ use syn::ext::IdentExt as _;
 use syn::parse::{ParseStream, Parser as _};
 use syn::{Ident, LitStr, Token};
 
-use crate::errors::error;
+use crate::errors::{did_you_mean, error};
 
 pub(crate) struct Role {
     pub name: String,
@@ -55,9 +55,12 @@ pub(crate) fn parse_list(
             "any" => RoleMode::Any,
             "all" => RoleMode::All,
             other => {
+                let hint = did_you_mean(other, ["any", "all"])
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
                 return Err(error(
                     combinator.span(),
-                    format!("unknown {noun} combinator `{other}`"),
+                    format!("unknown {noun} combinator `{other}`{hint}"),
                     format!(
                         "write `{attr}(any(a, b))` for at least one {noun} or `{attr}(all(a, b))` for every {noun}"
                     ),

@@ -5,7 +5,7 @@ use syn::ext::IdentExt as _;
 use syn::parse::ParseStream;
 use syn::{Ident, LitStr, Token};
 
-use crate::errors::error;
+use crate::errors::{did_you_mean, error};
 
 /// `#[webhook(secret = "NAME")]`: the name its keys are registered under.
 pub(crate) fn parse(input: ParseStream<'_>, span: Span) -> syn::Result<String> {
@@ -19,9 +19,12 @@ pub(crate) fn parse(input: ParseStream<'_>, span: Span) -> syn::Result<String> {
     }
     let option: Ident = input.call(Ident::parse_any)?;
     if option != "secret" {
+        let hint = did_you_mean(&option.to_string(), ["secret"])
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
         return Err(error(
             option.span(),
-            format!("unknown option `{option}` in `#[webhook]`"),
+            format!("unknown option `{option}` in `#[webhook]`{hint}"),
             help,
         ));
     }
