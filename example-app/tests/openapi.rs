@@ -233,3 +233,30 @@ fn request_bodies_and_queries_carry_their_rules() {
         .collect();
     assert_eq!(search, ["limit", "offset", "q"]);
 }
+
+/// A path parameter read as a number is documented as one; one the handler
+/// reads as text (an object id an `Owned` type loads, an asset name) stays
+/// a string.
+#[test]
+fn path_parameters_have_the_type_the_handler_reads() {
+    let doc = generated();
+    let schema = |path: &str, method: &str| {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .and_then(|parameters| parameters.iter().find(|p| p["in"] == "path"))
+            .map(|p| p["schema"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        schema("/api/users/{user_id}", "get"),
+        serde_json::json!({"type": "integer", "format": "int64"})
+    );
+    assert_eq!(
+        schema("/api/orders/{order_id}/execute", "post"),
+        serde_json::json!({"type": "string"})
+    );
+    assert_eq!(
+        schema("/docs/{asset}", "get"),
+        serde_json::json!({"type": "string"})
+    );
+}

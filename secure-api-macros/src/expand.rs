@@ -350,20 +350,39 @@ fn argument_trait(declared: &Declared) -> TokenStream {
 fn route_doc(declared: &Declared, handler: &ItemFn) -> TokenStream {
     let private = quote!(::secure_api_runtime::__private);
     let check = argument_trait(declared);
+    let probes = quote! {
+        #[allow(unused_imports)]
+        use #private::{ViaAny as _, ViaInput as _, ViaUtoipa as _};
+    };
     let arguments = handler.sig.inputs.iter().filter_map(|input| {
         let FnArg::Typed(typed) = input else {
             return None;
         };
         let ty = &typed.ty;
+        // A path's parameters have the schemas of their types: one for
+        // `Path<i64>`, one per element for `Path<(i64, String)>`.
+        if let Some((name, Some(inner))) = outer_type(ty)
+            && name == "Path"
+        {
+            let elements: Vec<&Type> = match inner {
+                Type::Tuple(tuple) => tuple.elems.iter().collect(),
+                other => vec![other],
+            };
+            return Some(quote! {
+                || {
+                    #probes
+                    #[allow(clippy::needless_borrow)]
+                    #private::ArgumentDoc::Path(::std::vec![
+                        #((&&&#private::Probe::<#elements>::new()).schema()),*
+                    ])
+                }
+            });
+        }
         Some(quote_spanned!(ty.span()=> <#ty as #private::#check>::describe))
     });
     let (_, value_ty) = answered_type(handler);
     let outer = value_ty.and_then(outer_type);
     let outer_name = outer.as_ref().map(|(name, _)| name.as_str());
-    let probes = quote! {
-        #[allow(unused_imports)]
-        use #private::{ViaAny as _, ViaInput as _, ViaUtoipa as _};
-    };
     let mut item_name = None;
     let (status, answer) = match (&declared.expose, value_ty) {
         (Some((_, fields)), Some(value_ty)) => {

@@ -24,7 +24,7 @@ use utoipa::openapi::link::{Link, LinkBuilder};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder, Responses, ResponsesBuilder};
-use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{
     HttpAuthScheme, HttpBuilder, OpenIdConnect, SecurityRequirement, SecurityScheme,
 };
@@ -201,13 +201,19 @@ fn operation(
         .operation_id(Some(policy.handler))
         .tag(policy.registration.owner)
         .summary(Some(format!("{} {}", policy.method, policy.path)));
-    for name in path_params(policy.path) {
+    let arguments: Vec<ArgumentDoc> = policy.doc.arguments.iter().map(|doc| doc()).collect();
+    let names = path_params(policy.path);
+    let typed = path_schemas(&arguments, names.len());
+    for (index, name) in names.into_iter().enumerate() {
+        let schema = typed
+            .and_then(|schemas| schemas.get(index).cloned())
+            .unwrap_or_else(|| string_schema().into());
         op = op.parameter(
             ParameterBuilder::new()
                 .name(name)
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
-                .schema(Some(string_schema())),
+                .schema(Some(schema)),
         );
     }
     if policy.idempotent {
@@ -246,12 +252,11 @@ fn operation(
             ));
         }
     }
-    let arguments: Vec<ArgumentDoc> = policy.doc.arguments.iter().map(|doc| doc()).collect();
     let mut reads_input = false;
     let mut query = std::collections::BTreeSet::new();
     for argument in arguments {
         match argument {
-            ArgumentDoc::Nothing => {}
+            ArgumentDoc::Nothing | ArgumentDoc::Path(_) => {}
             ArgumentDoc::Query { schema, .. } => {
                 reads_input = true;
                 // Two arguments may read the same parameter (a page's
@@ -652,6 +657,26 @@ fn extensions(policy: &RoutePolicy, defaults: &[Quota]) -> ExtensionsBuilder {
         extensions = extensions.add("x-idempotent", true);
     }
     extensions
+}
+
+/// The schemas of a route's `count` path parameters, from its `web::Path`
+/// argument: only when it reads each of them, each as a plain value (a
+/// number, a string, a boolean); otherwise the document shows strings.
+fn path_schemas(arguments: &[ArgumentDoc], count: usize) -> Option<&[RefOr<Schema>]> {
+    let schemas = arguments.iter().find_map(|argument| match argument {
+        ArgumentDoc::Path(schemas) => Some(schemas.as_slice()),
+        _ => None,
+    })?;
+    let plain = |schema: &RefOr<Schema>| {
+        matches!(
+            schema,
+            RefOr::T(Schema::Object(object)) if matches!(
+                object.schema_type,
+                SchemaType::Type(Type::Integer | Type::Number | Type::String | Type::Boolean)
+            )
+        )
+    };
+    (schemas.len() == count && schemas.iter().all(plain)).then_some(schemas)
 }
 
 /// The `{name}` segments of an actix path pattern.

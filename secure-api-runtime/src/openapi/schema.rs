@@ -41,6 +41,9 @@ pub enum ArgumentDoc {
         /// that is not a struct.
         fields: Option<Vec<&'static str>>,
     },
+    /// The path's parameters, in order (`web::Path<i64>`, or a tuple of
+    /// them): the schema of each, where its type has one.
+    Path(Vec<RefOr<Schema>>),
     /// Query parameters: each property of the object is one.
     Query {
         /// An object schema.
@@ -357,7 +360,7 @@ pub fn drift(routes: &[&crate::policy::RoutePolicy]) -> Vec<String> {
             let (what, schema, fields) = match describe() {
                 ArgumentDoc::Body { schema, fields, .. } => ("body", schema, fields),
                 ArgumentDoc::Query { schema, fields } => ("query", schema, fields),
-                ArgumentDoc::Nothing => continue,
+                ArgumentDoc::Nothing | ArgumentDoc::Path(_) => continue,
             };
             let Some(mut fields) = fields else { continue };
             let mut properties: Vec<String> = match schema {
