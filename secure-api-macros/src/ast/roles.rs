@@ -144,8 +144,8 @@ fn parse_role(input: ParseStream<'_>) -> syn::Result<Role> {
                 "write a name such as `\"billing-admin\"`",
             ));
         }
-        // A name that can be written bare is written bare, so that every
-        // role reads the same way and a string never hides a typo's look.
+        // A role that is a Rust name is written bare; a string is only for
+        // one that is not (`"billing-admin"`).
         if Ident::parse_any.parse_str(&name).is_ok() {
             return Err(error(
                 lit.span(),
