@@ -22,29 +22,16 @@ if [ ! -x "$venv/bin/st" ]; then
     "$venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-cargo build -q --locked -p example-app
+# shellcheck source=scripts/example-app.sh
+. scripts/example-app.sh
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-(
-    cd "$work"
-    BIND="127.0.0.1:$port" DATABASE_URL="sqlite://$work/fuzz.db" \
-        EXAMPLE_ADMIN_PASSWORD="plum tree at dusk, for fuzzing" \
-        PAYMENT_WEBHOOK_SECRET="whsec_ZnV6eiB3ZWJob29rIHNlY3JldA==" RUST_LOG=warn \
-        exec "$OLDPWD/target/debug/example-app"
-) >"$work/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-
-deadline=$((SECONDS + 30))
-until curl -fs -o /dev/null "http://127.0.0.1:$port/health"; do
-    [ $SECONDS -lt $deadline ] || { echo "example-app did not start" >&2; cat "$work/server.log" >&2; exit 1; }
-    sleep 0.1
-done
+trap 'example_app_stop; rm -rf "$work"' EXIT
+example_app_start "$work"
 # The admin's own login: a token that is fresh, so the second-factor
 # routes (`#[authenticated(fresh)]`) are reached too.
 token=$(curl -fs -H 'Content-Type: application/json' \
-    -d '{"username": "admin", "password": "plum tree at dusk, for fuzzing"}' \
-    "http://127.0.0.1:$port/api/auth/login" |
+    -d "{\"username\": \"admin\", \"password\": \"$EXAMPLE_APP_ADMIN_PASSWORD\"}" \
+    "$example_app_url/api/auth/login" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
 
 # From the scratch directory, so schemathesis keeps its cache out of the tree.
@@ -53,7 +40,7 @@ cd "$work"
 # without the stateful phase, whose links all lead elsewhere.
 status=0
 fuzz() {
-    "$OLDPWD/$venv/bin/st" run "http://127.0.0.1:$port/openapi.json" \
+    "$OLDPWD/$venv/bin/st" run "$example_app_url/openapi.json" \
         --header "Authorization: Bearer $token" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
         --max-examples "$MAX_EXAMPLES" \
@@ -63,7 +50,7 @@ fuzz() {
 fuzz --exclude-path /api/auth/logout --report har --report-har-path "$work/run.har"
 fuzz --include-path /api/auth/logout --phases examples,coverage,fuzzing --report har --report-har-path "$work/logout.har"
 
-curl -fs "http://127.0.0.1:$port/openapi.json" -o "$work/openapi.json"
+curl -fs "$example_app_url/openapi.json" -o "$work/openapi.json"
 python3 - "$work/openapi.json" "$work/run.har" "$work/logout.har" <<'PY'
 import json, re, sys
 from urllib.parse import urlparse

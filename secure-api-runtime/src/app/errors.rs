@@ -1,10 +1,10 @@
-//! Framework errors as problem+json: extractor errors (JSON bodies, path
-//! parameters, query strings) and any other error response without one.
+//! Framework errors as problem+json: extractor errors (JSON bodies, forms,
+//! path parameters, query strings) and any other error response without one.
 
 use actix_web::Error;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::ServiceResponse;
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 
@@ -60,12 +60,39 @@ pub(crate) fn path_error(_: PathError, _: &actix_web::HttpRequest) -> Error {
         .into()
 }
 
+pub(crate) fn form_error(error: UrlencodedError, _: &actix_web::HttpRequest) -> Error {
+    context::refused("input", "the form is not the route's input");
+    let problem =
+        match &error {
+            UrlencodedError::Overflow { limit, .. } => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+                .with_detail(format!("the body is larger than {limit} bytes")),
+            UrlencodedError::ContentType => Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                .with_detail("the body must be `application/x-www-form-urlencoded`"),
+            UrlencodedError::UnknownLength => Problem::new(StatusCode::LENGTH_REQUIRED)
+                .with_detail("the form's length must be known"),
+            UrlencodedError::Parse(e) if is_unknown_field(e) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                    .with_detail(format!("the form does not fit: {e}"))
+            }
+            UrlencodedError::Parse(e) => Problem::new(StatusCode::BAD_REQUEST)
+                .with_detail(format!("the form does not fit: {e}")),
+            _ => Problem::new(StatusCode::BAD_REQUEST).with_detail("the form is not valid"),
+        };
+    problem.into()
+}
+
+/// Whether a form or query string was refused for a field its `Input` type
+/// does not declare (serde's `deny_unknown_fields`), which is answered 422
+/// as for a JSON body's unknown field. `serde_urlencoded` keeps only the
+/// message, so the message is what tells.
+fn is_unknown_field(error: &impl std::fmt::Display) -> bool {
+    error.to_string().starts_with("unknown field")
+}
+
 pub(crate) fn query_error(error: QueryPayloadError, _: &actix_web::HttpRequest) -> Error {
     context::refused("input", "the query string is not the route's input");
     let problem = match &error {
-        // A parameter the route's `Input` type does not declare, as for a
-        // JSON body's unknown field.
-        QueryPayloadError::Deserialize(e) if e.to_string().starts_with("unknown field") => {
+        QueryPayloadError::Deserialize(e) if is_unknown_field(e) => {
             Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
                 .with_detail(format!("the query string does not fit: {e}"))
         }

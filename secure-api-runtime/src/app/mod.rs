@@ -19,7 +19,7 @@ use actix_web::dev::{
 use actix_web::{App, Error, FromRequest, Handler, Resource, Responder, guard, web};
 
 use self::backstop::Backstop;
-use self::errors::{json_error, path_error, query_error};
+use self::errors::{form_error, json_error, path_error, query_error};
 use self::matcher::{Pattern, RouteTable};
 use crate::config::{Mode, SecurityConfig};
 use crate::cors::Cors;
@@ -161,6 +161,11 @@ impl Mount<'_> {
                     web::JsonConfig::default()
                         .limit(cap)
                         .error_handler(json_error),
+                )
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(cap)
+                        .error_handler(form_error),
                 )
                 .app_data(web::PayloadConfig::new(cap));
         }
@@ -515,6 +520,7 @@ impl SecureApp {
                     .limit(DEFAULT_JSON_LIMIT)
                     .error_handler(json_error),
             )
+            .app_data(web::FormConfig::default().error_handler(form_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
             .app_data(web::QueryConfig::default().error_handler(query_error));
         for configure in self.configure {
