@@ -136,7 +136,7 @@ fn token(settings: &Settings, args: &[String]) -> Result<(), String> {
 }
 
 fn serve(settings: Settings) -> Result<(), String> {
-    settings.telemetry.init_logging();
+    let _logs = settings.telemetry.init_logging();
     actix_web::rt::System::new().block_on(async move {
         if let Some(metrics) = settings.telemetry.metrics_server()? {
             actix_web::rt::spawn(metrics);

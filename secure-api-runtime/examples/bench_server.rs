@@ -46,14 +46,17 @@ fn main() -> std::io::Result<()> {
         std::process::exit(2);
     };
     let headers_port = ports.next().and_then(Result::ok);
-    if let Ok(format) = std::env::var("BENCH_OBSERVE") {
-        let telemetry = Telemetry::from_lookup(|name| {
-            (name == "SECURE_API_LOG_FORMAT").then(|| format.clone())
-        })
-        .map_err(std::io::Error::other)?;
-        telemetry.init_logging();
-        Metrics::install().map_err(std::io::Error::other)?;
-    }
+    let _logs = match std::env::var("BENCH_OBSERVE") {
+        Ok(format) => {
+            let telemetry = Telemetry::from_lookup(|name| {
+                (name == "SECURE_API_LOG_FORMAT").then(|| format.clone())
+            })
+            .map_err(std::io::Error::other)?;
+            Metrics::install().map_err(std::io::Error::other)?;
+            Some(telemetry.init_logging())
+        }
+        Err(_) => None,
+    };
     let workers = std::env::var("BENCH_WORKERS")
         .ok()
         .and_then(|w| w.parse().ok())

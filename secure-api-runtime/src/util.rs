@@ -25,13 +25,19 @@ pub(crate) fn random_id() -> Result<String, getrandom::Error> {
 
 /// Lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
+    let mut text = vec![0u8; bytes.len() * 2];
+    hex_into(bytes, &mut text);
+    text.into_iter().map(char::from).collect()
+}
+
+/// Lowercase hex of `bytes` into `out`, two digits a byte (as many bytes as
+/// `out` has room for).
+pub(crate) fn hex_into(bytes: &[u8], out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
-    text
 }
 
 #[cfg(test)]

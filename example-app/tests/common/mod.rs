@@ -110,6 +110,25 @@ pub fn start_logged(mut command: Command, port: u16, log: &Path) -> Server {
 
 /// Runs `command` for at most `limit`: its output, or `None` (and the
 /// process killed) if it was still running.
+/// The server's log at `log` once it contains `needle`: lines are written
+/// in batches (at least every 50 ms), so a test that reads what a running
+/// server logged waits for the line it expects last, up to 10 seconds.
+pub fn logged(log: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`{needle}` never reached {}:\n{text}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn run_for(command: &mut Command, limit: Duration) -> Option<Output> {
     let mut child = command
         .stdout(Stdio::piped())

@@ -201,9 +201,9 @@ where
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let context = Context::new(RequestId::for_headers(req.headers()));
         req.extensions_mut().insert(context.id.clone());
-        // The id alone: the audit event names the rest, and every field of
-        // a span is formatted once per request.
-        let span = tracing::info_span!(
+        // At `debug`, with the id alone: every log line names the id without
+        // it (see `observe::format`), and the audit event names the rest.
+        let span = tracing::debug_span!(
             target: "secure_api",
             "secure_api.request",
             request_id = context.id.as_str(),

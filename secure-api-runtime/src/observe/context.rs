@@ -51,14 +51,23 @@ impl RequestId {
         fits.then(|| Self(Rc::from(id)))
     }
 
-    /// A new random id.
+    /// A new id, unique to this request: a random 64-bit prefix drawn once
+    /// per thread from the operating system, then the thread's count of ids,
+    /// as 32 hex digits. An id correlates log lines; it grants nothing, so it
+    /// need not be unpredictable, and a request costs no system call for it.
     pub fn generate() -> Self {
-        static FALLBACK: AtomicU64 = AtomicU64::new(0);
-        let id = crate::util::random_id().unwrap_or_else(|_| {
-            // No randomness from the OS: still unique within the process.
-            format!("{:032x}", FALLBACK.fetch_add(1, Ordering::Relaxed))
+        thread_local! {
+            static NEXT: std::cell::Cell<(u64, u64)> = std::cell::Cell::new((thread_prefix(), 0));
+        }
+        let (prefix, count) = NEXT.with(|next| {
+            let (prefix, count) = next.get();
+            next.set((prefix, count.wrapping_add(1)));
+            (prefix, count)
         });
-        Self(Rc::from(id))
+        let mut id = [0u8; 32];
+        crate::util::hex_into(&prefix.to_be_bytes(), &mut id[..16]);
+        crate::util::hex_into(&count.to_be_bytes(), &mut id[16..]);
+        Self(Rc::from(std::str::from_utf8(&id).unwrap_or_default()))
     }
 
     /// The request's id: the one in `headers`, when acceptable, else a new one.
@@ -84,6 +93,16 @@ impl RequestId {
     pub fn current() -> Option<Self> {
         CURRENT.try_with(|context| context.id.clone()).ok()
     }
+}
+
+/// A thread's id prefix: random when the operating system gives randomness,
+/// else a process-wide count, so ids stay unique within the process.
+fn thread_prefix() -> u64 {
+    static FALLBACK: AtomicU64 = AtomicU64::new(0);
+    crate::util::random_bytes::<8>().map_or_else(
+        |_| FALLBACK.fetch_add(1, Ordering::Relaxed),
+        u64::from_be_bytes,
+    )
 }
 
 impl fmt::Display for RequestId {
@@ -192,6 +211,11 @@ pub(crate) fn sync_scope<R>(context: Rc<Context>, f: impl FnOnce() -> R) -> R {
     CURRENT.sync_scope(context, f)
 }
 
+/// Calls `f` with the id of the request being served on this task, if any.
+pub(crate) fn with_current_id<R>(f: impl FnOnce(&str) -> R) -> Option<R> {
+    CURRENT.try_with(|context| f(context.id.as_str())).ok()
+}
+
 /// Changes the current request's decision (nothing outside a request).
 pub(crate) fn decide(f: impl FnOnce(&mut Decision)) {
     let _ = CURRENT.try_with(|context| f(&mut context.decision.borrow_mut()));
@@ -227,7 +251,14 @@ mod tests {
     fn generated_ids_differ() {
         let (a, b) = (RequestId::generate(), RequestId::generate());
         assert_ne!(a, b);
-        assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit()));
+        let other = std::thread::spawn(|| RequestId::generate().to_string())
+            .join()
+            .unwrap_or_else(|_| panic!("the thread ran"));
+        assert_ne!(a.as_str()[..16], other[..16], "another thread's prefix");
+        for id in [a.as_str(), b.as_str(), &other] {
+            assert_eq!(id.len(), 32);
+            assert!(id.bytes().all(|c| c.is_ascii_hexdigit()));
+        }
     }
 
     #[actix_web::test]

@@ -2,10 +2,13 @@
 //! log format, and Prometheus metrics on a listener of their own.
 //!
 //! Every request a [`SecureApp`](crate::SecureApp) serves gets a
-//! [`RequestId`], runs in a `secure_api.request` span that carries it (so
-//! every log event of the request does), and ends with one audit event on
-//! [`audit::AUDIT_TARGET`]. Each pipeline step runs in a `secure_api.step`
-//! span (at `debug`) that records its decision.
+//! [`RequestId`], which every log line written while it is served names
+//! (through the [`JsonLines`] and [`TextLines`] formats), and ends with one
+//! audit event on [`audit::AUDIT_TARGET`]. With `debug` enabled for the
+//! `secure_api` target, the request also runs in a `secure_api.request`
+//! span carrying its id, and each pipeline step in a `secure_api.step`
+//! span that records its decision, for a subscriber that shows where the
+//! time goes (such as an OpenTelemetry layer).
 //!
 //! [`Telemetry`] reads the two operating settings from the environment:
 //! `SECURE_API_LOG_FORMAT` (`text`, the default, or `json`: one object a
@@ -17,7 +20,8 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let telemetry = Telemetry::from_env()?;
-//! telemetry.init_logging();
+//! // Lines are written while the guard lives: keep it until the end.
+//! let _logs = telemetry.init_logging();
 //! # actix_web::rt::System::new().block_on(async {
 //! if let Some(metrics) = telemetry.metrics_server()? {
 //!     actix_web::rt::spawn(metrics);
@@ -30,11 +34,16 @@
 
 pub mod audit;
 pub(crate) mod context;
+pub mod format;
 pub mod metrics;
+pub mod writer;
 
 use std::net::SocketAddr;
 
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
 pub use self::context::{MAX_REQUEST_ID_LEN, REQUEST_ID_HEADER, RequestId};
+pub use self::format::{JsonLines, TextLines};
 pub use self::metrics::{Metrics, MetricsError};
 use crate::config::ConfigError;
 
@@ -44,9 +53,22 @@ pub enum LogFormat {
     /// Human-readable lines (the default).
     #[default]
     Text,
-    /// One JSON object a line (`tracing-subscriber`'s JSON format), with the
-    /// request span's fields, the request id among them.
+    /// One JSON object a line ([`JsonLines`]), the request id among its
+    /// fields.
     Json,
+}
+
+/// Keeps the log writer of [`Telemetry::init_logging`] running; dropping
+/// it writes every line still waiting, then stops the writer.
+#[must_use = "log lines are written while the guard lives: keep it until the program ends"]
+pub struct LogGuard(Option<writer::BatchGuard>);
+
+impl std::fmt::Debug for LogGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogGuard")
+            .field("writing", &self.0.is_some())
+            .finish()
+    }
 }
 
 /// The operating settings: the log format and the metrics listener.
@@ -122,25 +144,37 @@ impl Telemetry {
     }
 
     /// Installs the process's log subscriber: `RUST_LOG` filters (default
-    /// `info`, which includes every audit event), in the configured format,
-    /// to standard error. Does nothing when a subscriber is installed
-    /// already.
-    pub fn init_logging(&self) {
+    /// `info`, which includes every audit event), in the configured format
+    /// ([`TextLines`] or [`JsonLines`]), to standard error. A logged line is
+    /// appended to a shared buffer, which a thread of its own writes out at
+    /// least every [`writer::FLUSH_EVERY`]: a request never waits for the
+    /// terminal or the disk, and no line is dropped (past
+    /// [`writer::MAX_PENDING`] bytes waiting, the thread that logs writes
+    /// them itself). Keep the returned guard until the program ends:
+    /// dropping it writes what is still waiting and stops that thread. Does
+    /// nothing when a subscriber is installed already.
+    pub fn init_logging(&self) -> LogGuard {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // Without a thread for the batches, each line is written as it comes.
+        let (writer, guard) = match writer::BatchWriter::new(std::io::stderr()) {
+            Ok((writer, guard)) => (BoxMakeWriter::new(writer), Some(guard)),
+            Err(_) => (BoxMakeWriter::new(std::io::stderr), None),
+        };
+        // Field names in colour on a terminal only, never in a file.
+        let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr);
-        let _ = match self.log_format {
-            LogFormat::Text => builder.try_init(),
-            // The current span (the request's, with its id) and not the
-            // whole list: each span costs a parse per event.
+            .with_ansi(on_terminal)
+            .with_writer(writer);
+        let installed = match self.log_format {
+            LogFormat::Text => builder.event_format(TextLines).try_init(),
             LogFormat::Json => builder
-                .json()
-                .flatten_event(true)
-                .with_span_list(false)
+                .event_format(JsonLines)
+                .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
                 .try_init(),
         };
+        LogGuard(guard.filter(|_| installed.is_ok()))
     }
 
     /// When `SECURE_API_METRICS_BIND` is set: installs the metrics recorder

@@ -21,17 +21,17 @@ impl Log {
         tracing::subscriber::set_default(subscriber)
     }
 
-    /// Sends this thread's log here as JSON lines, from `level` up, with an
-    /// event when each span closes (carrying the span's fields), until the
-    /// guard is dropped.
+    /// Sends this thread's log here as the runtime's JSON lines, from
+    /// `level` up, with an event when each span closes (carrying the span's
+    /// fields), until the guard is dropped.
     pub fn capture_json(&self, level: tracing::Level) -> tracing::subscriber::DefaultGuard {
         let writer = self.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_max_level(level)
             .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-            .json()
-            .flatten_event(true)
+            .event_format(secure_api_runtime::observe::JsonLines)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .finish();
         tracing::subscriber::set_default(subscriber)
     }

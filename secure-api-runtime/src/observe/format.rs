@@ -1,0 +1,416 @@
+//! The two log line formats, for `tracing-subscriber`'s `fmt` layer:
+//! [`JsonLines`] (one JSON object a line) and [`TextLines`] (one readable
+//! line an event). Each line of an event logged while a request is served
+//! names that request's id (`request_id`), whether or not a span carries
+//! it, so the request span can stay at `debug` and cost nothing when it is
+//! filtered out.
+//!
+//! [`Telemetry::init_logging`](super::Telemetry::init_logging) installs
+//! them. A subscriber of your own (with an OpenTelemetry layer beside, say)
+//! can use them too:
+//!
+//! ```
+//! use secure_api_runtime::observe::JsonLines;
+//! use tracing_subscriber::fmt::format::JsonFields;
+//!
+//! let subscriber = tracing_subscriber::fmt()
+//!     .event_format(JsonLines)
+//!     .fmt_fields(JsonFields::new())
+//!     .finish();
+//! tracing::subscriber::with_default(subscriber, || tracing::info!(order = 7, "placed"));
+//! ```
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::context;
+
+/// The field that names the request an event belongs to.
+const REQUEST_ID_FIELD: &str = "request_id";
+
+/// One JSON object a line: `timestamp`, `level`, `target`, the event's
+/// fields (its message as `message`), `request_id` while a request is
+/// served, and, when spans are enabled, the current one as `span` and all
+/// of them, outermost first, as `spans` (each its `name` and fields; span
+/// fields are JSON when the subscriber formats them with
+/// `tracing_subscriber::fmt::format::JsonFields`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JsonLines;
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        // The line is built in a buffer of this thread's and handed on in
+        // one piece: each small write to `w` would be a dynamic call.
+        thread_local! {
+            static LINE: RefCell<String> = RefCell::new(String::with_capacity(1024));
+        }
+        LINE.with(|line| match line.try_borrow_mut() {
+            Ok(mut line) => {
+                line.clear();
+                json_line(ctx, &mut line, event)?;
+                w.write_str(&line)
+            }
+            // A field's `Debug` that logs while its line is being built.
+            Err(_) => {
+                let mut line = String::new();
+                json_line(ctx, &mut line, event)?;
+                w.write_str(&line)
+            }
+        })
+    }
+}
+
+/// An event as one JSON line.
+fn json_line<S, N>(ctx: &FmtContext<'_, S, N>, line: &mut String, event: &Event<'_>) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    let meta = event.metadata();
+    line.push_str("{\"timestamp\":\"");
+    SystemTime.format_time(&mut Writer::new(line))?;
+    line.push_str("\",\"level\":\"");
+    line.push_str(meta.level().as_str());
+    line.push_str("\",\"target\":");
+    json_string(line, meta.target());
+    let mut fields = JsonFieldWriter { line };
+    event.record(&mut fields);
+    if meta.fields().field(REQUEST_ID_FIELD).is_none() {
+        context::with_current_id(|id| {
+            line.push_str(",\"request_id\":");
+            json_string(line, id);
+        });
+    }
+    if let Some(scope) = ctx.event_scope() {
+        let spans: Vec<_> = scope.from_root().collect();
+        if let Some(current) = spans.last() {
+            line.push_str(",\"span\":");
+            json_span::<S, N>(line, current);
+        }
+        line.push_str(",\"spans\":[");
+        for (i, span) in spans.iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            json_span::<S, N>(line, span);
+        }
+        line.push(']');
+    }
+    line.push_str("}\n");
+    Ok(())
+}
+
+/// A span as a JSON object: its name and its recorded fields.
+fn json_span<S, N>(line: &mut String, span: &tracing_subscriber::registry::SpanRef<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    line.push_str("{\"name\":");
+    json_string(line, span.name());
+    let extensions = span.extensions();
+    if let Some(fields) = extensions.get::<FormattedFields<N>>() {
+        let text = fields.fields.as_str();
+        match text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            // Fields formatted as a JSON object: its members join the span's.
+            Some(members) if !members.trim().is_empty() => {
+                line.push(',');
+                line.push_str(members);
+            }
+            Some(_) => {}
+            // Fields formatted as text by another field formatter.
+            None if !text.is_empty() => {
+                line.push_str(",\"fields\":");
+                json_string(line, text);
+            }
+            None => {}
+        }
+    }
+    line.push('}');
+}
+
+/// Writes each field of an event as `,"name":value`.
+struct JsonFieldWriter<'a> {
+    line: &'a mut String,
+}
+
+impl JsonFieldWriter<'_> {
+    fn name(&mut self, field: &Field) {
+        self.line.push(',');
+        json_string(self.line, field.name());
+        self.line.push(':');
+    }
+}
+
+impl Visit for JsonFieldWriter<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.name(field);
+        json_string(self.line, value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.name(field);
+        let _ = write!(self.line, "{value}");
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.name(field);
+        let _ = write!(self.line, "{value}");
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.name(field);
+        self.line.push_str(if value { "true" } else { "false" });
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.name(field);
+        // JSON has no NaN or infinity: those are strings.
+        let _ = if value.is_finite() {
+            write!(self.line, "{value}")
+        } else {
+            write!(self.line, "\"{value}\"")
+        };
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.name(field);
+        self.line.push('"');
+        let _ = write!(JsonEscaped(self.line), "{value:?}");
+        self.line.push('"');
+    }
+}
+
+/// `text` as a JSON string.
+fn json_string(line: &mut String, text: &str) {
+    line.push('"');
+    let _ = JsonEscaped(line).write_str(text);
+    line.push('"');
+}
+
+/// Writes what it is given escaped for the inside of a JSON string.
+struct JsonEscaped<'a>(&'a mut String);
+
+impl fmt::Write for JsonEscaped<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut start = 0;
+        for (i, byte) in text.bytes().enumerate() {
+            let escaped = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            self.0.push_str(&text[start..i]);
+            if escaped.is_empty() {
+                let _ = write!(self.0, "\\u{byte:04x}");
+            } else {
+                self.0.push_str(escaped);
+            }
+            start = i + 1;
+        }
+        self.0.push_str(&text[start..]);
+        Ok(())
+    }
+}
+
+/// One readable line an event: the time, the level, the enabled spans
+/// with their fields, the target, the message and fields, and
+/// `request_id=` while a request is served.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextLines;
+
+impl<S, N> FormatEvent<S, N> for TextLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        SystemTime.format_time(&mut w)?;
+        write!(w, " {:>5} ", meta.level())?;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                w.write_str(span.name())?;
+                let extensions = span.extensions();
+                if let Some(fields) = extensions.get::<FormattedFields<N>>()
+                    && !fields.is_empty()
+                {
+                    write!(w, "{{{fields}}}")?;
+                }
+                w.write_char(':')?;
+            }
+            w.write_char(' ')?;
+        }
+        write!(w, "{}: ", meta.target())?;
+        ctx.format_fields(w.by_ref(), event)?;
+        if meta.fields().field(REQUEST_ID_FIELD).is_none() {
+            context::with_current_id(|id| write!(w, " request_id={id}")).unwrap_or(Ok(()))?;
+        }
+        writeln!(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::format::JsonFields;
+
+    use super::*;
+    use crate::observe::RequestId;
+    use crate::observe::context::{Context, sync_scope};
+
+    /// The lines `log` writes through a subscriber with `format`.
+    fn lines(json: bool, log: impl FnOnce()) -> String {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let writer = {
+            let out = Arc::clone(&out);
+            move || Sink(Arc::clone(&out))
+        };
+        let builder = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(writer);
+        if json {
+            let subscriber = builder
+                .event_format(JsonLines)
+                .fmt_fields(JsonFields::new())
+                .finish();
+            tracing::subscriber::with_default(subscriber, log);
+        } else {
+            let subscriber = builder.event_format(TextLines).finish();
+            tracing::subscriber::with_default(subscriber, log);
+        }
+        let bytes = out.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut out) = self.0.lock() {
+                out.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_json_line_is_one_object_with_every_field_escaped() {
+        let text = lines(true, || {
+            let id = RequestId::accept("req-1").unwrap_or_else(RequestId::generate);
+            sync_scope(Context::new(id), || {
+                tracing::info!(
+                    target: "tests",
+                    name = "quote \" backslash \\ newline \n bell \u{7}",
+                    count = 3_u64,
+                    delta = -2_i64,
+                    ratio = 0.5_f64,
+                    nan = f64::NAN,
+                    ok = true,
+                    debug = ?Some("x"),
+                    "hello"
+                );
+            });
+            tracing::warn!(target: "tests", "outside any request");
+        });
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect();
+        assert_eq!(events.len(), 2, "{text}");
+        let first = &events[0];
+        assert_eq!(first["level"], "INFO");
+        assert_eq!(first["target"], "tests");
+        assert_eq!(first["message"], "hello");
+        assert_eq!(first["name"], "quote \" backslash \\ newline \n bell \u{7}");
+        assert_eq!(first["count"], 3);
+        assert_eq!(first["delta"], -2);
+        assert_eq!(first["ratio"], 0.5);
+        assert_eq!(first["nan"], "NaN");
+        assert_eq!(first["ok"], true);
+        assert_eq!(first["debug"], "Some(\"x\")");
+        assert_eq!(first["request_id"], "req-1");
+        assert!(
+            first["timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z'))
+        );
+        assert!(events[1].get("request_id").is_none(), "{}", events[1]);
+    }
+
+    #[test]
+    fn an_events_own_request_id_is_not_repeated() {
+        let text = lines(true, || {
+            sync_scope(Context::new(RequestId::generate()), || {
+                tracing::info!(target: "tests", request_id = "its-own", "audit");
+            });
+        });
+        assert_eq!(text.matches("\"request_id\"").count(), 1, "{text}");
+        assert!(text.contains("\"request_id\":\"its-own\""), "{text}");
+    }
+
+    #[test]
+    fn spans_are_listed_with_their_fields() {
+        let text = lines(true, || {
+            let outer = tracing::debug_span!("outer", request_id = "r-9");
+            let _outer = outer.enter();
+            let inner = tracing::debug_span!("inner", step = "roles");
+            let _inner = inner.enter();
+            tracing::info!(target: "tests", "inside");
+        });
+        let event: serde_json::Value =
+            serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(event["span"]["name"], "inner");
+        assert_eq!(event["span"]["step"], "roles");
+        assert_eq!(event["spans"][0]["name"], "outer");
+        assert_eq!(event["spans"][0]["request_id"], "r-9");
+    }
+
+    #[test]
+    fn a_text_line_names_spans_target_fields_and_the_request() {
+        let text = lines(false, || {
+            sync_scope(
+                Context::new(RequestId::accept("req-2").unwrap_or_else(RequestId::generate)),
+                || {
+                    let span = tracing::debug_span!("secure_api.step", step = "owner");
+                    let _span = span.enter();
+                    tracing::warn!(target: "tests", rule = "owner", "refused");
+                },
+            );
+        });
+        let line = text.trim_end();
+        assert!(line.contains(" WARN secure_api.step{step=\"owner\"}: tests: refused rule=\"owner\" request_id=req-2"), "{line}");
+        assert_eq!(text.lines().count(), 1);
+    }
+}
