@@ -27,7 +27,8 @@ pub(crate) fn random_id() -> Result<String, getrandom::Error> {
 pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut text = vec![0u8; bytes.len() * 2];
     hex_into(bytes, &mut text);
-    text.into_iter().map(char::from).collect()
+    // Hex digits are ASCII: this never falls back.
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// Lowercase hex of `bytes` into `out`, two digits a byte (as many bytes as

@@ -40,10 +40,8 @@ pub(crate) fn json_error(error: JsonPayloadError, _: &actix_web::HttpRequest) ->
     context::refused("input", "the body is not the route's input");
     let problem = match &error {
         JsonPayloadError::OverflowKnownLength { limit, .. }
-        | JsonPayloadError::Overflow { limit } => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-            .with_detail(format!("the body is larger than {limit} bytes")),
-        JsonPayloadError::ContentType => Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            .with_detail("the body must be `application/json`"),
+        | JsonPayloadError::Overflow { limit } => too_large(*limit),
+        JsonPayloadError::ContentType => not_of_type("application/json"),
         JsonPayloadError::Deserialize(e) if e.is_data() => {
             Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
                 .with_detail(format!("the body does not fit: {e}"))
@@ -64,10 +62,8 @@ pub(crate) fn form_error(error: UrlencodedError, _: &actix_web::HttpRequest) -> 
     context::refused("input", "the form is not the route's input");
     let problem =
         match &error {
-            UrlencodedError::Overflow { limit, .. } => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-                .with_detail(format!("the body is larger than {limit} bytes")),
-            UrlencodedError::ContentType => Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-                .with_detail("the body must be `application/x-www-form-urlencoded`"),
+            UrlencodedError::Overflow { limit, .. } => too_large(*limit),
+            UrlencodedError::ContentType => not_of_type("application/x-www-form-urlencoded"),
             UrlencodedError::UnknownLength => Problem::new(StatusCode::LENGTH_REQUIRED)
                 .with_detail("the form's length must be known"),
             UrlencodedError::Parse(e) if is_unknown_field(e) => {
@@ -79,6 +75,18 @@ pub(crate) fn form_error(error: UrlencodedError, _: &actix_web::HttpRequest) -> 
             _ => Problem::new(StatusCode::BAD_REQUEST).with_detail("the form is not valid"),
         };
     problem.into()
+}
+
+/// A body over the route's cap of `limit` bytes (413).
+fn too_large(limit: usize) -> Problem {
+    Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+        .with_detail(format!("the body is larger than {limit} bytes"))
+}
+
+/// A body sent as another media type than `media_type` (415).
+fn not_of_type(media_type: &str) -> Problem {
+    Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        .with_detail(format!("the body must be `{media_type}`"))
 }
 
 /// Whether a form or query string was refused for a field its `Input` type
