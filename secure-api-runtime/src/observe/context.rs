@@ -52,12 +52,13 @@ impl RequestId {
     }
 
     /// A new id, unique to this request: a random 64-bit prefix drawn once
-    /// per thread from the operating system, then the thread's count of ids,
-    /// as 32 hex digits. An id correlates log lines; it grants nothing, so it
-    /// need not be unpredictable, and a request costs no system call for it.
+    /// per thread from the operating system, then the thread's count of ids
+    /// (from a random start), as 32 hex digits. An id correlates log lines;
+    /// it grants nothing, so it need not be unpredictable, and a request
+    /// costs no system call for it.
     pub fn generate() -> Self {
         thread_local! {
-            static NEXT: std::cell::Cell<(u64, u64)> = std::cell::Cell::new((thread_prefix(), 0));
+            static NEXT: std::cell::Cell<(u64, u64)> = std::cell::Cell::new(thread_seed());
         }
         let (prefix, count) = NEXT.with(|next| {
             let (prefix, count) = next.get();
@@ -95,14 +96,16 @@ impl RequestId {
     }
 }
 
-/// A thread's id prefix: random when the operating system gives randomness,
-/// else a process-wide count, so ids stay unique within the process.
-fn thread_prefix() -> u64 {
+/// A thread's id prefix and first count: random when the operating system
+/// gives randomness, else a process-wide count and 0, so ids stay unique
+/// within the process.
+fn thread_seed() -> (u64, u64) {
     static FALLBACK: AtomicU64 = AtomicU64::new(0);
-    crate::util::random_bytes::<8>().map_or_else(
-        |_| FALLBACK.fetch_add(1, Ordering::Relaxed),
-        u64::from_be_bytes,
-    )
+    let random = || crate::util::random_bytes::<8>().map(u64::from_be_bytes);
+    match (random(), random()) {
+        (Ok(prefix), Ok(count)) => (prefix, count),
+        _ => (FALLBACK.fetch_add(1, Ordering::Relaxed), 0),
+    }
 }
 
 impl fmt::Display for RequestId {
