@@ -191,6 +191,16 @@ fn refusals_follow_each_routes_policy() {
         (key["in"].clone(), key["required"].clone()),
         ("header".into(), true.into())
     );
+    // With what the guard accepts of it: 1 to 255 visible ASCII characters.
+    assert_eq!(
+        key["schema"],
+        serde_json::json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": "^[!-~]+$",
+        })
+    );
     // A created order links to the routes that load an order by its id.
     let links = &spec["paths"]["/api/orders"]["post"]["responses"]["201"]["links"];
     assert_eq!(

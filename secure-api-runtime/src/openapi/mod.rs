@@ -217,9 +217,15 @@ fn operation(
         );
     }
     if policy.idempotent {
+        // What `idempotency::key_of` accepts: 1 to 255 visible ASCII characters.
+        let key = string_schema()
+            .min_length(Some(1))
+            .max_length(Some(crate::idempotency::MAX_KEY_LEN))
+            .pattern(Some("^[!-~]+$"));
         op = op.parameter(header(
             "Idempotency-Key",
             "repeats of a request carry the same key",
+            key,
         ));
     }
     if let crate::policy::Access::Webhook { .. } = policy.access {
@@ -234,7 +240,7 @@ fn operation(
                 "`v1,<base64 HMAC-SHA256>` of `id.timestamp.body`",
             ),
         ] {
-            op = op.parameter(header(name, what));
+            op = op.parameter(header(name, what, string_schema()));
         }
     }
     if policy.access.reads_token() {
@@ -617,13 +623,17 @@ fn answer_header(description: &str) -> Header {
         .build()
 }
 
-fn header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+fn header(
+    name: &str,
+    description: &str,
+    schema: ObjectBuilder,
+) -> utoipa::openapi::path::Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Header)
         .required(Required::True)
         .description(Some(description))
-        .schema(Some(string_schema()))
+        .schema(Some(schema))
         .build()
 }
 
