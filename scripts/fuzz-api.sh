@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Property-based fuzzing of the example app through its own OpenAPI document
-# with schemathesis (PyPI), with the admin's token from a login: no answer may be a
-# server error, and every answer must conform to the document (status,
+# with schemathesis (PyPI), with the admin's token from a login (logout with
+# a user of its own): no answer may be a server error, and every answer must
+# conform to the document (status,
 # content type, problem+json schema of refusals, headers). Bounded: at most
 # MAX_EXAMPLES cases per operation, on 127.0.0.1 only. Afterwards it reports
 # the share of operations that got at least one 2xx answer, from the run's
@@ -27,12 +28,23 @@ fi
 work=$(mktemp -d)
 trap 'example_app_stop; rm -rf "$work"' EXIT
 example_app_start "$work"
-# The admin's own login: a token that is fresh, so the second-factor
-# routes (`#[authenticated(fresh)]`) are reached too.
-token=$(curl -fs -H 'Content-Type: application/json' \
-    -d "{\"username\": \"admin\", \"password\": \"$EXAMPLE_APP_ADMIN_PASSWORD\"}" \
-    "$example_app_url/api/auth/login" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+# A login's access token: fresh, so the second-factor routes
+# (`#[authenticated(fresh)]`) are reached too.
+login() {
+    curl -fs -H 'Content-Type: application/json' \
+        -d "{\"username\": \"$1\", \"password\": \"$2\"}" \
+        "$example_app_url/api/auth/login" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+token=$(login admin "$EXAMPLE_APP_ADMIN_PASSWORD")
+# Logout runs as a user of its own: quotas are counted per user (the
+# example's default is 200 requests a minute), and the admin's is spent by
+# the time logout's turn comes.
+leaver_password="a passphrase for the fuzzer's last run"
+curl -fs -o /dev/null -H 'Content-Type: application/json' \
+    -d "{\"username\": \"leaver\", \"password\": \"$leaver_password\", \"display_name\": \"Leaver\"}" \
+    "$example_app_url/api/auth/register"
+leaver=$(login leaver "$leaver_password")
 
 # From the scratch directory, so schemathesis keeps its cache out of the tree.
 cd "$work"
@@ -40,15 +52,17 @@ cd "$work"
 # without the stateful phase, whose links all lead elsewhere.
 status=0
 fuzz() {
+    local bearer=$1
+    shift
     "$OLDPWD/$venv/bin/st" run "$example_app_url/openapi.json" \
-        --header "Authorization: Bearer $token" \
+        --header "Authorization: Bearer $bearer" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
         --max-examples "$MAX_EXAMPLES" \
         --request-timeout 10 \
         --seed 1 "$@" || status=$?
 }
-fuzz --exclude-path /api/auth/logout --report har --report-har-path "$work/run.har"
-fuzz --include-path /api/auth/logout --phases examples,coverage,fuzzing --report har --report-har-path "$work/logout.har"
+fuzz "$token" --exclude-path /api/auth/logout --report har --report-har-path "$work/run.har"
+fuzz "$leaver" --include-path /api/auth/logout --phases examples,coverage,fuzzing --report har --report-har-path "$work/logout.har"
 
 curl -fs "$example_app_url/openapi.json" -o "$work/openapi.json"
 python3 - "$work/openapi.json" "$work/run.har" "$work/logout.har" <<'PY'

@@ -285,7 +285,8 @@ mod tests {
     use crate::observe::RequestId;
     use crate::observe::context::{Context, sync_scope};
 
-    /// The lines `log` writes through a subscriber with `format`.
+    /// The lines `log` writes through a subscriber with the JSON format
+    /// (`json`) or the text one.
     fn lines(json: bool, log: impl FnOnce()) -> String {
         let out = Arc::new(Mutex::new(Vec::new()));
         let writer = {
