@@ -108,8 +108,6 @@ pub fn start_logged(mut command: Command, port: u16, log: &Path) -> Server {
     start_with(command, port)
 }
 
-/// Runs `command` for at most `limit`: its output, or `None` (and the
-/// process killed) if it was still running.
 /// The server's log at `log` once it contains `needle`: lines are written
 /// in batches (at least every 50 ms), so a test that reads what a running
 /// server logged waits for the line it expects last, up to 10 seconds.
@@ -129,6 +127,8 @@ pub fn logged(log: &Path, needle: &str) -> String {
     }
 }
 
+/// Runs `command` for at most `limit`: its output, or `None` (and the
+/// process killed) if it was still running.
 pub fn run_for(command: &mut Command, limit: Duration) -> Option<Output> {
     let mut child = command
         .stdout(Stdio::piped())
