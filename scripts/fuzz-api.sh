@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Property-based fuzzing of the example app through its own OpenAPI document
-# with schemathesis (PyPI), with the admin's token from a login (logout with
-# a user of its own): no answer may be a server error, and every answer must
-# conform to the document (status,
-# content type, problem+json schema of refusals, headers). Bounded: at most
+# with schemathesis (PyPI), each operation that needs a token as a user of
+# its own (scripts/fuzz/prepare.py): no answer may be a server error, and
+# every answer must conform to the document (status, content type,
+# problem+json schema of refusals, headers). Bounded: at most
 # MAX_EXAMPLES cases per operation, on 127.0.0.1 only. Afterwards it reports
 # the share of operations that got at least one 2xx answer, from the run's
 # HAR log: how far the generated requests reach into the handlers.
@@ -28,23 +28,13 @@ fi
 work=$(mktemp -d)
 trap 'example_app_stop; rm -rf "$work"' EXIT
 example_app_start "$work"
-# A login's access token: fresh, so the second-factor routes
-# (`#[authenticated(fresh)]`) are reached too.
-login() {
-    curl -fs -H 'Content-Type: application/json' \
-        -d "{\"username\": \"$1\", \"password\": \"$2\"}" \
-        "$example_app_url/api/auth/login" |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
-}
-token=$(login admin "$EXAMPLE_APP_ADMIN_PASSWORD")
-# Logout runs as a user of its own: quotas are counted per user (the
-# example's default is 200 requests a minute), and the admin's is spent by
-# the time logout's turn comes.
-leaver_password="a passphrase for the fuzzer's last run"
-curl -fs -o /dev/null -H 'Content-Type: application/json' \
-    -d "{\"username\": \"leaver\", \"password\": \"$leaver_password\", \"display_name\": \"Leaver\"}" \
-    "$example_app_url/api/auth/register"
-leaver=$(login leaver "$leaver_password")
+# Every operation that needs a token runs as a user of its own (quotas are
+# counted per user), with the orders and ids some routes need made first:
+# scripts/fuzz/prepare.py writes the run's schemathesis.toml.
+python3 scripts/fuzz/prepare.py "$example_app_url" "$EXAMPLE_APP_ADMIN_PASSWORD" "$work"
+# The document the app serves, read from a file: schemathesis leaves out the
+# route it loads its document from, and `/openapi.json` is fuzzed as well.
+curl -fs "$example_app_url/openapi.json" -o "$work/openapi.json"
 
 # From the scratch directory, so schemathesis keeps its cache out of the tree.
 cd "$work"
@@ -52,19 +42,16 @@ cd "$work"
 # without the stateful phase, whose links all lead elsewhere.
 status=0
 fuzz() {
-    local bearer=$1
-    shift
-    "$OLDPWD/$venv/bin/st" run "$example_app_url/openapi.json" \
-        --header "Authorization: Bearer $bearer" \
+    "$OLDPWD/$venv/bin/st" --config-file "$work/schemathesis.toml" run "$work/openapi.json" \
+        --url "$example_app_url" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
         --max-examples "$MAX_EXAMPLES" \
         --request-timeout 10 \
         --seed 1 "$@" || status=$?
 }
-fuzz "$token" --exclude-path /api/auth/logout --report har --report-har-path "$work/run.har"
-fuzz "$leaver" --include-path /api/auth/logout --phases examples,coverage,fuzzing --report har --report-har-path "$work/logout.har"
+fuzz --exclude-path /api/auth/logout --report har --report-har-path "$work/run.har"
+fuzz --include-path /api/auth/logout --phases examples,coverage,fuzzing --report har --report-har-path "$work/logout.har"
 
-curl -fs "$example_app_url/openapi.json" -o "$work/openapi.json"
 python3 - "$work/openapi.json" "$work/run.har" "$work/logout.har" <<'PY'
 import json, re, sys
 from urllib.parse import urlparse

@@ -231,6 +231,17 @@ fn request_bodies_and_queries_carry_their_rules() {
     assert_eq!(order["properties"]["quantity"]["minimum"], 1);
     assert_eq!(order["properties"]["quantity"]["maximum"], 1000);
     assert_eq!(order["properties"]["item"]["maxLength"], 100);
+    // A bound named by a constant (the password policy's length) and a
+    // pattern are shown as well, on both routes that take a new password.
+    for path in ["/api/auth/register", "/api/admin/users"] {
+        let user = body(path);
+        assert_eq!(user["properties"]["password"]["minLength"], 12, "{path}");
+        assert_eq!(user["properties"]["password"]["maxLength"], 128, "{path}");
+        assert_eq!(
+            user["properties"]["username"]["pattern"], "^[a-z0-9_.-]+$",
+            "{path}"
+        );
+    }
     // `#[serde(rename = "type")]` is read as `type`.
     let event = body("/api/webhooks/payment");
     assert!(event["properties"]["type"].is_object(), "{event}");
@@ -245,8 +256,8 @@ fn request_bodies_and_queries_carry_their_rules() {
 }
 
 /// A path parameter read as a number is documented as one; one the handler
-/// reads as text (an object id an `Owned` type loads, an asset name) stays
-/// a string.
+/// reads as text (an object id an `Owned` type loads) stays a string; one
+/// read as a type with a schema of its own (an asset name) has that schema.
 #[test]
 fn path_parameters_have_the_type_the_handler_reads() {
     let doc = generated();
@@ -265,8 +276,9 @@ fn path_parameters_have_the_type_the_handler_reads() {
         schema("/api/orders/{order_id}/execute", "post"),
         serde_json::json!({"type": "string"})
     );
+    // The assets' names are listed: any other is 404.
     assert_eq!(
         schema("/docs/{asset}", "get"),
-        serde_json::json!({"type": "string"})
+        serde_json::json!({"type": "string", "enum": ["swagger-ui-bundle.js", "swagger-ui.css", "init.js"]})
     );
 }

@@ -19,12 +19,13 @@ pub(crate) fn derive(item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     check_is_struct(&input, &mut errors);
     check_denies_unknown_fields(&input, &mut errors);
+    check_no_container_options(&input, &mut errors);
+    let fields = schema_fields(&input, &mut errors);
     if !errors.is_empty() {
         return errors.into_compile_errors();
     }
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let fields = schema_fields(&input);
     quote! {
         impl #impl_generics ::secure_api_runtime::__private::Input for #ident #ty_generics #where_clause {
             fn validate_input(&self) -> ::core::result::Result<(), ::secure_api_runtime::__private::Problem> {
@@ -39,7 +40,7 @@ pub(crate) fn derive(item: TokenStream) -> TokenStream {
 }
 
 /// The `Field` of each field serde reads, named as serde names it.
-fn schema_fields(input: &DeriveInput) -> Vec<TokenStream> {
+fn schema_fields(input: &DeriveInput, errors: &mut Errors) -> Vec<TokenStream> {
     let private = quote!(::secure_api_runtime::__private);
     let Data::Struct(data) = &input.data else {
         return Vec::new();
@@ -66,6 +67,12 @@ fn schema_fields(input: &DeriveInput) -> Vec<TokenStream> {
         };
         let required = !(optional || options.default || container.default);
         let rules = garde_rules(&field.attrs);
+        let example = match example(&field.attrs, errors) {
+            Some(value) => {
+                quote!(::core::option::Option::Some(|| #private::example_value(&#value)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         let span = field.ty.span();
         out.push(quote_spanned! {span=>
             #private::Field {
@@ -80,10 +87,81 @@ fn schema_fields(input: &DeriveInput) -> Vec<TokenStream> {
                     schema
                 },
                 rules: &[#(#rules),*],
+                example: #example,
             }
         });
     }
     out
+}
+
+/// How `#[input(..)]` is written.
+const INPUT_HELP: &str = "write `#[input(example = \"..\")]` on a field: a value it accepts, which the API document shows";
+
+/// The value of a field's `#[input(example = ..)]`, if it has one: any
+/// expression of a type that serializes.
+fn example(attrs: &[syn::Attribute], errors: &mut Errors) -> Option<Expr> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("input")) {
+        let metas = match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+            Ok(metas) if !metas.is_empty() => metas,
+            Ok(_) => {
+                errors.push(attr.path().span(), "`#[input]` needs an option", INPUT_HELP);
+                continue;
+            }
+            Err(e) => {
+                errors.push(
+                    e.span(),
+                    format!("`#[input(..)]` does not parse: {e}"),
+                    INPUT_HELP,
+                );
+                continue;
+            }
+        };
+        for meta in metas {
+            let path = meta.path();
+            let name = path
+                .get_ident()
+                .map_or_else(|| quote!(#path).to_string(), ToString::to_string);
+            match meta {
+                Meta::NameValue(nv) if nv.path.is_ident("example") => {
+                    if found.is_some() {
+                        errors.push(
+                            nv.path.span(),
+                            "`example` is given twice in `#[input]`",
+                            "keep one `example = ..`",
+                        );
+                    } else {
+                        found = Some(nv.value);
+                    }
+                }
+                _ if path.is_ident("example") => {
+                    errors.push(path.span(), "`example` needs a value", INPUT_HELP);
+                }
+                _ => {
+                    let hint = crate::errors::did_you_mean(&name, ["example"])
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
+                    errors.push(
+                        path.span(),
+                        format!("unknown option `{name}` in `#[input]`{hint}"),
+                        INPUT_HELP,
+                    );
+                }
+            }
+        }
+    }
+    found
+}
+
+/// `#[input(..)]` describes a field; on the struct it would say nothing.
+fn check_no_container_options(input: &DeriveInput, errors: &mut Errors) {
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("input")) {
+        errors.push(
+            attr.path().span(),
+            "`#[input(..)]` goes on a field of the body, not on the body itself",
+            "move it to the field it describes: `#[input(example = \"..\")]`",
+        );
+    }
 }
 
 /// The serde options that change which names are read.
@@ -179,8 +257,9 @@ fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
 }
 
 /// The garde rules of a field that have a JSON Schema form, with literal
-/// bounds. A rule with computed bounds is left out: the schema is then
-/// looser than the check, never stricter.
+/// bounds, or for a length a named constant (`min = MIN_PASSWORD_CHARS`),
+/// which the schema reads where the check does. A rule with computed bounds
+/// is left out: the schema is then looser than the check, never stricter.
 fn garde_rules(attrs: &[syn::Attribute]) -> Vec<TokenStream> {
     let rule = quote!(::secure_api_runtime::__private::Rule);
     let mut out = Vec::new();
@@ -200,15 +279,21 @@ fn garde_rules(attrs: &[syn::Attribute]) -> Vec<TokenStream> {
                     out.push(quote!(#rule::Pattern(#pattern)));
                 }
             } else if let (true, Meta::List(list)) = (path.is_ident("length"), &meta) {
-                let bounds = bounds(list, |lit, negated| match lit {
-                    Lit::Int(i) if !negated => i.base10_parse::<usize>().ok().map(|n| quote!(#n)),
-                    _ => None,
+                let bounds = bounds(list, |bound| match bound {
+                    Bound::Literal(Lit::Int(i), false) => {
+                        i.base10_parse::<usize>().ok().map(|n| quote!(#n))
+                    }
+                    Bound::Constant(path) => Some(quote!(#path)),
+                    Bound::Literal(..) => None,
                 });
                 if let Some((min, max)) = bounds {
                     out.push(quote!(#rule::Length { min: #min, max: #max }));
                 }
             } else if let (true, Meta::List(list)) = (path.is_ident("range"), &meta) {
-                let bounds = bounds(list, |lit, negated| {
+                let bounds = bounds(list, |bound| {
+                    let Bound::Literal(lit, negated) = bound else {
+                        return None;
+                    };
                     let n = match lit {
                         Lit::Int(i) => i.base10_parse::<f64>().ok(),
                         Lit::Float(f) => f.base10_parse::<f64>().ok(),
@@ -226,11 +311,20 @@ fn garde_rules(attrs: &[syn::Attribute]) -> Vec<TokenStream> {
     out
 }
 
+/// A bound of a `length(..)` or `range(..)` as written.
+enum Bound<'a> {
+    /// A literal, and whether it is negated.
+    Literal(&'a Lit, bool),
+    /// A path: a constant.
+    Constant(&'a syn::Path),
+}
+
 /// `min`, `max` (or `equal`) of a `length(..)` or `range(..)`, as
-/// `Option`s; `None` when a bound is not a literal.
+/// `Option`s; `None` when a bound is neither a literal nor a constant, or
+/// `value` has no schema form for it.
 fn bounds(
     list: &syn::MetaList,
-    literal: impl Fn(&Lit, bool) -> Option<TokenStream>,
+    value: impl Fn(Bound<'_>) -> Option<TokenStream>,
 ) -> Option<(TokenStream, TokenStream)> {
     let metas = list
         .parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
@@ -239,26 +333,22 @@ fn bounds(
     let (mut min, mut max) = (none.clone(), none);
     for meta in metas {
         let Meta::NameValue(nv) = &meta else { continue };
-        let negated;
-        let lit = match &nv.value {
-            Expr::Lit(ExprLit { lit, .. }) => {
-                negated = false;
-                lit
-            }
+        let bound = match &nv.value {
+            Expr::Lit(ExprLit { lit, .. }) => Bound::Literal(lit, false),
+            Expr::Path(syn::ExprPath {
+                qself: None, path, ..
+            }) => Bound::Constant(path),
             Expr::Unary(syn::ExprUnary {
                 op: syn::UnOp::Neg(_),
                 expr,
                 ..
             }) => match expr.as_ref() {
-                Expr::Lit(ExprLit { lit, .. }) => {
-                    negated = true;
-                    lit
-                }
+                Expr::Lit(ExprLit { lit, .. }) => Bound::Literal(lit, true),
                 _ => return None,
             },
             _ => return None,
         };
-        let value = literal(lit, negated)?;
+        let value = value(bound)?;
         let some = quote!(::core::option::Option::Some(#value));
         if nv.path.is_ident("min") {
             min = some;

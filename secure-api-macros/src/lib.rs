@@ -94,7 +94,9 @@ pub fn derive_state_machine(item: TokenStream) -> TokenStream {
 
 /// `#[derive(Input)]`: a declared request body. Requires
 /// `#[serde(deny_unknown_fields)]` and a `garde::Validate` implementation.
-#[proc_macro_derive(Input)]
+/// A field may show an example in the API document with
+/// `#[input(example = "..")]`.
+#[proc_macro_derive(Input, attributes(input))]
 pub fn derive_input(item: TokenStream) -> TokenStream {
     input::derive(item.into()).into()
 }

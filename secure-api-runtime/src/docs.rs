@@ -26,7 +26,7 @@
 //! #[get("/docs/{asset}")]
 //! #[registered(owner = "platform", lifecycle = production)]
 //! #[public]
-//! async fn explorer_asset(asset: web::Path<String>) -> Result<HttpResponse, Problem> {
+//! async fn explorer_asset(asset: web::Path<docs::AssetName>) -> Result<HttpResponse, Problem> {
 //!     docs::asset(&asset).ok_or_else(Problem::not_found)
 //! }
 //!
@@ -38,8 +38,12 @@
 //! assert_eq!(app.routes().len(), 2);
 //! ```
 
+use std::ops::Deref;
+
 use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 /// The vendored Swagger UI's version.
 pub const SWAGGER_UI_VERSION: &str = "5.35.0";
@@ -112,6 +116,32 @@ pub fn asset(name: &str) -> Option<HttpResponse> {
             .body(*bytes),
     )
 }
+
+/// The `{asset}` segment of the assets' route: any text, which [`asset`]
+/// looks up. The document lists the names it serves, so a client (or a
+/// fuzzer) reading it asks for one; any other name is answered 404.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct AssetName(String);
+
+impl Deref for AssetName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl utoipa::PartialSchema for AssetName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ASSETS.iter().map(|(name, ..)| *name)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AssetName {}
 
 /// `text` safe inside a double-quoted HTML attribute.
 fn escape(text: &str) -> String {

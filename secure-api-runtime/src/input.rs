@@ -261,6 +261,7 @@ impl Argument for crate::page::PageRequest {
             required: false,
             schema,
             rules: &[],
+            example: None,
         };
         ArgumentDoc::Query {
             schema: schema::object(&[field("limit", u32::schema), field("offset", u64::schema)]),

@@ -155,7 +155,7 @@ pub mod __private {
     pub use crate::input::{Argument, Input, RawArgument, refused_input, validate_with_garde};
     pub use crate::openapi::schema::{
         AnswerDoc, ArgumentDoc, Field, Probe, RouteDoc, Rule, ViaAny, ViaInput, ViaUtoipa,
-        object as input_object,
+        example_value, object as input_object,
     };
     pub use crate::owned::check_owned;
     pub use crate::policy::{

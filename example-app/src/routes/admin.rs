@@ -5,6 +5,7 @@ use secure_api_runtime::prelude::*;
 use serde::Deserialize;
 
 use secrecy::SecretString;
+use secure_api_runtime::auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 
 use super::{internal, printable};
 use crate::auth::Auth;
@@ -22,35 +23,25 @@ pub fn mount(app: SecureApp) -> SecureApp {
 #[derive(Debug, Deserialize, Validate, Input)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
-    #[garde(length(min = 3, max = 32), custom(username_chars))]
+    #[garde(length(min = 3, max = 32), pattern(r"^[a-z0-9_.-]+$"))]
+    #[input(example = "new.clerk")]
     username: String,
-    // Checked against the password policy in the handler, which names the rule.
-    #[garde(length(max = 1024))]
+    // The policy's length; its other rules run in the handler.
+    #[garde(length(chars, min = MIN_PASSWORD_CHARS, max = MAX_PASSWORD_CHARS))]
+    #[input(example = "quince jam on the top shelf")]
     password: String,
     #[garde(length(chars, min = 1, max = 64), custom(printable))]
+    #[input(example = "New Clerk")]
     display_name: String,
     #[serde(default)]
-    #[garde(custom(grantable))]
+    #[garde(length(min = 1), custom(grantable))]
+    #[input(example = ["user"])]
     roles: Option<Vec<String>>,
-}
-
-pub(crate) fn username_chars(value: &str, _: &()) -> garde::Result {
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
-    {
-        return Err(garde::Error::new(
-            "may hold only a-z, 0-9, `_`, `.` and `-`",
-        ));
-    }
-    Ok(())
 }
 
 fn grantable(value: &Option<Vec<String>>, _: &()) -> garde::Result {
     match value {
-        Some(roles)
-            if roles.is_empty() || roles.iter().any(|r| !GRANTABLE_ROLES.contains(&r.as_str())) =>
-        {
+        Some(roles) if roles.iter().any(|r| !GRANTABLE_ROLES.contains(&r.as_str())) => {
             Err(garde::Error::new("lists one or more of `user`, `admin`"))
         }
         _ => Ok(()),

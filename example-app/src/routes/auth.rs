@@ -7,6 +7,7 @@
 use garde::Validate;
 use secrecy::SecretString;
 use secure_api_runtime::auth::TotpSecret;
+use secure_api_runtime::auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use secure_api_runtime::auth::sessions::TokenPair;
 use secure_api_runtime::observe::audit;
 use secure_api_runtime::prelude::*;
@@ -33,13 +34,16 @@ pub fn mount(app: SecureApp) -> SecureApp {
 #[derive(Debug, Deserialize, Validate, Input)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
-    #[garde(length(min = 3, max = 32), custom(super::admin::username_chars))]
+    #[garde(length(min = 3, max = 32), pattern(r"^[a-z0-9_.-]+$"))]
+    #[input(example = "new.reader")]
     username: String,
-    // The policy's own rules (length, common, symbol) run in the handler so
-    // the answer names the rule; this bound only caps the work.
-    #[garde(length(max = 1024))]
+    // The policy's length, which the document shows; its other rules
+    // (common, username, symbol) run in the handler, which names the rule.
+    #[garde(length(chars, min = MIN_PASSWORD_CHARS, max = MAX_PASSWORD_CHARS))]
+    #[input(example = "plum orchard at first light")]
     password: String,
     #[garde(length(chars, min = 1, max = 64), custom(printable))]
+    #[input(example = "New Reader")]
     display_name: String,
 }
 

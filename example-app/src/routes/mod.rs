@@ -48,7 +48,9 @@ pub async fn docs() -> HttpResponse {
 #[get("/docs/{asset}")]
 #[registered(owner = "platform", lifecycle = production)]
 #[public]
-pub async fn docs_asset(asset: web::Path<String>) -> Result<HttpResponse, Problem> {
+pub async fn docs_asset(
+    asset: web::Path<secure_api_runtime::docs::AssetName>,
+) -> Result<HttpResponse, Problem> {
     secure_api_runtime::docs::asset(&asset).ok_or_else(Problem::not_found)
 }
 
@@ -134,6 +136,7 @@ pub async fn search(
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
     #[garde(length(chars, min = 1, max = 64), custom(printable))]
+    #[input(example = "Ada L.")]
     display_name: String,
 }
 

@@ -30,8 +30,10 @@ impl Owned for Order {
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     #[garde(length(chars, min = 1, max = 100), custom(printable))]
+    #[input(example = "a box of pencils")]
     item: String,
     #[garde(range(min = 1, max = 1000))]
+    #[input(example = 2)]
     quantity: i64,
 }
 

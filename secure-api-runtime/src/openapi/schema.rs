@@ -155,6 +155,13 @@ pub struct Field {
     pub schema: fn() -> RefOr<Schema>,
     /// Its garde rules.
     pub rules: &'static [Rule],
+    /// A value to show, from `#[input(example = ..)]`.
+    pub example: Option<fn() -> serde_json::Value>,
+}
+
+/// `value` as the JSON an example shows. Used by generated code.
+pub fn example_value<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
 }
 
 /// The schema of a request body of `fields`: an object of exactly those
@@ -165,6 +172,13 @@ pub fn object(fields: &[Field]) -> Schema {
         let mut schema = (field.schema)();
         for rule in field.rules {
             apply(&mut schema, *rule);
+        }
+        if let Some(example) = field.example {
+            match &mut schema {
+                RefOr::T(Schema::Object(object)) => object.examples.push(example()),
+                RefOr::T(Schema::Array(array)) => array.examples.push(example()),
+                _ => {}
+            }
         }
         object = object.property(field.name, schema);
         if field.required {
@@ -492,7 +506,7 @@ mod tests {
     }
 
     #[test]
-    fn rules_become_keywords_on_the_type_they_fit() {
+    fn rules_and_examples_become_keywords_on_the_type_they_fit() {
         let name = Field {
             name: "name",
             required: true,
@@ -504,6 +518,7 @@ mod tests {
                 },
                 Rule::Pattern("^[a-z]+$"),
             ],
+            example: Some(|| example_value("ada")),
         };
         let tags = Field {
             name: "tags",
@@ -513,6 +528,7 @@ mod tests {
                 min: None,
                 max: Some(3),
             }],
+            example: Some(|| example_value(&["red", "blue"])),
         };
         let count = Field {
             name: "count",
@@ -522,6 +538,7 @@ mod tests {
                 min: Some(1.0),
                 max: Some(1000.0),
             }],
+            example: None,
         };
         let schema = json(object(&[name, tags, count]));
         assert_eq!(schema["additionalProperties"], false);
@@ -536,6 +553,13 @@ mod tests {
         );
         assert_eq!(properties["name"]["pattern"], "^[a-z]+$");
         assert_eq!(properties["tags"]["maxItems"], 3);
+        // Examples, where declared, on strings and arrays alike.
+        assert_eq!(properties["name"]["examples"], serde_json::json!(["ada"]));
+        assert_eq!(
+            properties["tags"]["examples"],
+            serde_json::json!([["red", "blue"]])
+        );
+        assert!(properties["count"].get("examples").is_none());
         assert_eq!(
             (
                 properties["count"]["minimum"].as_i64(),
@@ -580,6 +604,7 @@ mod tests {
                     required: true,
                     schema: String::schema,
                     rules: &[],
+                    example: None,
                 }])
             }
         }

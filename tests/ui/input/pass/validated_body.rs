@@ -5,6 +5,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 struct UpdateMe {
     #[garde(length(min = 1, max = 64))]
+    #[input(example = "Ada L.")]
     display_name: String,
 }
 
