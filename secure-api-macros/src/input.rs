@@ -102,6 +102,10 @@ const INPUT_HELP: &str = "write `#[input(example = \"..\")]` on a field: a value
 fn example(attrs: &[syn::Attribute], errors: &mut Errors) -> Option<Expr> {
     let mut found = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("input")) {
+        if let Meta::Path(path) = &attr.meta {
+            errors.push(path.span(), "`#[input]` needs an option", INPUT_HELP);
+            continue;
+        }
         let metas = match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
             Ok(metas) if !metas.is_empty() => metas,
             Ok(_) => {

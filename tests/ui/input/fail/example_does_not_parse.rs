@@ -1,0 +1,12 @@
+use secure_api_runtime::prelude::*;
+use serde::Deserialize;
+
+#[derive(Deserialize, garde::Validate, Input)]
+#[serde(deny_unknown_fields)]
+struct UpdateMe {
+    #[garde(length(min = 1, max = 64))]
+    #[input(example = )]
+    display_name: String,
+}
+
+fn main() {}
