@@ -75,35 +75,58 @@ impl SecurityHeaders {
     /// assert_eq!(headers.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]));
     /// ```
     pub fn apply(&self, headers: &mut HeaderMap, over_tls: bool) {
+        // Names and values are made when the code compiles (`const`), and
+        // the map grows once, not once per header.
         let fixed: [(HeaderName, HeaderValue); 8] = [
             (
                 CONTENT_SECURITY_POLICY,
                 self.content_security_policy.clone(),
             ),
-            (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-            (X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-            (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
-            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
             (
-                HeaderName::from_static("cross-origin-opener-policy"),
-                HeaderValue::from_static("same-origin"),
+                X_CONTENT_TYPE_OPTIONS,
+                const { HeaderValue::from_static("nosniff") },
+            ),
+            (X_FRAME_OPTIONS, const { HeaderValue::from_static("DENY") }),
+            (
+                REFERRER_POLICY,
+                const { HeaderValue::from_static("no-referrer") },
             ),
             (
-                HeaderName::from_static("cross-origin-resource-policy"),
-                HeaderValue::from_static("same-origin"),
+                CACHE_CONTROL,
+                const { HeaderValue::from_static("no-store") },
             ),
             (
-                HeaderName::from_static("permissions-policy"),
-                HeaderValue::from_static(PERMISSIONS_POLICY),
+                const { HeaderName::from_static("cross-origin-opener-policy") },
+                const { HeaderValue::from_static("same-origin") },
+            ),
+            (
+                const { HeaderName::from_static("cross-origin-resource-policy") },
+                const { HeaderValue::from_static("same-origin") },
+            ),
+            (
+                const { HeaderName::from_static("permissions-policy") },
+                const { HeaderValue::from_static(PERMISSIONS_POLICY) },
             ),
         ];
-        for (name, value) in fixed {
-            if !headers.contains_key(&name) {
+        // Which of them the answer set itself, from its few headers by
+        // comparison: a lookup would hash each name once more.
+        let mut set = [false; 8];
+        for name in headers.keys() {
+            if let Some(i) = fixed.iter().position(|(fixed, _)| fixed == name) {
+                set[i] = true;
+            }
+        }
+        headers.reserve(fixed.len() + 1);
+        for ((name, value), set) in fixed.into_iter().zip(set) {
+            if !set {
                 headers.insert(name, value);
             }
         }
         if (over_tls || self.always_hsts) && !headers.contains_key(STRICT_TRANSPORT_SECURITY) {
-            headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+            headers.insert(
+                STRICT_TRANSPORT_SECURITY,
+                const { HeaderValue::from_static(HSTS) },
+            );
         }
         headers.remove(SERVER);
     }

@@ -15,6 +15,8 @@ use std::sync::Mutex;
 use super::Principal;
 
 const SHARDS: usize = 16;
+/// How many of a token's last bytes choose its entry.
+const HASHED_TAIL: usize = 32;
 /// Entries per shard; a full shard is emptied before the next insert.
 const SHARD_CAPACITY: usize = 1024;
 
@@ -57,10 +59,14 @@ impl Default for VerifiedCache {
 }
 
 impl VerifiedCache {
-    /// The token's hash, and the shard it lives in.
+    /// The token's hash, and the shard it lives in. Only the token's last
+    /// [`HASHED_TAIL`] bytes are hashed: they are its signature's, which
+    /// differs from token to token, and an entry is taken only for the
+    /// whole token it holds.
     fn shard(&self, token: &str) -> (u64, &Mutex<Shard>) {
+        let tail = &token.as_bytes()[token.len().saturating_sub(HASHED_TAIL)..];
         let mut hasher = DefaultHasher::new();
-        token.hash(&mut hasher);
+        tail.hash(&mut hasher);
         let hash = hasher.finish();
         // The remainder is below SHARDS, so the cast cannot truncate.
         (hash, &self.shards[(hash % SHARDS as u64) as usize])
@@ -141,6 +147,18 @@ mod tests {
             shard.insert(hash, ("x.y.z".into(), principal(100)));
         }
         assert!(cache.get("a.b.c", 0).is_none());
+    }
+
+    #[test]
+    fn a_token_that_shares_another_ones_signature_is_not_taken_for_it() {
+        let cache = VerifiedCache::default();
+        let signature = "s".repeat(HASHED_TAIL * 2);
+        let verified = format!("header.payload-of-alice.{signature}");
+        let forged = format!("header.payload-of-mallory.{signature}");
+        cache.insert(&verified, &principal(100));
+        assert_eq!(cache.shard(&verified).0, cache.shard(&forged).0);
+        assert!(cache.get(&verified, 0).is_some());
+        assert!(cache.get(&forged, 0).is_none());
     }
 
     #[test]

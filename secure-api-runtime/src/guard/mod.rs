@@ -31,23 +31,38 @@ pub(crate) use exchange::{Exchange, Route, Step, Stop};
 
 /// The request side of the pipeline, in order.
 async fn before_handler(x: &mut Exchange) -> Step {
-    traced("lifecycle", lifecycle::refuse_retired(x)).await?; // 410 for a retired route
-    traced("body_cap", limit::body_cap(x)).await?; // 413 on a declared length over the cap
-    traced("client_address", limit::client_address(x)).await?; // the peer, or a trusted proxy's word
-    traced("address_quotas", limit::address_quotas(x)).await?; // quotas keyed by address (429)
-    traced("authentication", auth::authenticate(x)).await?; // bearer token -> Principal (401; 503 while an issuer's keys load)
-    traced("scopes", auth::require_scopes(x)).await?; // OAuth2 scopes (403 insufficient_scope)
-    traced("roles", roles::require(x)).await?; // roles, with the hierarchy (403)
-    traced("owner", owned::require_subject(x)).await?; // `#[owner(user_id)]` (403)
-    traced("user_quotas", limit::user_quotas(x)).await?; // quotas keyed by user (429)
-    traced("in_flight", limit::in_flight(x)).await?; // `concurrency = N` (503)
-    traced("settle", settle(x)).await?; // the stores decide what the steps staged: one Redis round trip
-    traced("owned", owned::load(x)).await?; // `#[owner(.., resource = T)]` (404)
-    traced("idempotency", idempotency::claim(x)).await?; // replay, 422, 409
-    traced("state", state::require(x)).await?; // business state (409)
-    traced("webhook", webhook::verify(x)).await?; // signature over the raw body (401)
+    step!("lifecycle", lifecycle::refuse_retired(x)); // 410 for a retired route
+    step!("body_cap", limit::body_cap(x)); // 413 on a declared length over the cap
+    step!("client_address", limit::client_address(x)); // the peer, or a trusted proxy's word
+    step!("address_quotas", limit::address_quotas(x)); // quotas keyed by address (429)
+    step!("authentication", auth::authenticate(x)); // bearer token -> Principal (401; 503 while an issuer's keys load)
+    step!("scopes", auth::require_scopes(x)); // OAuth2 scopes (403 insufficient_scope)
+    step!("roles", roles::require(x)); // roles, with the hierarchy (403)
+    step!("owner", owned::require_subject(x)); // `#[owner(user_id)]` (403)
+    step!("user_quotas", limit::user_quotas(x)); // quotas keyed by user (429)
+    step!("in_flight", limit::in_flight(x)); // `concurrency = N` (503)
+    step!("settle", settle(x)); // the stores decide what the steps staged: one Redis round trip
+    step!("owned", owned::load(x)); // `#[owner(.., resource = T)]` (404)
+    step!("idempotency", idempotency::claim(x)); // replay, 422, 409
+    step!("state", state::require(x)); // business state (409)
+    step!("webhook", webhook::verify(x)); // signature over the raw body (401)
     Ok(())
 }
+
+/// Runs one step of [`before_handler`], stopping the pipeline when it
+/// stops. When `debug` events are on anywhere, the step runs in a
+/// `secure_api.step` span that records its decision ([`traced`]);
+/// otherwise it is awaited as it is, without a span to make and drop.
+macro_rules! step {
+    ($name:literal, $step:expr) => {
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            traced($name, $step).await?
+        } else {
+            $step.await?
+        }
+    };
+}
+use step;
 
 /// Runs one step in a `secure_api.step` span (at `debug`) that records its
 /// decision: `continue`, `refused` or `answered`.

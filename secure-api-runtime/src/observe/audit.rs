@@ -80,7 +80,8 @@ pub(crate) fn emit(context: &Context, method: &Method, status: StatusCode, secon
     let principal = decision.sub.as_deref().unwrap_or("-");
     let issuer = decision.issuer.as_deref().unwrap_or("-");
     let account = decision.account.as_deref();
-    let client = decision.client.map(tracing::field::display);
+    let client = decision.client.map(IpText::new);
+    let client = client.as_ref().map(IpText::as_str);
     let duration_ms = (seconds * 1_000_000.0).round() / 1000.0;
     let request_id = context.id.as_str();
     let needs = decision.needs.map(|names| names.join(","));
@@ -110,5 +111,93 @@ pub(crate) fn emit(context: &Context, method: &Method, status: StatusCode, secon
     match decision.outcome {
         Outcome::Refused => event!(tracing::Level::WARN, "decision"),
         Outcome::Allowed | Outcome::Replayed => event!(tracing::Level::INFO, "decision"),
+    }
+}
+
+/// An address as text, on the stack: IPv4 digit by digit, without the
+/// general formatting machinery; IPv6 as `Display` writes it.
+struct IpText {
+    bytes: [u8; IpText::CAPACITY],
+    len: usize,
+}
+
+impl IpText {
+    /// The longest `Display` of an `IpAddr` (an IPv6 address with an IPv4
+    /// tail: `ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`).
+    const CAPACITY: usize = 45;
+
+    fn new(ip: std::net::IpAddr) -> Self {
+        let mut text = Self {
+            bytes: [0; Self::CAPACITY],
+            len: 0,
+        };
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        text.push(b'.');
+                    }
+                    if octet >= 100 {
+                        text.push(b'0' + octet / 100);
+                    }
+                    if octet >= 10 {
+                        text.push(b'0' + octet / 10 % 10);
+                    }
+                    text.push(b'0' + octet % 10);
+                }
+            }
+            std::net::IpAddr::V6(v6) => {
+                use std::fmt::Write as _;
+                let _ = write!(text, "{v6}");
+            }
+        }
+        text
+    }
+
+    fn push(&mut self, byte: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = byte;
+            self.len += 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("-")
+    }
+}
+
+impl std::fmt::Write for IpText {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IpText;
+    use std::net::IpAddr;
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "255.255.255.255",
+            "192.168.0.100",
+            "::1",
+            "2001:db8::8a2e:370:7334",
+            "::ffff:192.0.2.128",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ] {
+            let Ok(ip) = ip.parse::<IpAddr>() else {
+                panic!("{ip} is an address");
+            };
+            assert_eq!(IpText::new(ip).as_str(), ip.to_string());
+        }
     }
 }

@@ -84,7 +84,7 @@ where
 {
     let meta = event.metadata();
     line.push_str("{\"timestamp\":\"");
-    SystemTime.format_time(&mut Writer::new(line))?;
+    timestamp(line)?;
     line.push_str("\",\"level\":\"");
     line.push_str(meta.level().as_str());
     line.push_str("\",\"target\":");
@@ -114,6 +114,38 @@ where
     }
     line.push_str("}\n");
     Ok(())
+}
+
+/// The current time as `SystemTime` writes it (RFC 3339, UTC, to the
+/// microsecond), with the part up to the second kept per thread and
+/// written again only when the second changes.
+fn timestamp(line: &mut String) -> fmt::Result {
+    thread_local! {
+        /// The second, and its text up to the `.` before the fraction.
+        static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) else {
+        return SystemTime.format_time(&mut Writer::new(line));
+    };
+    let (secs, micros) = (now.as_secs(), now.subsec_micros());
+    SECOND.with(|second| {
+        let Ok(mut second) = second.try_borrow_mut() else {
+            return SystemTime.format_time(&mut Writer::new(line));
+        };
+        if second.0 != secs {
+            let mut text = String::with_capacity(32);
+            SystemTime.format_time(&mut Writer::new(&mut text))?;
+            // `2026-12-05T23:32:17.123456Z`: up to the second.
+            let Some(dot) = text.find('.') else {
+                line.push_str(&text);
+                return Ok(());
+            };
+            text.truncate(dot);
+            *second = (secs, text);
+        }
+        line.push_str(&second.1);
+        write!(line, ".{micros:06}Z")
+    })
 }
 
 /// A span as a JSON object: its name and its recorded fields.
@@ -158,6 +190,22 @@ impl JsonFieldWriter<'_> {
     }
 }
 
+/// `value` as `Display` writes it, for a value with at most three decimals
+/// below 2^53 (a duration in milliseconds to the microsecond): digits,
+/// without the general float formatting. `None` for any other value.
+fn three_decimals(value: f64) -> Option<(u64, u32)> {
+    let thousandths = (value * 1000.0).round();
+    if !(0.0..9.0e15).contains(&thousandths) || thousandths / 1000.0 != value {
+        return None;
+    }
+    // Within 0 and 2^53, so the cast is exact.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let thousandths = thousandths as u64;
+    // Below 1000, so the cast is exact.
+    #[allow(clippy::cast_possible_truncation)]
+    Some((thousandths / 1000, (thousandths % 1000) as u32))
+}
+
 impl Visit for JsonFieldWriter<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.name(field);
@@ -181,6 +229,18 @@ impl Visit for JsonFieldWriter<'_> {
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.name(field);
+        if let Some((whole, fraction)) = three_decimals(value) {
+            let _ = write!(self.line, "{whole}");
+            if fraction != 0 {
+                let digits = [fraction / 100, fraction / 10 % 10, fraction % 10];
+                let shown = 3 - digits.iter().rev().take_while(|d| **d == 0).count();
+                self.line.push('.');
+                for digit in &digits[..shown] {
+                    self.line.push(char::from_digit(*digit, 10).unwrap_or('0'));
+                }
+            }
+            return;
+        }
         // JSON has no NaN or infinity: those are strings.
         let _ = if value.is_finite() {
             write!(self.line, "{value}")
@@ -209,6 +269,15 @@ struct JsonEscaped<'a>(&'a mut String);
 
 impl fmt::Write for JsonEscaped<'_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
+        // Most text has nothing to escape: one pass that does not stop
+        // early (so it runs many bytes at a time), then one copy.
+        let plain = text.bytes().fold(true, |plain, b| {
+            plain & (b >= 0x20 && b != b'"' && b != b'\\')
+        });
+        if plain {
+            self.0.push_str(text);
+            return Ok(());
+        }
         let mut start = 0;
         for (i, byte) in text.bytes().enumerate() {
             let escaped = match byte {
@@ -368,6 +437,61 @@ mod tests {
                 .is_some_and(|t| t.ends_with('Z'))
         );
         assert!(events[1].get("request_id").is_none(), "{}", events[1]);
+    }
+
+    #[test]
+    fn milliseconds_to_the_microsecond_are_written_as_display_writes_them() {
+        for micros in [
+            0_u64,
+            1,
+            10,
+            100,
+            137,
+            1_000,
+            1_500,
+            12_345,
+            999_999,
+            86_400_000_000,
+        ] {
+            #[allow(clippy::cast_precision_loss)]
+            let value = micros as f64 / 1000.0;
+            let text = lines(
+                true,
+                || tracing::info!(target: "tests", ms = value, "timed"),
+            );
+            assert!(
+                text.contains(&format!(",\"ms\":{value}}}")),
+                "{micros} µs: {text}"
+            );
+        }
+        // Any other value takes the general path.
+        for value in [0.1234, -2.5, 1.0e300] {
+            let text = lines(
+                true,
+                || tracing::info!(target: "tests", ms = value, "timed"),
+            );
+            assert!(
+                text.contains(&format!(",\"ms\":{value}}}")),
+                "{value}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_timestamp_is_rfc_3339_to_the_microsecond() {
+        let mut first = String::new();
+        let mut second = String::new();
+        assert!(timestamp(&mut first).is_ok());
+        assert!(timestamp(&mut second).is_ok());
+        for text in [&first, &second] {
+            // `2026-12-05T23:32:17.123456Z`
+            assert_eq!(text.len(), 27, "{text}");
+            assert_eq!(&text[4..5], "-", "{text}");
+            assert_eq!(&text[10..11], "T", "{text}");
+            assert_eq!(&text[19..20], ".", "{text}");
+            assert!(text.ends_with('Z'), "{text}");
+        }
+        assert!(first <= second, "{first} {second}");
     }
 
     #[test]
