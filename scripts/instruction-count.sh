@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# User-space instructions per request of the secured route, the bare actix
+# route, and the secured route with audit events (JSON) and metrics on,
+# counted by valgrind's callgrind: a figure that does not move with the
+# machine's load, unlike `scripts/load-bench.sh`'s throughput. Each figure is
+# the difference between a run of LONG and a run of SHORT requests on one
+# keep-alive connection to 127.0.0.1, divided by LONG - SHORT, so start-up
+# is left out. The kernel's share (the sockets) is not counted.
+#
+#   scripts/instruction-count.sh
+#   SHORT=500 LONG=5000 scripts/instruction-count.sh
+#
+# To see where they go: callgrind_annotate on the `callgrind.out` files it
+# leaves in $KEEP (when set).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SHORT=${SHORT:-500}
+LONG=${LONG:-2500}
+
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "installing valgrind from Debian's packages" >&2
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq valgrind >/dev/null
+fi
+
+cargo build --release -q -p secure-api-runtime --example bench_server
+server=target/release/examples/bench_server
+work=$(mktemp -d)
+trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Instructions of the whole process after `count` requests to one route.
+# $1: secured, bare or observed; $2: the number of requests.
+count() {
+    local route=$1 requests=$2 secured bare out
+    secured=$(free_port)
+    bare=$(free_port)
+    out="$work/callgrind.$route.$requests.out"
+    if [ "$route" = observed ]; then
+        BENCH_OBSERVE=json valgrind --tool=callgrind --callgrind-out-file="$out" \
+            "$server" "$secured" "$bare" >"$work/token" 2>"$work/audit.log" &
+    else
+        valgrind --tool=callgrind --callgrind-out-file="$out" \
+            "$server" "$secured" "$bare" >"$work/token" 2>/dev/null &
+    fi
+    pid=$!
+    local deadline=$((SECONDS + 60))
+    until [ -s "$work/token" ] && curl -fs -o /dev/null "http://127.0.0.1:$bare/api/users/42"; do
+        [ $SECONDS -lt $deadline ] || { echo "bench_server did not start" >&2; exit 1; }
+        sleep 0.2
+    done
+    local port=$secured
+    [ "$route" = bare ] && port=$bare
+    python3 - "$port" "$requests" "$(head -n1 "$work/token")" <<'PY'
+import http.client, sys
+port, requests, token = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+connection = http.client.HTTPConnection("127.0.0.1", port)
+for _ in range(requests):
+    connection.request("GET", "/api/users/42", headers={"Authorization": f"Bearer {token}"})
+    answer = connection.getresponse()
+    answer.read()
+    if answer.status != 200:
+        sys.exit(f"answer {answer.status}")
+PY
+    # The audit log's writer flushes every 50 ms.
+    sleep 0.2
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    pid=
+    callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+    if [ -n "${KEEP:-}" ]; then cp "$out" "$KEEP/"; fi
+}
+
+declare -A per_request
+for route in bare secured observed; do
+    short=$(count "$route" "$SHORT")
+    long=$(count "$route" "$LONG")
+    per_request[$route]=$(( (long - short) / (LONG - SHORT) ))
+    echo "$route: ${per_request[$route]} instructions per request"
+done
+python3 - "${per_request[bare]}" "${per_request[secured]}" "${per_request[observed]}" <<'PY'
+import sys
+bare, secured, observed = map(int, sys.argv[1:])
+print(f"secured / bare: {secured / bare:.2f}x the instructions ({secured - bare} more a request)")
+print(f"observed / secured: {observed / secured:.2f}x ({observed - secured} more a request for the audit event and metrics)")
+PY
