@@ -82,7 +82,7 @@ def main():
     def user(method, path):
         return next(who for (m, p, _), who in users.items() if (m, p) == (method, path))
 
-    # Drafts for `validate`, and a validated order for `execute`, each
+    # Drafts for `validate`, and validated orders for `execute`, each
     # owned by the user who fuzzes that route.
     def order(token):
         return call(

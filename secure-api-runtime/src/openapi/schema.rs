@@ -155,7 +155,10 @@ pub struct Field {
     pub schema: fn() -> RefOr<Schema>,
     /// Its garde rules.
     pub rules: &'static [Rule],
-    /// A value to show, from `#[input(example = ..)]`.
+    /// A value to show, from `#[input(example = ..)]`: written as the
+    /// property's `examples` where its schema is written out here (a
+    /// string, a number, an array, an object); a field whose type is a
+    /// reference to a schema of its own shows that schema's examples.
     pub example: Option<fn() -> serde_json::Value>,
 }
 
