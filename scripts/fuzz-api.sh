@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Property-based fuzzing of the example app through its own OpenAPI document
 # with schemathesis (PyPI), each operation that needs a token as a user of
-# its own (scripts/fuzz/prepare.py): no answer may be a server error, and
-# every answer must conform to the document (status, content type,
-# problem+json schema of refusals, headers). Bounded: at most
+# its own (scripts/fuzz/prepare.py), the provider-scoped one with a token
+# from a real OpenID provider (scripts/oidc, npm ci when missing): no
+# answer may be a server error, and every answer must conform to the
+# document (status, content type, problem+json schema of refusals,
+# headers). Bounded: at most
 # MAX_EXAMPLES cases per operation, on 127.0.0.1 only. Afterwards it reports
 # the share of operations that got at least one 2xx answer, from the run's
 # HAR log: how far the generated requests reach into the handlers.
@@ -23,15 +25,38 @@ if [ ! -x "$venv/bin/st" ]; then
     "$venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
+if [ ! -d scripts/oidc/node_modules/oidc-provider ]; then
+    echo "installing the OpenID provider (npm ci in scripts/oidc)" >&2
+    (cd scripts/oidc && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
 # shellcheck source=scripts/example-app.sh
 . scripts/example-app.sh
 work=$(mktemp -d)
-trap 'example_app_stop; rm -rf "$work"' EXIT
+provider_pid=
+trap 'example_app_stop; exec 7>&-; [ -z "$provider_pid" ] || kill "$provider_pid" 2>/dev/null; rm -rf "$work"' EXIT
+# A real OpenID provider (scripts/oidc/provider.js, on loopback) that the
+# app trusts: its client-credentials token with the `reports:read` scope is
+# the token `GET /api/reports/orders` takes. It runs while its standard
+# input is open.
+audience=https://orders.example.test
+mkfifo "$work/provider.in"
+node scripts/oidc/provider.js "$audience" <"$work/provider.in" >"$work/provider.out" 2>/dev/null &
+provider_pid=$!
+exec 7>"$work/provider.in"
+deadline=$((SECONDS + 30))
+until [ -s "$work/provider.out" ]; do
+    [ $SECONDS -lt $deadline ] || { echo "the OpenID provider did not start" >&2; exit 1; }
+    sleep 0.1
+done
+issuer=$(head -n1 "$work/provider.out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["issuer"])')
+export SECURE_API_OIDC_ISSUERS="$issuer" SECURE_API_OIDC_AUDIENCE="$audience" \
+    SECURE_API_OIDC_ROLES_CLAIM=realm_access.roles
 example_app_start "$work"
 # Every operation that needs a token runs as a user of its own (quotas are
 # counted per user), with the orders and ids some routes need made first:
 # scripts/fuzz/prepare.py writes the run's schemathesis.toml.
-python3 scripts/fuzz/prepare.py "$example_app_url" "$EXAMPLE_APP_ADMIN_PASSWORD" "$work"
+python3 scripts/fuzz/prepare.py "$example_app_url" "$EXAMPLE_APP_ADMIN_PASSWORD" "$work" "$issuer"
 # The document the app serves, read from a file: schemathesis leaves out the
 # route it loads its document from, and `/openapi.json` is fuzzed as well.
 curl -fs "$example_app_url/openapi.json" -o "$work/openapi.json"

@@ -14,8 +14,15 @@ routes. The script makes them and hands them to schemathesis as
 dictionaries, drawn for half of the generated values of that parameter;
 the other half stay generated.
 
-    python prepare.py http://127.0.0.1:PORT ADMIN_PASSWORD OUT_DIR
+The one route that takes an OpenID provider's token instead
+(`reports/orders`, by scope) runs with a client-credentials token from the
+provider the app trusts (`scripts/oidc/provider.js`, client `reports`).
+
+    python prepare.py http://127.0.0.1:PORT ADMIN_PASSWORD OUT_DIR ISSUER
 """
+
+import base64
+import urllib.parse
 
 import json
 import re
@@ -43,6 +50,20 @@ def call(base, method, path, body=None, token=None, headers=None):
     return json.loads(text) if text else None
 
 
+def provider_token(issuer, client, scope):
+    """A client-credentials access token from the provider at `issuer`."""
+    request = urllib.request.Request(
+        f"{issuer}/token",
+        method="POST",
+        data=urllib.parse.urlencode({"grant_type": "client_credentials", "scope": scope}).encode(),
+    )
+    secret = base64.b64encode(f"{client}:secret-{client}".encode()).decode()
+    request.add_header("Authorization", f"Basic {secret}")
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["access_token"]
+
+
 def login(base, username, password):
     return call(base, "POST", "/api/auth/login", {"username": username, "password": password})[
         "access_token"
@@ -55,7 +76,7 @@ def slug(method, path):
 
 
 def main():
-    base, admin_password, out = sys.argv[1:4]
+    base, admin_password, out, issuer = sys.argv[1:5]
     spec = call(base, "GET", "/openapi.json")
     admin = login(base, "admin", admin_password)
 
@@ -68,6 +89,9 @@ def main():
             key = (method, path, operation["operationId"])
             if path == "/api/admin/users":
                 users[key] = {"token": admin}
+                continue
+            if path == "/api/reports/orders":
+                users[key] = {"token": provider_token(issuer, "reports", "reports:read")}
                 continue
             name = slug(method, path)
             created = call(
