@@ -34,7 +34,7 @@ fi
 . scripts/example-app.sh
 work=$(mktemp -d)
 provider_pid=
-trap 'example_app_stop; exec 7>&-; [ -z "$provider_pid" ] || kill "$provider_pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'example_app_stop; exec 7>&-; [ -z "$provider_pid" ] || kill "$provider_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 # A real OpenID provider (scripts/oidc/provider.js, on loopback) that the
 # app trusts: its client-credentials token with the `reports:read` scope is
 # the token `GET /api/reports/orders` takes. It runs while its standard
