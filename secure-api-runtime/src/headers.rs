@@ -110,7 +110,7 @@ impl SecurityHeaders {
         ];
         // Which of them the answer set itself, from its few headers by
         // comparison: a lookup would hash each name once more.
-        let mut set = [false; 8];
+        let mut set = fixed.each_ref().map(|_| false);
         for name in headers.keys() {
             if let Some(i) = fixed.iter().position(|(fixed, _)| fixed == name) {
                 set[i] = true;

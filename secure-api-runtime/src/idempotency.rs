@@ -45,7 +45,7 @@ pub(crate) fn key_of(headers: &HeaderMap) -> Result<String, Problem> {
     let key = value
         .to_str()
         .map_err(|_| bad("the `Idempotency-Key` is not visible ASCII"))?;
-    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !crate::util::is_visible_ascii(key.as_bytes()) {
         return Err(bad(
             "the `Idempotency-Key` is 1 to 255 visible ASCII characters",
         ));

@@ -1,5 +1,5 @@
 //! Small helpers used by several modules: the clock, random bytes and ids,
-//! lowercase hex. Nothing here knows about requests or policies, so any
+//! lowercase hex, visible ASCII. Nothing here knows about requests or policies, so any
 //! module may import it without forming a circle.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -41,6 +41,15 @@ pub(crate) fn hex_into(bytes: &[u8], out: &mut [u8]) {
     }
 }
 
+/// Whether `text` is visible ASCII only (`!` to `~`: no space, no control
+/// character), as tokens, request ids and idempotency keys must be. Every
+/// byte is looked at, without stopping at the first other one, so the loop
+/// runs many bytes at a time.
+pub(crate) fn is_visible_ascii(text: &[u8]) -> bool {
+    text.iter()
+        .fold(true, |visible, b| visible & b.is_ascii_graphic())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +58,14 @@ mod tests {
     fn hex_is_lowercase_and_two_digits_a_byte() {
         assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
         assert_eq!(random_id().map(|id| id.len()).ok(), Some(32));
+    }
+
+    #[test]
+    fn visible_ascii_is_bang_to_tilde() {
+        assert!(is_visible_ascii(b"a.b-c_~!"));
+        assert!(is_visible_ascii(b""));
+        for other in [&b"a b"[..], b"a\tb", b"a\x7fb", "é".as_bytes()] {
+            assert!(!is_visible_ascii(other), "{other:?}");
+        }
     }
 }

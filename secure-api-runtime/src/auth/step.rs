@@ -131,12 +131,7 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
         .map_or(start, |i| i + 1);
     let token = &rest[start..end];
     // A token is visible ASCII without spaces (RFC 6750's b64token and more).
-    // Every byte is checked, without stopping at the first bad one, so
-    // the loop runs many bytes at a time.
-    let visible = token
-        .iter()
-        .fold(true, |visible, b| visible & b.is_ascii_graphic());
-    if token.is_empty() || !visible {
+    if token.is_empty() || !crate::util::is_visible_ascii(token) {
         return Err("malformed_authorization");
     }
     std::str::from_utf8(token).map_err(|_| "malformed_authorization")

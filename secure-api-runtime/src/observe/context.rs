@@ -47,7 +47,7 @@ impl RequestId {
     /// ASCII characters (`!` to `~`).
     pub fn accept(id: &str) -> Option<Self> {
         let fits = (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_graphic());
+            && crate::util::is_visible_ascii(id.as_bytes());
         fits.then(|| Self(Rc::from(id)))
     }
 
