@@ -3,8 +3,10 @@
 # roles + owner) against the same JSON from a bare actix route, and from a
 # bare route that sends the same security headers (so the two differ only by
 # the guard's work). One release build, 64 connections, one worker each, on
-# 127.0.0.1 only. wrk shares the two cores with the server, so the CPU the
-# server spends per request is reported beside the throughput.
+# 127.0.0.1 only. With two cores or more, the servers run on one core and wrk
+# on another (taskset), so neither takes the other's time; the CPU the server
+# spends per request (its log writer's thread included) is reported beside
+# the throughput.
 #
 #   scripts/load-bench.sh                  # 3 alternating rounds of 5 s per route
 #   ROUNDS=5 DURATION=10s scripts/load-bench.sh
@@ -25,6 +27,13 @@ if ! command -v wrk >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
 fi
 
+# The servers on the last core, wrk on the first, when there are two.
+server_cpu=() client_cpu=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+    server_cpu=(taskset -c "$(($(nproc) - 1))")
+    client_cpu=(taskset -c 0)
+fi
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -35,7 +44,7 @@ secured_port=$(free_port)
 bare_port=$(free_port)
 headers_port=$(free_port)
 tokenfile=$(mktemp)
-"$server" "$secured_port" "$bare_port" "$headers_port" >"$tokenfile" &
+"${server_cpu[@]}" "$server" "$secured_port" "$bare_port" "$headers_port" >"$tokenfile" &
 pid=$!
 observed_pid=""
 observed_log=$(mktemp)
@@ -43,7 +52,7 @@ trap 'kill $pid $observed_pid 2>/dev/null || true; rm -f "$tokenfile" "$observed
 names="secured bare headers"
 if [ -n "${OBSERVE:-}" ]; then
     observed_port=$(free_port)
-    BENCH_OBSERVE=$OBSERVE "$server" "$observed_port" "$(free_port)" >/dev/null 2>"$observed_log" &
+    BENCH_OBSERVE=$OBSERVE "${server_cpu[@]}" "$server" "$observed_port" "$(free_port)" >/dev/null 2>"$observed_log" &
     observed_pid=$!
     names="secured observed bare headers"
 fi
@@ -66,7 +75,7 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() {
     local before after out
     before=$(cpu "$2")
-    out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "$1")
+    out=$("${client_cpu[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "$1")
     after=$(cpu "$2")
     echo "$out" | awk -v b="$before" -v a="$after" -v t="$ticks" '
         /Non-2xx/ {print "non-2xx answers: " $0 > "/dev/stderr"; exit 1}

@@ -75,6 +75,18 @@ pub fn account(name: &str) {
 /// Emits the request's one audit event: `info` when allowed, `warn` when
 /// refused.
 pub(crate) fn emit(context: &Context, method: &Method, status: StatusCode, seconds: f64) {
+    emit_as(
+        context,
+        method,
+        status,
+        seconds,
+        super::format::json_lines_in_use(),
+    );
+}
+
+/// [`emit`], with the members written ahead for JSON lines
+/// ([`format::ahead`](super::format::ahead)) when `ahead`.
+fn emit_as(context: &Context, method: &Method, status: StatusCode, seconds: f64, ahead: bool) {
     let decision = context.decision.borrow();
     let route = decision.route.unwrap_or(UNMATCHED);
     let principal = decision.sub.as_deref().unwrap_or("-");
@@ -86,13 +98,16 @@ pub(crate) fn emit(context: &Context, method: &Method, status: StatusCode, secon
     let request_id = context.id.as_str();
     let needs = decision.needs.map(|names| names.join(","));
     let needs = needs.as_deref();
+    let method = method.as_str();
+    let outcome = decision.outcome.as_str();
+    let status = status.as_u16();
     macro_rules! event {
-        ($level:expr, $message:literal) => {
+        ($level:expr) => {
             tracing::event!(
                 target: "secure_api::audit",
                 $level,
                 request_id,
-                method = method.as_str(),
+                method,
                 route,
                 principal,
                 issuer,
@@ -101,17 +116,38 @@ pub(crate) fn emit(context: &Context, method: &Method, status: StatusCode, secon
                 rule = decision.rule,
                 reason = decision.reason,
                 needs,
-                outcome = decision.outcome.as_str(),
-                status = status.as_u16(),
+                outcome,
+                status,
                 duration_ms,
-                $message
+                "decision"
             )
         };
     }
-    match decision.outcome {
-        Outcome::Refused => event!(tracing::Level::WARN, "decision"),
-        Outcome::Allowed | Outcome::Replayed => event!(tracing::Level::INFO, "decision"),
+    let dispatch = || match decision.outcome {
+        Outcome::Refused => event!(tracing::Level::WARN),
+        Outcome::Allowed | Outcome::Replayed => event!(tracing::Level::INFO),
+    };
+    if !ahead {
+        return dispatch();
     }
+    // The same members, in the same order, as the event's fields.
+    let write = |members: &mut super::format::Members<'_>| {
+        members.str(",\"message\":", "decision");
+        members.str(",\"request_id\":", request_id);
+        members.str(",\"method\":", method);
+        members.str(",\"route\":", route);
+        members.str(",\"principal\":", principal);
+        members.str(",\"issuer\":", issuer);
+        members.some_str(",\"account\":", account);
+        members.some_str(",\"client\":", client);
+        members.str(",\"rule\":", decision.rule);
+        members.some_str(",\"reason\":", decision.reason);
+        members.some_str(",\"needs\":", needs);
+        members.str(",\"outcome\":", outcome);
+        members.u64(",\"status\":", u64::from(status));
+        members.f64(",\"duration_ms\":", duration_ms);
+    };
+    super::format::ahead(write, dispatch);
 }
 
 /// An address as text, on the stack: IPv4 digit by digit, without the
@@ -178,8 +214,65 @@ impl std::fmt::Write for IpText {
 
 #[cfg(test)]
 mod tests {
-    use super::IpText;
+    use super::{IpText, emit_as};
+    use crate::observe::RequestId;
+    use crate::observe::context::{Context, Outcome};
+    use crate::observe::format::tests::lines;
+    use actix_web::http::{Method, StatusCode};
     use std::net::IpAddr;
+
+    /// An event's JSON line, without its timestamp.
+    fn line(context: &Context, status: StatusCode, ahead: bool) -> String {
+        let text = lines(true, || {
+            emit_as(context, &Method::POST, status, 0.001_234_5, ahead);
+        });
+        let Some(start) = text.find("\"level\"") else {
+            panic!("no level: {text}");
+        };
+        text[start..].to_owned()
+    }
+
+    #[test]
+    fn members_written_ahead_are_the_ones_the_fields_give() {
+        let allowed = Context::new(RequestId::generate());
+        {
+            let mut decision = allowed.decision.borrow_mut();
+            decision.route = Some("/api/users/{id}");
+            decision.sub = Some("42".to_owned());
+            decision.client = "127.0.0.1".parse().ok();
+            decision.rule = "owner";
+        }
+        let refused =
+            Context::new(RequestId::accept("a\"quoted\\id").unwrap_or_else(RequestId::generate));
+        {
+            let mut decision = refused.decision.borrow_mut();
+            decision.route = Some("/api/admin/users");
+            decision.sub = Some("user \"7\"".to_owned());
+            decision.issuer = Some("https://idp.example".to_owned());
+            decision.account = Some("line\nbreak".to_owned());
+            decision.client = "2001:db8::1".parse().ok();
+            decision.rule = "roles";
+            decision.reason = Some("missing_role");
+            decision.needs = Some(&["admin", "auditor"]);
+            decision.outcome = Outcome::Refused;
+        }
+        let unmatched = Context::new(RequestId::generate());
+        for (context, status) in [
+            (&allowed, StatusCode::OK),
+            (&refused, StatusCode::FORBIDDEN),
+            (&unmatched, StatusCode::NOT_FOUND),
+        ] {
+            let visited = line(context, status, false);
+            let written_ahead = line(context, status, true);
+            assert_eq!(written_ahead, visited);
+            let event: serde_json::Value = serde_json::from_str(&format!("{{{visited}"))
+                .unwrap_or_else(|e| panic!("{e}: {visited}"));
+            assert_eq!(event["message"], "decision");
+            assert_eq!(event["status"], status.as_u16());
+            assert_eq!(event["duration_ms"], 1.235);
+            assert_eq!(event["request_id"], context.id.as_str());
+        }
+    }
 
     #[test]
     fn addresses_are_written_as_display_writes_them() {

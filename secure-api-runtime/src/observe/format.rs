@@ -22,6 +22,7 @@
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -34,6 +35,98 @@ use super::context;
 
 /// The field that names the request an event belongs to.
 const REQUEST_ID_FIELD: &str = "request_id";
+
+/// Whether a [`JsonLines`] formatter has written a line in this process.
+static JSON_LINES_IN_USE: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// The members of the audit event being dispatched on this thread, as
+    /// JSON written ahead by [`ahead`]; empty at any other time.
+    static AHEAD: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Whether a [`JsonLines`] formatter has written a line in this process:
+/// then writing an audit event's members ahead ([`ahead`]) saves visiting
+/// them one by one.
+pub(crate) fn json_lines_in_use() -> bool {
+    JSON_LINES_IN_USE.load(Ordering::Relaxed)
+}
+
+/// Runs `dispatch`, which dispatches one event on the audit target, with
+/// that event's members written ahead by `write`: a [`JsonLines`] formatter
+/// copies them in one piece instead of visiting each field. They must be
+/// what visiting the event's fields writes, in the same order.
+pub(crate) fn ahead(write: impl FnOnce(&mut Members<'_>), dispatch: impl FnOnce()) {
+    let written = AHEAD.with(|ahead| {
+        let Ok(mut ahead) = ahead.try_borrow_mut() else {
+            return false;
+        };
+        ahead.clear();
+        write(&mut Members { line: &mut ahead });
+        true
+    });
+    dispatch();
+    if written {
+        AHEAD.with(|ahead| {
+            if let Ok(mut ahead) = ahead.try_borrow_mut() {
+                ahead.clear();
+            }
+        });
+    }
+}
+
+/// Appends the members written ahead for the audit event being
+/// dispatched, if any: whether it did.
+fn members_ahead(line: &mut String) -> bool {
+    AHEAD.with(|ahead| match ahead.try_borrow() {
+        Ok(ahead) if !ahead.is_empty() => {
+            line.push_str(&ahead);
+            true
+        }
+        _ => false,
+    })
+}
+
+/// Writes an event's members as [`JsonLines`] does, each `,"name":value`;
+/// each method takes the `,"name":` part whole.
+pub(crate) struct Members<'a> {
+    line: &'a mut String,
+}
+
+impl Members<'_> {
+    /// A string member.
+    pub(crate) fn str(&mut self, name: &'static str, value: &str) {
+        if plain(value) {
+            self.line.reserve(name.len() + value.len() + 2);
+            self.line.push_str(name);
+            self.line.push('"');
+            self.line.push_str(value);
+            self.line.push('"');
+        } else {
+            self.line.push_str(name);
+            json_string(self.line, value);
+        }
+    }
+
+    /// A string member when there is a value (as a `None` field is left out).
+    pub(crate) fn some_str(&mut self, name: &'static str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.str(name, value);
+        }
+    }
+
+    /// A whole number.
+    pub(crate) fn u64(&mut self, name: &'static str, value: u64) {
+        self.line.push_str(name);
+        push_u64(self.line, value);
+    }
+
+    /// A number with a fraction.
+    pub(crate) fn f64(&mut self, name: &'static str, value: f64) {
+        self.line.push_str(name);
+        push_f64(self.line, value);
+    }
+}
 
 /// One JSON object a line: `timestamp`, `level`, `target`, the event's
 /// fields (its message as `message`), `request_id` while a request is
@@ -55,6 +148,9 @@ where
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        if !json_lines_in_use() {
+            JSON_LINES_IN_USE.store(true, Ordering::Relaxed);
+        }
         // The line is built in a buffer of this thread's and handed on in
         // one piece: each small write to `w` would be a dynamic call.
         thread_local! {
@@ -89,8 +185,9 @@ where
     line.push_str(meta.level().as_str());
     line.push_str("\",\"target\":");
     json_string(line, meta.target());
-    let mut fields = JsonFieldWriter { line };
-    event.record(&mut fields);
+    if meta.target() != super::audit::AUDIT_TARGET || !members_ahead(line) {
+        event.record(&mut JsonFieldWriter { line });
+    }
     if meta.fields().field(REQUEST_ID_FIELD).is_none() {
         context::with_current_id(|id| {
             line.push_str(",\"request_id\":");
@@ -144,7 +241,17 @@ fn timestamp(line: &mut String) -> fmt::Result {
             *second = (secs, text);
         }
         line.push_str(&second.1);
-        write!(line, ".{micros:06}Z")
+        let mut digits = *b".000000Z";
+        let mut rest = micros;
+        for digit in digits[1..7].iter_mut().rev() {
+            // Below 10, so the cast is exact.
+            #[allow(clippy::cast_possible_truncation)]
+            let last = (rest % 10) as u8;
+            *digit = b'0' + last;
+            rest /= 10;
+        }
+        line.push_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?);
+        Ok(())
     })
 }
 
@@ -224,12 +331,15 @@ impl Visit for JsonFieldWriter<'_> {
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.name(field);
-        let _ = write!(self.line, "{value}");
+        if value < 0 {
+            self.line.push('-');
+        }
+        push_u64(self.line, value.unsigned_abs());
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.name(field);
-        let _ = write!(self.line, "{value}");
+        push_u64(self.line, value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -239,24 +349,7 @@ impl Visit for JsonFieldWriter<'_> {
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.name(field);
-        if let Some((whole, fraction)) = three_decimals(value) {
-            let _ = write!(self.line, "{whole}");
-            if fraction != 0 {
-                let digits = [fraction / 100, fraction / 10 % 10, fraction % 10];
-                let shown = 3 - digits.iter().rev().take_while(|d| **d == 0).count();
-                self.line.push('.');
-                for digit in &digits[..shown] {
-                    self.line.push(char::from_digit(*digit, 10).unwrap_or('0'));
-                }
-            }
-            return;
-        }
-        // JSON has no NaN or infinity: those are strings.
-        let _ = if value.is_finite() {
-            write!(self.line, "{value}")
-        } else {
-            write!(self.line, "\"{value}\"")
-        };
+        push_f64(self.line, value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -265,6 +358,47 @@ impl Visit for JsonFieldWriter<'_> {
         let _ = write!(JsonEscaped(self.line), "{value:?}");
         self.line.push('"');
     }
+}
+
+/// `value` in decimal digits, as `Display` writes it.
+fn push_u64(line: &mut String, value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = value;
+    loop {
+        start -= 1;
+        // Below 10, so the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        let last = (rest % 10) as u8;
+        digits[start] = b'0' + last;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    line.push_str(std::str::from_utf8(&digits[start..]).unwrap_or("0"));
+}
+
+/// `value` as a JSON number, as `Display` writes it; NaN and the
+/// infinities, which JSON has no number for, as strings.
+fn push_f64(line: &mut String, value: f64) {
+    if let Some((whole, fraction)) = three_decimals(value) {
+        push_u64(line, whole);
+        if fraction != 0 {
+            let digits = [fraction / 100, fraction / 10 % 10, fraction % 10];
+            let shown = 3 - digits.iter().rev().take_while(|d| **d == 0).count();
+            line.push('.');
+            for digit in &digits[..shown] {
+                line.push(char::from_digit(*digit, 10).unwrap_or('0'));
+            }
+        }
+        return;
+    }
+    let _ = if value.is_finite() {
+        write!(line, "{value}")
+    } else {
+        write!(line, "\"{value}\"")
+    };
 }
 
 /// `text` as a JSON string.
@@ -361,7 +495,7 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::{Arc, Mutex};
 
     use tracing_subscriber::fmt::format::JsonFields;
@@ -372,7 +506,7 @@ mod tests {
 
     /// The lines `log` writes through a subscriber with the JSON format
     /// (`json`) or the text one.
-    fn lines(json: bool, log: impl FnOnce()) -> String {
+    pub(crate) fn lines(json: bool, log: impl FnOnce()) -> String {
         let out = Arc::new(Mutex::new(Vec::new()));
         let writer = {
             let out = Arc::clone(&out);
@@ -455,6 +589,55 @@ mod tests {
                 .is_some_and(|t| t.ends_with('Z'))
         );
         assert!(events[1].get("request_id").is_none(), "{}", events[1]);
+    }
+
+    #[test]
+    fn an_audit_events_members_written_ahead_are_the_ones_copied() {
+        let text = lines(true, || {
+            ahead(
+                |members| {
+                    members.str(",\"written\":", "ahead");
+                    members.some_str(",\"left\":", None);
+                    members.u64(",\"count\":", 18_446_744_073_709_551_615);
+                    members.f64(",\"ms\":", 1.5);
+                },
+                || tracing::info!(target: "secure_api::audit", visited = true, "decision"),
+            );
+            // Once dispatched, they are gone.
+            tracing::info!(target: "secure_api::audit", visited = true, "decision");
+        });
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].ends_with(",\"written\":\"ahead\",\"count\":18446744073709551615,\"ms\":1.5}"),
+            "{text}"
+        );
+        assert!(!lines[0].contains("visited"), "{text}");
+        assert!(lines[1].contains("\"visited\":true"), "{text}");
+    }
+
+    #[test]
+    fn whole_numbers_are_written_as_display_writes_them() {
+        for value in [0_i64, 7, -7, 10, 1_234_567, i64::MAX, i64::MIN] {
+            let text = lines(
+                true,
+                || tracing::info!(target: "tests", n = value, "counted"),
+            );
+            assert!(
+                text.contains(&format!(",\"n\":{value}}}")),
+                "{value}: {text}"
+            );
+        }
+        for value in [0_u64, 9, 100, u64::MAX] {
+            let text = lines(
+                true,
+                || tracing::info!(target: "tests", n = value, "counted"),
+            );
+            assert!(
+                text.contains(&format!(",\"n\":{value}}}")),
+                "{value}: {text}"
+            );
+        }
     }
 
     #[test]
