@@ -43,7 +43,7 @@ count() {
     bare=$(free_port)
     out="$work/callgrind.$route.$requests.out"
     if [ "$route" = observed ]; then
-        BENCH_OBSERVE=json valgrind --tool=callgrind --callgrind-out-file="$out" \
+        BENCH_OBSERVE=${OBSERVE:-json} valgrind --tool=callgrind --callgrind-out-file="$out" \
             "$server" "$secured" "$bare" >"$work/token" 2>"$work/audit.log" &
     else
         valgrind --tool=callgrind --callgrind-out-file="$out" \

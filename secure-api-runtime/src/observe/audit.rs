@@ -41,6 +41,7 @@
 use actix_web::http::{Method, StatusCode};
 
 use super::context::{self, Context, Outcome};
+use super::format::{self, Format, Members, Name};
 
 /// The `tracing` target of audit events.
 pub const AUDIT_TARGET: &str = "secure_api::audit";
@@ -72,21 +73,31 @@ pub fn account(name: &str) {
     context::decide(|decision| decision.account = Some(name.to_owned()));
 }
 
+/// A member's [`Name`] in each line format.
+macro_rules! name {
+    ($name:literal) => {
+        Name {
+            json: concat!(",\"", $name, "\":"),
+            text: concat!(" ", $name, "="),
+        }
+    };
+}
+
 /// Emits the request's one audit event: `info` when allowed, `warn` when
 /// refused.
 pub(crate) fn emit(context: &Context, method: &Method, status: StatusCode, seconds: f64) {
-    emit_as(
-        context,
-        method,
-        status,
-        seconds,
-        super::format::json_lines_in_use(),
-    );
+    emit_as(context, method, status, seconds, format::in_use());
 }
 
-/// [`emit`], with the members written ahead for JSON lines
-/// ([`format::ahead`](super::format::ahead)) when `ahead`.
-fn emit_as(context: &Context, method: &Method, status: StatusCode, seconds: f64, ahead: bool) {
+/// [`emit`], with the members written ahead in `format`
+/// ([`format::ahead`]) when there is one.
+fn emit_as(
+    context: &Context,
+    method: &Method,
+    status: StatusCode,
+    seconds: f64,
+    format: Option<Format>,
+) {
     let decision = context.decision.borrow();
     let route = decision.route.unwrap_or(UNMATCHED);
     let principal = decision.sub.as_deref().unwrap_or("-");
@@ -127,27 +138,24 @@ fn emit_as(context: &Context, method: &Method, status: StatusCode, seconds: f64,
         Outcome::Refused => event!(tracing::Level::WARN),
         Outcome::Allowed | Outcome::Replayed => event!(tracing::Level::INFO),
     };
-    if !ahead {
-        return dispatch();
-    }
     // The same members, in the same order, as the event's fields.
-    let write = |members: &mut super::format::Members<'_>| {
-        members.str(",\"message\":", "decision");
-        members.str(",\"request_id\":", request_id);
-        members.str(",\"method\":", method);
-        members.str(",\"route\":", route);
-        members.str(",\"principal\":", principal);
-        members.str(",\"issuer\":", issuer);
-        members.some_str(",\"account\":", account);
-        members.some_str(",\"client\":", client);
-        members.str(",\"rule\":", decision.rule);
-        members.some_str(",\"reason\":", decision.reason);
-        members.some_str(",\"needs\":", needs);
-        members.str(",\"outcome\":", outcome);
-        members.u64(",\"status\":", u64::from(status));
-        members.f64(",\"duration_ms\":", duration_ms);
+    let write = |members: &mut Members<'_>| {
+        members.message("decision");
+        members.str(name!("request_id"), request_id);
+        members.str(name!("method"), method);
+        members.str(name!("route"), route);
+        members.str(name!("principal"), principal);
+        members.str(name!("issuer"), issuer);
+        members.some_str(name!("account"), account);
+        members.some_str(name!("client"), client);
+        members.str(name!("rule"), decision.rule);
+        members.some_str(name!("reason"), decision.reason);
+        members.some_str(name!("needs"), needs);
+        members.str(name!("outcome"), outcome);
+        members.u64(name!("status"), u64::from(status));
+        members.f64(name!("duration_ms"), duration_ms);
     };
-    super::format::ahead(write, dispatch);
+    format::ahead(format, write, dispatch);
 }
 
 /// An address as text, on the stack: IPv4 digit by digit, without the
@@ -217,19 +225,28 @@ mod tests {
     use super::{IpText, emit_as};
     use crate::observe::RequestId;
     use crate::observe::context::{Context, Outcome};
+    use crate::observe::format::Format;
     use crate::observe::format::tests::lines;
     use actix_web::http::{Method, StatusCode};
     use std::net::IpAddr;
 
-    /// An event's JSON line, without its timestamp.
-    fn line(context: &Context, status: StatusCode, ahead: bool) -> String {
-        let text = lines(true, || {
+    /// An event's line, JSON or text, without its timestamp, its members
+    /// written ahead in `ahead` (or visited).
+    fn line(context: &Context, status: StatusCode, json: bool, ahead: Option<Format>) -> String {
+        let text = lines(json, || {
             emit_as(context, &Method::POST, status, 0.001_234_5, ahead);
         });
-        let Some(start) = text.find("\"level\"") else {
-            panic!("no level: {text}");
+        // After `{"timestamp":"2026-12-05T23:32:17.123456Z",` or
+        // `2026-12-05T23:32:17.123456Z`.
+        let start = if json {
+            text.find("\"level\"")
+        } else {
+            Some(27)
         };
-        text[start..].to_owned()
+        let Some(rest) = start.and_then(|start| text.get(start..)) else {
+            panic!("no timestamp: {text}");
+        };
+        rest.to_owned()
     }
 
     #[test]
@@ -262,8 +279,11 @@ mod tests {
             (&refused, StatusCode::FORBIDDEN),
             (&unmatched, StatusCode::NOT_FOUND),
         ] {
-            let visited = line(context, status, false);
-            let written_ahead = line(context, status, true);
+            let visited = line(context, status, false, None);
+            let written_ahead = line(context, status, false, Some(Format::Text));
+            assert_eq!(written_ahead, visited);
+            let visited = line(context, status, true, None);
+            let written_ahead = line(context, status, true, Some(Format::Json));
             assert_eq!(written_ahead, visited);
             let event: serde_json::Value = serde_json::from_str(&format!("{{{visited}"))
                 .unwrap_or_else(|e| panic!("{e}: {visited}"));
