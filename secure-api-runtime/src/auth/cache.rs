@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{BuildHasherDefault, Hash as _, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::Principal;
 
@@ -23,7 +23,7 @@ const SHARD_CAPACITY: usize = 1024;
 /// A shard's entries, keyed by the token's hash (computed once per lookup)
 /// and holding the token itself, so two tokens that share a hash are told
 /// apart.
-type Shard = HashMap<u64, (Box<str>, Principal), BuildHasherDefault<Prehashed>>;
+type Shard = HashMap<u64, (Box<str>, Arc<Principal>), BuildHasherDefault<Prehashed>>;
 
 /// At most `SHARDS * SHARD_CAPACITY` verified tokens.
 pub(crate) struct VerifiedCache {
@@ -73,14 +73,15 @@ impl VerifiedCache {
     }
 
     /// The principal of `token` if it verified before and its `exp` is not
-    /// before `not_before` (the current time less the leeway).
-    pub(crate) fn get(&self, token: &str, not_before: u64) -> Option<Principal> {
+    /// before `not_before` (the current time less the leeway), shared with
+    /// the entry.
+    pub(crate) fn get(&self, token: &str, not_before: u64) -> Option<Arc<Principal>> {
         let (hash, shard) = self.shard(token);
         let mut shard = shard.lock().ok()?;
         match shard.get(&hash) {
             Some((known, principal)) if **known == *token => {
                 if principal.exp >= not_before {
-                    return Some(principal.clone());
+                    return Some(Arc::clone(principal));
                 }
                 shard.remove(&hash);
                 None
@@ -90,7 +91,7 @@ impl VerifiedCache {
     }
 
     /// Remembers a token that just verified.
-    pub(crate) fn insert(&self, token: &str, principal: &Principal) {
+    pub(crate) fn insert(&self, token: &str, principal: &Arc<Principal>) {
         let (hash, shard) = self.shard(token);
         let Ok(mut shard) = shard.lock() else {
             return;
@@ -98,7 +99,7 @@ impl VerifiedCache {
         if shard.len() >= SHARD_CAPACITY {
             shard.clear();
         }
-        shard.insert(hash, (token.into(), principal.clone()));
+        shard.insert(hash, (token.into(), Arc::clone(principal)));
     }
 
     #[cfg(test)]
@@ -114,8 +115,8 @@ impl VerifiedCache {
 mod tests {
     use super::*;
 
-    fn principal(exp: u64) -> Principal {
-        Principal {
+    fn principal(exp: u64) -> Arc<Principal> {
+        Arc::new(Principal {
             sub: "1".to_owned(),
             roles: vec![],
             jti: "j".to_owned(),
@@ -123,7 +124,7 @@ mod tests {
             auth_time: None,
             issuer: None,
             scopes: vec![],
-        }
+        })
     }
 
     #[test]
@@ -159,6 +160,15 @@ mod tests {
         assert_eq!(cache.shard(&verified).0, cache.shard(&forged).0);
         assert!(cache.get(&verified, 0).is_some());
         assert!(cache.get(&forged, 0).is_none());
+    }
+
+    #[test]
+    fn a_hit_shares_the_principal_it_holds() {
+        let cache = VerifiedCache::default();
+        let verified = principal(100);
+        cache.insert("a.b.c", &verified);
+        let hit = cache.get("a.b.c", 0);
+        assert!(hit.is_some_and(|hit| Arc::ptr_eq(&hit, &verified)));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! key selection by `kid`, and issuance for the configured signing key.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -448,18 +449,19 @@ impl Jwt {
     }
 
     /// The principal of a token that verified before and has not expired.
-    pub(crate) fn cached(&self, token: &str) -> Option<Principal> {
+    pub(crate) fn cached(&self, token: &str) -> Option<Arc<Principal>> {
         self.cache
             .get(token, now_secs().saturating_sub(self.leeway))
     }
 
     /// Remembers a token that verified (with a provider's keys).
-    pub(crate) fn remember(&self, token: &str, principal: &Principal) {
+    pub(crate) fn remember(&self, token: &str, principal: &Arc<Principal>) {
         self.cache.insert(token, principal);
     }
 
-    /// Verifies a compact JWT and returns the principal it proves.
-    pub(crate) fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+    /// Verifies a compact JWT and returns the principal it proves, shared
+    /// with the cache of verified tokens.
+    pub(crate) fn verify(&self, token: &str) -> Result<Arc<Principal>, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::TooLarge);
         }
@@ -489,7 +491,7 @@ impl Jwt {
         if claims.iat > now.saturating_add(self.leeway) {
             return Err(TokenError::NotYetValid);
         }
-        let principal = Principal {
+        let principal = Arc::new(Principal {
             sub: claims.sub,
             roles: claims.roles,
             jti: claims.jti,
@@ -500,7 +502,7 @@ impl Jwt {
                 .scope
                 .map(|scope| scope.split_whitespace().map(str::to_owned).collect())
                 .unwrap_or_default(),
-        };
+        });
         self.cache.insert(token, &principal);
         Ok(principal)
     }

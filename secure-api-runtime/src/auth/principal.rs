@@ -1,5 +1,6 @@
 use std::future::{Ready, ready};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 
@@ -80,8 +81,8 @@ impl FromRequest for Principal {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
             req.extensions()
-                .get::<Principal>()
-                .cloned()
+                .get::<Arc<Principal>>()
+                .map(|principal| Principal::clone(principal))
                 .ok_or_else(|| Problem::unauthorized("this route needs a bearer access token")),
         )
     }

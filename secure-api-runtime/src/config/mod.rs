@@ -173,7 +173,7 @@ struct Settings {
 /// Where a token's verification goes.
 enum Target {
     /// It verified before: its principal.
-    Known(Principal),
+    Known(Arc<Principal>),
     /// The application's own keys.
     Own,
     /// The keys of the configured issuer at this index.
@@ -381,28 +381,30 @@ impl SecurityConfig {
     /// route guard also waits for a fetch when a token names a key not
     /// loaded yet).
     pub fn verify_access_token(&self, token: &str) -> Result<Principal, TokenError> {
-        match self.target(token)? {
-            Target::Known(principal) => Ok(principal),
-            Target::Own => self.settings.jwt.verify(token),
+        let principal = match self.target(token)? {
+            Target::Known(principal) => principal,
+            Target::Own => self.settings.jwt.verify(token)?,
             Target::Provider(index, header) => {
                 let providers = self.providers().ok_or(TokenError::UnknownKey)?;
-                let principal = providers.verify_loaded(index, token, &header)?;
+                let principal = Arc::new(providers.verify_loaded(index, token, &header)?);
                 self.settings.jwt.remember(token, &principal);
-                Ok(principal)
+                principal
             }
-        }
+        };
+        Ok(Arc::unwrap_or_clone(principal))
     }
 
     /// Like [`SecurityConfig::verify_access_token`], waiting (a few seconds
     /// at most) for the one key fetch a provider token naming an unknown
     /// `kid` may cause.
-    pub(crate) async fn verify_bearer(&self, token: &str) -> Result<Principal, TokenError> {
+    /// The principal is shared with the cache of verified tokens.
+    pub(crate) async fn verify_bearer(&self, token: &str) -> Result<Arc<Principal>, TokenError> {
         match self.target(token)? {
             Target::Known(principal) => Ok(principal),
             Target::Own => self.settings.jwt.verify(token),
             Target::Provider(index, header) => {
                 let providers = self.providers().ok_or(TokenError::UnknownKey)?;
-                let principal = providers.verify(index, token, &header).await?;
+                let principal = Arc::new(providers.verify(index, token, &header).await?);
                 self.settings.jwt.remember(token, &principal);
                 Ok(principal)
             }

@@ -42,8 +42,9 @@ pub(crate) struct Exchange {
     pub(crate) route: std::rc::Rc<Route>,
     /// The client address (the peer, or what a trusted proxy says).
     pub(crate) client: IpAddr,
-    /// The caller, once the token verified.
-    pub(crate) principal: Option<Principal>,
+    /// The caller, once the token verified (shared with the cache of
+    /// verified tokens).
+    pub(crate) principal: Option<Arc<Principal>>,
     /// The caller's roles with every role they include, when the role
     /// hierarchy added any (expanded once, by the authentication step).
     pub(crate) expanded: Option<Vec<String>>,

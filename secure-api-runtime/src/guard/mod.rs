@@ -239,10 +239,7 @@ where
                 if !client.is_unspecified() {
                     decision.client = Some(client);
                 }
-                if let Some(principal) = &principal {
-                    decision.sub = Some(principal.sub.clone());
-                    decision.issuer.clone_from(&principal.issuer);
-                }
+                decision.caller.clone_from(&principal);
                 match &decided {
                     Ok(()) => decision.rule = allowed_by(route.policy),
                     Err(Stop::Refused(refusal)) => {

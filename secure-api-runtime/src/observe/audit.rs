@@ -84,9 +84,17 @@ macro_rules! name {
 }
 
 /// Emits the request's one audit event: `info` when allowed, `warn` when
-/// refused.
+/// refused. Without a subscriber for that level, nothing is prepared.
 pub(crate) fn emit(context: &Context, method: &Method, status: StatusCode, seconds: f64) {
-    emit_as(context, method, status, seconds, format::in_use());
+    let refused = context.decision.borrow().outcome == Outcome::Refused;
+    let wanted = if refused {
+        tracing::level_enabled!(tracing::Level::WARN)
+    } else {
+        tracing::level_enabled!(tracing::Level::INFO)
+    };
+    if wanted {
+        emit_as(context, method, status, seconds, format::in_use());
+    }
 }
 
 /// [`emit`], with the members written ahead in `format`
@@ -100,8 +108,14 @@ fn emit_as(
 ) {
     let decision = context.decision.borrow();
     let route = decision.route.unwrap_or(UNMATCHED);
-    let principal = decision.sub.as_deref().unwrap_or("-");
-    let issuer = decision.issuer.as_deref().unwrap_or("-");
+    let caller = decision.caller.as_deref();
+    let principal = caller
+        .map(|caller| caller.sub.as_str())
+        .or(decision.sub.as_deref())
+        .unwrap_or("-");
+    let issuer = caller
+        .and_then(|caller| caller.issuer.as_deref())
+        .unwrap_or("-");
     let account = decision.account.as_deref();
     let client = decision.client.map(IpText::new);
     let client = client.as_ref().map(IpText::as_str);
@@ -264,8 +278,15 @@ mod tests {
         {
             let mut decision = refused.decision.borrow_mut();
             decision.route = Some("/api/admin/users");
-            decision.sub = Some("user \"7\"".to_owned());
-            decision.issuer = Some("https://idp.example".to_owned());
+            decision.caller = Some(std::sync::Arc::new(crate::Principal {
+                sub: "user \"7\"".to_owned(),
+                roles: vec!["user".to_owned()],
+                jti: String::new(),
+                exp: 0,
+                auth_time: None,
+                issuer: Some("https://idp.example".to_owned()),
+                scopes: Vec::new(),
+            }));
             decision.account = Some("line\nbreak".to_owned());
             decision.client = "2001:db8::1".parse().ok();
             decision.rule = "roles";

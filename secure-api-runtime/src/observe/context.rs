@@ -9,12 +9,15 @@ use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
+
+use crate::auth::principal::Principal;
 
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -158,8 +161,11 @@ impl Outcome {
 pub(crate) struct Decision {
     /// The route's pattern, once a secured route matched.
     pub(crate) route: Option<&'static str>,
+    /// The caller, when a token proved who it is.
+    pub(crate) caller: Option<Arc<Principal>>,
+    /// The subject a request acted for without a token proving it (a
+    /// reused refresh token's).
     pub(crate) sub: Option<String>,
-    pub(crate) issuer: Option<String>,
     /// The account a handler acted on without a token (a login's).
     pub(crate) account: Option<String>,
     pub(crate) client: Option<IpAddr>,
@@ -191,8 +197,8 @@ impl Context {
             started: Instant::now(),
             decision: RefCell::new(Decision {
                 route: None,
+                caller: None,
                 sub: None,
-                issuer: None,
                 account: None,
                 client: None,
                 rule: "routing",
