@@ -52,15 +52,28 @@ impl Pattern {
         match self {
             Self::Def(def) => def.is_match(path),
             Self::Segments(segments) => {
-                let mut parts = path.split('/');
-                segments
-                    .iter()
-                    .all(|segment| match (segment, parts.next()) {
-                        (Segment::Static(expected), Some(part)) => *expected == part,
-                        (Segment::Param, Some(part)) => !part.is_empty(),
-                        (_, None) => false,
-                    })
-                    && parts.next().is_none()
+                // The path's `/`-separated parts, one for each segment, read
+                // byte by byte (a path is short: no searcher to set up).
+                let mut rest = path.as_bytes();
+                for (i, segment) in segments.iter().enumerate() {
+                    if i > 0 {
+                        match rest.split_first() {
+                            Some((b'/', after)) => rest = after,
+                            _ => return false,
+                        }
+                    }
+                    let end = rest.iter().position(|b| *b == b'/').unwrap_or(rest.len());
+                    let (part, after) = rest.split_at(end);
+                    let fits = match segment {
+                        Segment::Static(expected) => expected.as_bytes() == part,
+                        Segment::Param => !part.is_empty(),
+                    };
+                    if !fits {
+                        return false;
+                    }
+                    rest = after;
+                }
+                rest.is_empty()
             }
         }
     }
@@ -155,6 +168,12 @@ mod tests {
         assert!(!users.is_match("/api/users/7/"));
         assert!(!users.is_match("/api/users/7/notes"));
         assert!(!users.is_match("/api/users"));
+        assert!(!users.is_match("api/users/7"));
+        assert!(!users.is_match("//api/users/7"));
+        let root = Pattern::new("/");
+        assert!(root.is_match("/"));
+        assert!(!root.is_match(""));
+        assert!(!root.is_match("/x"));
     }
 
     proptest! {
