@@ -117,13 +117,15 @@ impl SecurityHeaders {
             }
         }
         headers.reserve(fixed.len() + 1);
+        // `append` for a name the answer does not hold yet: the same
+        // result as `insert`, without making the removed values' list.
         for ((name, value), set) in fixed.into_iter().zip(set) {
             if !set {
-                headers.insert(name, value);
+                headers.append(name, value);
             }
         }
         if (over_tls || self.always_hsts) && !headers.contains_key(STRICT_TRANSPORT_SECURITY) {
-            headers.insert(
+            headers.append(
                 STRICT_TRANSPORT_SECURITY,
                 const { HeaderValue::from_static(HSTS) },
             );
