@@ -130,7 +130,9 @@ impl SecurityHeaders {
                 const { HeaderValue::from_static(HSTS) },
             );
         }
-        headers.remove(SERVER);
+        if headers.contains_key(SERVER) {
+            headers.remove(SERVER);
+        }
     }
 }
 

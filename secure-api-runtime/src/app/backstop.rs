@@ -199,8 +199,8 @@ where
     forward_ready!(service);
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        // Handlers read the id from the request's context (`RequestId`).
         let context = Context::new(RequestId::for_headers(req.headers()));
-        req.extensions_mut().insert(context.id.clone());
         // At `debug`, with the id alone: every log line names the id without
         // it (see `observe::format`), and the audit event names the rest.
         let span = tracing::debug_span!(
@@ -246,6 +246,7 @@ where
                 _ => response,
             };
             if let Some(id) = context.id.header_value() {
+                // Ours even when the handler set one.
                 response.headers_mut().insert(REQUEST_ID_HEADER, id);
             }
             record(&context, &method, &response, &security);

@@ -121,11 +121,11 @@ impl FromRequest for RequestId {
     type Error = std::convert::Infallible;
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
+    /// The id of the request being served; outside a `SecureApp`, one the
+    /// request's extensions hold, or else its header's (or a new one).
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = req
-            .extensions()
-            .get::<Self>()
-            .cloned()
+        let id = Self::current()
+            .or_else(|| req.extensions().get::<Self>().cloned())
             .unwrap_or_else(|| Self::for_headers(req.headers()));
         std::future::ready(Ok(id))
     }
