@@ -17,13 +17,13 @@ use crate::problem::{PROBLEM_JSON, Problem};
 pub(crate) fn problem_for_errors<B: MessageBody>(
     res: ServiceResponse<B>,
 ) -> ServiceResponse<EitherBody<B>> {
+    let Some(error) = res.response().error() else {
+        return res.map_into_left_body();
+    };
     let is_problem = res
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    let Some(error) = res.response().error() else {
-        return res.map_into_left_body();
-    };
     if is_problem {
         return res.map_into_left_body();
     }
