@@ -40,7 +40,8 @@ pub mod writer;
 
 use std::net::SocketAddr;
 
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::writer::EitherWriter;
 
 pub use self::context::{MAX_REQUEST_ID_LEN, REQUEST_ID_HEADER, RequestId};
 pub use self::format::{JsonLines, TextLines};
@@ -68,6 +69,25 @@ impl std::fmt::Debug for LogGuard {
         f.debug_struct("LogGuard")
             .field("writing", &self.0.is_some())
             .finish()
+    }
+}
+
+/// Where [`Telemetry::init_logging`]'s lines go: in batches, from a thread
+/// of their own, or (when that thread cannot start) straight to standard
+/// error. A line's writer is made without an allocation.
+enum LogWriter {
+    Batches(writer::BatchWriter),
+    Stderr,
+}
+
+impl<'a> MakeWriter<'a> for LogWriter {
+    type Writer = EitherWriter<writer::Line<'a>, std::io::Stderr>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        match self {
+            Self::Batches(batches) => EitherWriter::A(batches.make_writer()),
+            Self::Stderr => EitherWriter::B(std::io::stderr()),
+        }
     }
 }
 
@@ -158,8 +178,8 @@ impl Telemetry {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
         // Without a thread for the batches, each line is written as it comes.
         let (writer, guard) = match writer::BatchWriter::new(std::io::stderr()) {
-            Ok((writer, guard)) => (BoxMakeWriter::new(writer), Some(guard)),
-            Err(_) => (BoxMakeWriter::new(std::io::stderr), None),
+            Ok((writer, guard)) => (LogWriter::Batches(writer), Some(guard)),
+            Err(_) => (LogWriter::Stderr, None),
         };
         // Field names in colour on a terminal only, never in a file.
         let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
