@@ -296,33 +296,33 @@ mod tests {
         assert!(events[1].get("request_id").is_none(), "{}", events[1]);
     }
 
+    /// Asserts that the line of an event whose last field is `name` ends
+    /// with that field written as `Display` writes `value`.
+    fn assert_last_field(name: &str, value: impl std::fmt::Display, log: impl FnOnce()) {
+        let text = lines(true, log);
+        assert!(
+            text.contains(&format!(",\"{name}\":{value}}}")),
+            "{value}: {text}"
+        );
+    }
+
     #[test]
     fn whole_numbers_are_written_as_display_writes_them() {
         for value in [0_i64, 7, -7, 10, 1_234_567, i64::MAX, i64::MIN] {
-            let text = lines(
-                true,
-                || tracing::info!(target: "tests", n = value, "counted"),
-            );
-            assert!(
-                text.contains(&format!(",\"n\":{value}}}")),
-                "{value}: {text}"
-            );
+            assert_last_field("n", value, || {
+                tracing::info!(target: "tests", n = value, "counted");
+            });
         }
         for value in [0_u64, 9, 100, u64::MAX] {
-            let text = lines(
-                true,
-                || tracing::info!(target: "tests", n = value, "counted"),
-            );
-            assert!(
-                text.contains(&format!(",\"n\":{value}}}")),
-                "{value}: {text}"
-            );
+            assert_last_field("n", value, || {
+                tracing::info!(target: "tests", n = value, "counted");
+            });
         }
     }
 
     #[test]
     fn milliseconds_to_the_microsecond_are_written_as_display_writes_them() {
-        for micros in [
+        let values = [
             0_u64,
             1,
             10,
@@ -333,28 +333,17 @@ mod tests {
             12_345,
             999_999,
             86_400_000_000,
-        ] {
+        ]
+        .map(|micros| {
             #[allow(clippy::cast_precision_loss)]
             let value = micros as f64 / 1000.0;
-            let text = lines(
-                true,
-                || tracing::info!(target: "tests", ms = value, "timed"),
-            );
-            assert!(
-                text.contains(&format!(",\"ms\":{value}}}")),
-                "{micros} µs: {text}"
-            );
-        }
-        // Any other value takes the general path.
-        for value in [0.1234, -2.5, 1.0e300] {
-            let text = lines(
-                true,
-                || tracing::info!(target: "tests", ms = value, "timed"),
-            );
-            assert!(
-                text.contains(&format!(",\"ms\":{value}}}")),
-                "{value}: {text}"
-            );
+            value
+        });
+        // Then values that take the general path.
+        for value in values.into_iter().chain([0.1234, -2.5, 1.0e300]) {
+            assert_last_field("ms", value, || {
+                tracing::info!(target: "tests", ms = value, "timed");
+            });
         }
     }
 
