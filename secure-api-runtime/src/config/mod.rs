@@ -396,8 +396,8 @@ impl SecurityConfig {
 
     /// Like [`SecurityConfig::verify_access_token`], waiting (a few seconds
     /// at most) for the one key fetch a provider token naming an unknown
-    /// `kid` may cause.
-    /// The principal is shared with the cache of verified tokens.
+    /// `kid` may cause. The principal is shared with the cache of verified
+    /// tokens.
     pub(crate) async fn verify_bearer(&self, token: &str) -> Result<Arc<Principal>, TokenError> {
         match self.target(token)? {
             Target::Known(principal) => Ok(principal),

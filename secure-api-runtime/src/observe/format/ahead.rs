@@ -40,9 +40,11 @@ pub(super) fn note_in_use(format: Format) {
 
 /// The one format lines are written in, if exactly one has written any.
 pub(crate) fn in_use() -> Option<Format> {
+    const JSON: u8 = Format::Json as u8;
+    const TEXT: u8 = Format::Text as u8;
     match IN_USE.load(Ordering::Relaxed) {
-        1 => Some(Format::Json),
-        2 => Some(Format::Text),
+        JSON => Some(Format::Json),
+        TEXT => Some(Format::Text),
         _ => None,
     }
 }

@@ -84,7 +84,7 @@ fn level(level: &Level) -> &'static str {
 }
 
 /// Whether `text` is written by `Debug` as itself between quotes: printable
-/// ASCII with no `"` or `\\`.
+/// ASCII with no quote or backslash.
 pub(super) fn debug_plain(text: &str) -> bool {
     text.bytes().fold(true, |plain, b| {
         plain & ((0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
