@@ -340,7 +340,7 @@ mod tests {
             value
         });
         // Then values that take the general path.
-        for value in values.into_iter().chain([0.1234, -2.5, 1.0e300]) {
+        for value in values.into_iter().chain([0.1234, -2.5, -0.0, 1.0e300]) {
             assert_last_field("ms", value, || {
                 tracing::info!(target: "tests", ms = value, "timed");
             });

@@ -98,10 +98,14 @@ fn timestamp(line: &mut String) -> fmt::Result {
 
 /// `value` as `Display` writes it, for a value with at most three decimals
 /// below 2^53 (a duration in milliseconds to the microsecond): digits,
-/// without the general float formatting. `None` for any other value.
+/// without the general float formatting. `None` for any other value
+/// (negative zero among them, which `Display` writes `-0`).
 fn three_decimals(value: f64) -> Option<(u64, u32)> {
     let thousandths = (value * 1000.0).round();
-    if !(0.0..9.0e15).contains(&thousandths) || thousandths / 1000.0 != value {
+    if value.is_sign_negative()
+        || !(0.0..9.0e15).contains(&thousandths)
+        || thousandths / 1000.0 != value
+    {
         return None;
     }
     // Within 0 and 2^53, so the cast is exact.

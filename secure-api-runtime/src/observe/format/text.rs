@@ -171,6 +171,7 @@ mod tests {
             1.0e-5,
             1.0e300,
             -2.5,
+            -0.0,
         ] {
             let mut line = String::new();
             debug_f64(&mut line, value);
