@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::json::{json_string, plain};
+use super::json::json_string;
 use super::push_u64;
 use super::text::{debug_f64, debug_string};
 
@@ -124,13 +124,6 @@ impl Members<'_> {
     /// A string member.
     pub(crate) fn str(&mut self, name: Name, value: &str) {
         match self.format {
-            Format::Json if plain(value) => {
-                self.line.reserve(name.json.len() + value.len() + 2);
-                self.line.push_str(name.json);
-                self.line.push('"');
-                self.line.push_str(value);
-                self.line.push('"');
-            }
             Format::Json => {
                 self.line.push_str(name.json);
                 json_string(self.line, value);

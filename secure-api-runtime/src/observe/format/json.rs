@@ -9,7 +9,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFi
 use tracing_subscriber::registry::LookupSpan;
 
 use super::ahead::{self, Format};
-use super::{REQUEST_ID_FIELD, push_u64, three_decimals, timestamp, with_line};
+use super::{REQUEST_ID_FIELD, push_three_decimals, push_u64, timestamp, with_line};
 use crate::observe::audit::AUDIT_TARGET;
 use crate::observe::context;
 
@@ -174,16 +174,7 @@ impl Visit for JsonFieldWriter<'_> {
 /// `value` as a JSON number, as `Display` writes it; NaN and the
 /// infinities, which JSON has no number for, as strings.
 pub(super) fn push_f64(line: &mut String, value: f64) {
-    if let Some((whole, fraction)) = three_decimals(value) {
-        push_u64(line, whole);
-        if fraction != 0 {
-            let digits = [fraction / 100, fraction / 10 % 10, fraction % 10];
-            let shown = 3 - digits.iter().rev().take_while(|d| **d == 0).count();
-            line.push('.');
-            for digit in &digits[..shown] {
-                line.push(char::from_digit(*digit, 10).unwrap_or('0'));
-            }
-        }
+    if push_three_decimals(line, value, false) {
         return;
     }
     let _ = if value.is_finite() {
@@ -193,11 +184,16 @@ pub(super) fn push_f64(line: &mut String, value: f64) {
     };
 }
 
-/// `text` as a JSON string.
+/// `text` as a JSON string. Most text has nothing to escape: one pass,
+/// then one copy.
 pub(super) fn json_string(line: &mut String, text: &str) {
     line.reserve(text.len() + 2);
     line.push('"');
-    let _ = JsonEscaped(line).write_str(text);
+    if plain(text) {
+        line.push_str(text);
+    } else {
+        escape_into(line, text);
+    }
     line.push('"');
 }
 
@@ -215,33 +211,37 @@ struct JsonEscaped<'a>(&'a mut String);
 
 impl fmt::Write for JsonEscaped<'_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        // Most text has nothing to escape: one pass, then one copy.
         if plain(text) {
             self.0.push_str(text);
-            return Ok(());
+        } else {
+            escape_into(self.0, text);
         }
-        let mut start = 0;
-        for (i, byte) in text.bytes().enumerate() {
-            let escaped = match byte {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0..=0x1f => "",
-                _ => continue,
-            };
-            self.0.push_str(&text[start..i]);
-            if escaped.is_empty() {
-                let _ = write!(self.0, "\\u{byte:04x}");
-            } else {
-                self.0.push_str(escaped);
-            }
-            start = i + 1;
-        }
-        self.0.push_str(&text[start..]);
         Ok(())
     }
+}
+
+/// `text` escaped for the inside of a JSON string.
+fn escape_into(line: &mut String, text: &str) {
+    let mut start = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        line.push_str(&text[start..i]);
+        if escaped.is_empty() {
+            let _ = write!(line, "\\u{byte:04x}");
+        } else {
+            line.push_str(escaped);
+        }
+        start = i + 1;
+    }
+    line.push_str(&text[start..]);
 }
 
 #[cfg(test)]

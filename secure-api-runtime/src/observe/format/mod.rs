@@ -116,6 +116,26 @@ fn three_decimals(value: f64) -> Option<(u64, u32)> {
     Some((thousandths / 1000, (thousandths % 1000) as u32))
 }
 
+/// Writes `value` from digits when it has at most three decimals
+/// ([`three_decimals`]): as `Display` writes it (`1`, `0.25`), or, with
+/// `point_always`, as `Debug` does (`1.0`, `0.25`). Whether it did.
+fn push_three_decimals(line: &mut String, value: f64, point_always: bool) -> bool {
+    let Some((whole, fraction)) = three_decimals(value) else {
+        return false;
+    };
+    push_u64(line, whole);
+    let digits = [fraction / 100, fraction / 10 % 10, fraction % 10];
+    let shown = 3 - digits.iter().rev().take_while(|d| **d == 0).count();
+    let shown = if point_always { shown.max(1) } else { shown };
+    if shown > 0 {
+        line.push('.');
+        for digit in &digits[..shown] {
+            line.push(char::from_digit(*digit, 10).unwrap_or('0'));
+        }
+    }
+    true
+}
+
 /// `value` in decimal digits, as `Display` writes it.
 fn push_u64(line: &mut String, value: u64) {
     let mut digits = [0u8; 20];

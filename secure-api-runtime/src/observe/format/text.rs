@@ -8,7 +8,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFi
 use tracing_subscriber::registry::LookupSpan;
 
 use super::ahead::{self, Format};
-use super::{REQUEST_ID_FIELD, push_u64, three_decimals, timestamp, with_line};
+use super::{REQUEST_ID_FIELD, push_three_decimals, timestamp, with_line};
 use crate::observe::audit::AUDIT_TARGET;
 use crate::observe::context;
 
@@ -105,17 +105,9 @@ pub(super) fn debug_string(line: &mut String, text: &str) {
 
 /// `value` as `Debug` writes it (`1.0`, `0.25`).
 pub(super) fn debug_f64(line: &mut String, value: f64) {
-    if let Some((whole, fraction)) = three_decimals(value) {
-        push_u64(line, whole);
-        line.push('.');
-        let digits = [fraction / 100, fraction / 10 % 10, fraction % 10];
-        let shown = (3 - digits.iter().rev().take_while(|d| **d == 0).count()).max(1);
-        for digit in &digits[..shown] {
-            line.push(char::from_digit(*digit, 10).unwrap_or('0'));
-        }
-        return;
+    if !push_three_decimals(line, value, true) {
+        let _ = write!(line, "{value:?}");
     }
-    let _ = write!(line, "{value:?}");
 }
 
 #[cfg(test)]
