@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 
 use crate::auth::principal::Principal;
 
@@ -121,12 +121,10 @@ impl FromRequest for RequestId {
     type Error = std::convert::Infallible;
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
-    /// The id of the request being served; outside a `SecureApp`, one the
-    /// request's extensions hold, or else its header's (or a new one).
+    /// The id of the request being served; outside a `SecureApp`, the
+    /// request's header's (or a new one).
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = Self::current()
-            .or_else(|| req.extensions().get::<Self>().cloned())
-            .unwrap_or_else(|| Self::for_headers(req.headers()));
+        let id = Self::current().unwrap_or_else(|| Self::for_headers(req.headers()));
         std::future::ready(Ok(id))
     }
 }
