@@ -1,7 +1,7 @@
 //! The connection to the Redis shared by every instance of an API behind a
 //! load balancer, and the commands the runtime's stores send it:
-//! one script that decides a request's quotas and its denylist lookup in a
-//! single round trip, and plain keys for webhook ids and idempotency keys.
+//! one script that decides the quotas and the denylist lookup of every
+//! request that arrives together in a single round trip, and plain keys for webhook ids and idempotency keys.
 //! Every key name is made in [`keys`].
 //!
 //! Chosen by configuration (`REDIS_URL`); without it, each process keeps
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, oneshot};
 
 use crate::problem::Problem;
 
@@ -31,42 +31,89 @@ pub enum Unavailable {
     FailOpen,
 }
 
-/// One request's store decisions at once: GCRA over several quotas (every
-/// quota must allow the request, and only then is it counted against all
-/// of them), then, when asked, whether the access token is denied. Times
-/// are microseconds from Redis's own clock, so every instance shares one
-/// clock (below 2^53, so Lua's numbers hold them exactly).
+/// The store decisions of a batch of requests, in their order, at once:
+/// for each request, GCRA over its quotas (every quota must allow the
+/// request, and only then is it counted against all of them), then, when
+/// asked, whether its access token is denied. A request counted here is
+/// seen by the next one, so two requests of one batch on one key are
+/// decided as two requests in a row; each key is read once a batch and
+/// written once at its end. Times are microseconds from Redis's
+/// own clock, so every instance shares one clock (below 2^53, so Lua's
+/// numbers hold them exactly).
 ///
-/// `KEYS[i]`, i = 1..n: a quota's key; `KEYS[n+1]`, when `ARGV[1]` is `1`:
-/// the token's denylist key. `ARGV[2i]`: quota i's emission interval (µs);
-/// `ARGV[2i+1]`: its period (µs; the burst is `period / interval`).
-/// Returns `{1, 0, 0}` when allowed, `{0, i, wait}` when quota i refuses,
-/// `{2, 0, 0}` when the token is denied (the quotas are counted).
+/// `ARGV[1]`: the number of requests. Then for each request, in order: its
+/// number of quotas `n`, `1` when its token is to be looked up (else `0`),
+/// and for each quota its emission interval and its period (µs; the burst
+/// is `period / interval`). `KEYS`: for each request, its `n` quota keys,
+/// then its token's denylist key when looked up. Returns three numbers a
+/// request: `1, 0, 0` when allowed, `0, i, wait` when its quota `i`
+/// refuses, `2, 0, 0` when its token is denied (its quotas are counted).
 const DECIDE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local deny = ARGV[1] == '1'
-local n = #KEYS
-if deny then n = n - 1 end
-local tats = {}
-for i = 1, n do
-  local interval = tonumber(ARGV[2 * i])
-  local period = tonumber(ARGV[2 * i + 1])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if tat < now then tat = now end
-  local next_tat = tat + interval
-  if next_tat - now > period then
-    return {0, i, next_tat - now - period}
+local tat_of = {}
+local counted = {}
+local to_write = {}
+local denied = {}
+local answers = {}
+local k = 0
+local a = 1
+for r = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a + 1])
+  local deny = ARGV[a + 2] == '1'
+  a = a + 2
+  local tats = {}
+  local refused = false
+  for i = 1, n do
+    local key = KEYS[k + i]
+    local interval = tonumber(ARGV[a + 2 * i - 1])
+    local period = tonumber(ARGV[a + 2 * i])
+    local tat = tat_of[key]
+    if tat == nil then
+      tat = tonumber(redis.call('GET', key) or '0')
+      tat_of[key] = tat
+    end
+    if tat < now then tat = now end
+    local next_tat = tat + interval
+    if next_tat - now > period then
+      answers[#answers + 1] = 0
+      answers[#answers + 1] = i
+      answers[#answers + 1] = next_tat - now - period
+      refused = true
+      break
+    end
+    tats[i] = next_tat
   end
-  tats[i] = next_tat
+  if not refused then
+    for i = 1, n do
+      local key = KEYS[k + i]
+      if not counted[key] then
+        counted[key] = true
+        to_write[#to_write + 1] = key
+      end
+      tat_of[key] = tats[i]
+    end
+    local verdict = 1
+    if deny then
+      local key = KEYS[k + n + 1]
+      if denied[key] == nil then
+        denied[key] = redis.call('EXISTS', key) == 1
+      end
+      if denied[key] then verdict = 2 end
+    end
+    answers[#answers + 1] = verdict
+    answers[#answers + 1] = 0
+    answers[#answers + 1] = 0
+  end
+  a = a + 2 * n
+  k = k + n
+  if deny then k = k + 1 end
 end
-for i = 1, n do
-  redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', math.floor((tats[i] - now) / 1000) + 1)
+for _, key in ipairs(to_write) do
+  local tat = tat_of[key]
+  redis.call('SET', key, string.format('%d', tat), 'PX', math.floor((tat - now) / 1000) + 1)
 end
-if deny and redis.call('EXISTS', KEYS[n + 1]) == 1 then
-  return {2, 0, 0}
-end
-return {1, 0, 0}
+return answers
 ";
 
 /// The longest wait of the throttled keys, in ms (0 when none waits), on
@@ -168,6 +215,8 @@ struct Inner {
     manager: OnceCell<ConnectionManager>,
     on_unavailable: Unavailable,
     script: redis::Script,
+    /// The decisions waiting for the next round trip (see [`Shared::decide`]).
+    batch: Mutex<Vec<Pending>>,
     throttle_wait: redis::Script,
     throttle_fail: redis::Script,
     warned: Mutex<Option<Instant>>,
@@ -179,6 +228,10 @@ struct Inner {
 /// How long Redis is left alone after a failure.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
+/// The most decisions one script call carries, so a burst never holds
+/// Redis (which runs one script at a time) for long.
+const MOST_PER_CALL: usize = 256;
+
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The URL may hold a password: only the choice is shown.
@@ -189,12 +242,24 @@ impl fmt::Debug for Shared {
 }
 
 /// A decision Redis could not make.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum SharedError {
     /// Redis answered with an error or not at all.
     Redis(redis::RedisError),
     /// Redis failed a moment ago and is not asked again yet.
     Paused,
+    /// The task sending the decision stopped before it was answered (the
+    /// runtime is shutting down).
+    Lost,
+}
+
+/// One request's decision waiting in the batch: its quotas (each a key, an
+/// emission interval and a period, in µs), its token's denylist key when it
+/// is looked up, and where the answer goes.
+struct Pending {
+    quotas: Vec<(String, u64, u64)>,
+    deny: Option<String>,
+    reply: oneshot::Sender<Result<Decided, SharedError>>,
 }
 
 impl fmt::Display for SharedError {
@@ -202,6 +267,7 @@ impl fmt::Display for SharedError {
         match self {
             Self::Redis(error) => write!(f, "{error}"),
             Self::Paused => f.write_str("Redis failed a moment ago"),
+            Self::Lost => f.write_str("the decision was not sent"),
         }
     }
 }
@@ -218,6 +284,7 @@ impl Shared {
                 manager: OnceCell::new(),
                 on_unavailable,
                 script: redis::Script::new(DECIDE),
+                batch: Mutex::new(Vec::new()),
                 throttle_wait: redis::Script::new(THROTTLE_WAIT),
                 throttle_fail: redis::Script::new(THROTTLE_FAIL),
                 warned: Mutex::new(None),
@@ -267,35 +334,147 @@ impl Shared {
     }
 
     /// Decides `quotas` (each a key, an emission interval and a period, in
-    /// µs) and, when given, whether the token `deny` is denied: one script,
-    /// one round trip.
+    /// µs) and, when given, whether the token `deny` is denied.
+    ///
+    /// The decisions of requests that arrive together are sent together:
+    /// the first to find the batch empty starts a task that runs after
+    /// every request ready on its worker has added its own, then sends them
+    /// all in one script call and hands each its answer. One request alone
+    /// makes one round trip; under load, a round trip decides many. Redis
+    /// decides them in order, each seeing the ones before it, so quotas
+    /// stay exact.
     pub(crate) async fn decide(
         &self,
-        quotas: &[(String, u64, u64)],
+        quotas: Vec<(String, u64, u64)>,
         deny: Option<&str>,
     ) -> Result<Decided, SharedError> {
+        let (reply, answer) = oneshot::channel();
+        let first = {
+            let mut batch = self.inner.batch.lock().unwrap_or_else(|e| e.into_inner());
+            batch.push(Pending {
+                quotas,
+                deny: deny.map(keys::deny),
+                reply,
+            });
+            batch.len() == 1
+        };
+        if first {
+            self.send_soon();
+        }
+        answer.await.unwrap_or(Err(SharedError::Lost))
+    }
+
+    /// Starts the task that sends the batch.
+    fn send_soon(&self) {
+        let shared = self.clone();
+        tokio::spawn(async move { shared.send_batch().await });
+    }
+
+    /// Sends the decisions waiting in the batch (at most
+    /// [`MOST_PER_CALL`], leaving the rest to a task of their own) and
+    /// answers each. It runs once the requests that were ready when it was
+    /// started have had their turn, so they are in the batch too.
+    async fn send_batch(self) {
+        let batch: Vec<Pending> = {
+            let mut waiting = self.inner.batch.lock().unwrap_or_else(|e| e.into_inner());
+            let now = waiting.len().min(MOST_PER_CALL);
+            let batch = waiting.drain(..now).collect();
+            if !waiting.is_empty() {
+                self.send_soon();
+            }
+            batch
+        };
+        if batch.is_empty() {
+            return;
+        }
+        match self.decide_batch(&batch).await {
+            Ok(answers) => {
+                for (pending, answer) in batch.into_iter().zip(answers) {
+                    let _ = pending.reply.send(Ok(answer));
+                }
+            }
+            Err(error) => {
+                for pending in batch {
+                    let _ = pending.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    /// One script call for every decision of `batch`: an answer each, in
+    /// order. The call is written straight into one command (no list of
+    /// keys and arguments copied into it), and the script is loaded when
+    /// Redis does not know it yet.
+    async fn decide_batch(&self, batch: &[Pending]) -> Result<Vec<Decided>, SharedError> {
         let mut connection = self.connection().await?;
-        let mut invocation = self.inner.script.prepare_invoke();
-        invocation.arg(if deny.is_some() { "1" } else { "0" });
-        for (key, interval, period) in quotas {
-            invocation.key(key).arg(*interval).arg(*period);
+        let keys: usize = batch
+            .iter()
+            .map(|pending| pending.quotas.len() + usize::from(pending.deny.is_some()))
+            .sum();
+        let quotas: usize = batch.iter().map(|pending| pending.quotas.len()).sum();
+        let key_bytes: usize = batch
+            .iter()
+            .flat_map(|pending| {
+                pending
+                    .quotas
+                    .iter()
+                    .map(|(key, ..)| key.len())
+                    .chain(pending.deny.as_ref().map(String::len))
+            })
+            .sum();
+        let mut call = redis::Cmd::with_capacity(
+            4 + keys + 2 * batch.len() + 2 * quotas,
+            64 + key_bytes + 20 * (2 * batch.len() + 2 * quotas),
+        );
+        call.arg("EVALSHA")
+            .arg(self.inner.script.get_hash())
+            .arg(keys);
+        for pending in batch {
+            for (key, ..) in &pending.quotas {
+                call.arg(key);
+            }
+            if let Some(deny) = &pending.deny {
+                call.arg(deny);
+            }
         }
-        if let Some(jti) = deny {
-            invocation.key(keys::deny(jti));
+        call.arg(batch.len());
+        for pending in batch {
+            call.arg(pending.quotas.len())
+                .arg(u8::from(pending.deny.is_some()));
+            for (_, interval, period) in &pending.quotas {
+                call.arg(*interval).arg(*period);
+            }
         }
-        let answer: Vec<i64> = invocation
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| self.failed(e))?;
-        Ok(match answer.as_slice() {
-            [1, ..] => Decided::Allowed,
-            [2, ..] => Decided::Denied,
-            [0, index, wait] => Decided::Refused(
-                usize::try_from(*index - 1).unwrap_or(0),
-                Duration::from_micros(u64::try_from(*wait).unwrap_or(0)),
-            ),
-            _ => Decided::Refused(0, Duration::from_secs(1)),
-        })
+        let answers: Vec<i64> = match call.query_async(&mut connection).await {
+            Err(error)
+                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                match self.inner.script.load_async(&mut connection).await {
+                    Ok(_) => call.query_async(&mut connection).await,
+                    Err(error) => Err(error),
+                }
+            }
+            answered => answered,
+        }
+        .map_err(|e| self.failed(e))?;
+        if answers.len() != 3 * batch.len() {
+            return Err(SharedError::Redis(redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "the decision script answered for another number of requests",
+            ))));
+        }
+        Ok(answers
+            .chunks_exact(3)
+            .map(|answer| match *answer {
+                [1, ..] => Decided::Allowed,
+                [2, ..] => Decided::Denied,
+                [0, index, wait] => Decided::Refused(
+                    usize::try_from(index - 1).unwrap_or(0),
+                    Duration::from_micros(u64::try_from(wait).unwrap_or(0)),
+                ),
+                _ => Decided::Refused(0, Duration::from_secs(1)),
+            })
+            .collect())
     }
 
     /// How long the account or the address must still wait, if at all.

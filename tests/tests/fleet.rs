@@ -2,8 +2,13 @@
 //! PostgreSQL database and one Redis give the guarantees of one; and what
 //! happens when Redis goes away, failing open or closed.
 
+use std::rc::Rc;
+
+use actix_web::test::{TestRequest, call_service, init_service};
 use reqwest::{Client, Method, StatusCode};
-use secure_api_runtime::auth::sessions::now_secs;
+use secure_api_runtime::auth::sessions::{Sessions, now_secs};
+use secure_api_runtime::auth::{JwtKey, MemoryTokenStore};
+use secure_api_runtime::prelude::*;
 use secure_api_runtime::shared::{Shared, Unavailable};
 use secure_api_runtime::webhook::WebhookKeys;
 use secure_api_tests::{RedisServer, TEST_WEBHOOK_SECRET, TestApp, postgres_database};
@@ -321,4 +326,172 @@ async fn without_redis_fail_closed_answers_503() {
         Some("application/problem+json")
     );
     app.stop().await;
+}
+
+#[get("/api/counted")]
+#[registered(owner = "tests", lifecycle = production)]
+#[authenticated]
+#[limit("10/minute")]
+async fn counted() -> &'static str {
+    "counted"
+}
+
+#[get("/counted-by-address")]
+#[registered(owner = "tests", lifecycle = production)]
+#[public]
+#[limit("10/minute")]
+async fn counted_by_address() -> &'static str {
+    "counted"
+}
+
+/// How many `EVALSHA` calls the Redis at `url` has answered.
+async fn evalsha_calls(redis: &RedisServer) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = redis.url().replace("redis://", "");
+    let mut stream = tokio::net::TcpStream::connect(address.trim_end_matches('/'))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .write_all(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // A bulk string: `$<length>\r\n<text>\r\n`.
+    loop {
+        let read = stream
+            .read(&mut chunk)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(read > 0, "Redis closed the connection");
+        reply.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&reply);
+        if let Some((head, rest)) = text.split_once("\r\n")
+            && let Ok(length) = head.trim_start_matches('$').parse::<usize>()
+            && rest.len() >= length
+        {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&reply);
+    text.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Requests that arrive together have their quotas and their tokens decided
+/// together, in fewer round trips than requests, and each still gets its
+/// own answer: a quota shared by the batch holds exactly, an address quota
+/// (no token) beside it too, and a revoked token among them is refused.
+#[actix_web::test]
+async fn requests_decided_together_keep_exact_quotas_and_the_denylist() {
+    let redis = RedisServer::start();
+    let instance = || {
+        SecurityConfig::builder(Mode::Dev)
+            .key(JwtKey::hs256(
+                b"fleet tests secret, at least 32 bytes".to_vec(),
+            ))
+            .shared(shared(&redis, Unavailable::FailClosed))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (config_a, config_b) = (instance(), instance());
+    let a = Rc::new(
+        init_service(
+            SecureApp::new(config_a.clone())
+                .service(counted)
+                .service(counted_by_address)
+                .into_app(),
+        )
+        .await,
+    );
+    let b = Rc::new(
+        init_service(
+            SecureApp::new(config_b.clone())
+                .service(counted)
+                .service(counted_by_address)
+                .into_app(),
+        )
+        .await,
+    );
+    let token = |sub: &str| {
+        config_a
+            .issue_access_token(sub, &[])
+            .map(|t| t.token)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (counted_user, revoked) = (token("counted"), token("revoked"));
+    // A logout on A denies the token on the fleet; B only learns it from
+    // Redis.
+    let caller = config_a
+        .verify_access_token(&revoked)
+        .unwrap_or_else(|e| panic!("{e}"));
+    Sessions::new(config_a.clone(), MemoryTokenStore::default())
+        .end(&caller, "")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let before = evalsha_calls(&redis).await;
+
+    let mut sent = Vec::new();
+    for n in 0..336 {
+        let (service, request) = match n % 3 {
+            0 => (
+                &a,
+                TestRequest::get()
+                    .uri("/api/counted")
+                    .insert_header(("authorization", format!("Bearer {counted_user}"))),
+            ),
+            1 => (
+                &b,
+                TestRequest::get()
+                    .uri("/api/counted")
+                    .insert_header(("authorization", format!("Bearer {counted_user}"))),
+            ),
+            _ => (
+                &b,
+                TestRequest::get()
+                    .uri("/counted-by-address")
+                    .peer_addr(([192, 0, 2, 7], 40000).into()),
+            ),
+        };
+        let service = Rc::clone(service);
+        let request = request.to_request();
+        sent.push((
+            n % 3,
+            actix_web::rt::spawn(async move { call_service(&*service, request).await.status() }),
+        ));
+    }
+    for _ in 0..3 {
+        let service = Rc::clone(&b);
+        let request = TestRequest::get()
+            .uri("/api/counted")
+            .insert_header(("authorization", format!("Bearer {revoked}")))
+            .to_request();
+        sent.push((
+            3,
+            actix_web::rt::spawn(async move { call_service(&*service, request).await.status() }),
+        ));
+    }
+    let mut statuses = std::collections::BTreeMap::<(usize, u16), usize>::new();
+    let requests = sent.len();
+    for (kind, handle) in sent {
+        let status = handle.await.unwrap_or_else(|e| panic!("{e}"));
+        *statuses.entry((kind, status.as_u16())).or_default() += 1;
+    }
+    let of = |kind: usize, status: u16| statuses.get(&(kind, status)).copied().unwrap_or(0);
+    // One user's ten a minute, over both instances.
+    assert_eq!(of(0, 200) + of(1, 200), 10, "{statuses:?}");
+    assert_eq!(of(0, 429) + of(1, 429), 214, "{statuses:?}");
+    // One address's ten a minute.
+    assert_eq!((of(2, 200), of(2, 429)), (10, 102), "{statuses:?}");
+    // The revoked token, refused by B from what Redis holds.
+    assert_eq!(of(3, 401), 3, "{statuses:?}");
+
+    let calls = evalsha_calls(&redis).await - before;
+    assert!(
+        calls > 0 && calls < requests as u64 / 2,
+        "{requests} requests in {calls} script calls"
+    );
 }

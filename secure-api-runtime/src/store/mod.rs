@@ -112,7 +112,7 @@ impl Stores {
             .iter()
             .flat_map(|(limiter, key)| limiter.gcra(key))
             .collect();
-        match shared.decide(&quotas, token.as_deref()).await {
+        match shared.decide(quotas, token.as_deref()).await {
             Ok(Decided::Allowed) => Ok(()),
             Ok(Decided::Denied) => Err(revoked()),
             Ok(Decided::Refused(mut index, wait)) => {
