@@ -1,8 +1,8 @@
 //! The connection to the Redis shared by every instance of an API behind a
-//! load balancer, and the commands the runtime's stores send it:
-//! one script that decides the quotas and the denylist lookup of every
-//! request that arrives together in a single round trip, and plain keys for webhook ids and idempotency keys.
-//! Every key name is made in [`keys`].
+//! load balancer, and the commands the runtime's stores send it: one script
+//! that decides the quotas and the denylist lookups of the requests that
+//! arrive together in a single round trip, and plain keys for webhook ids
+//! and idempotency keys. Every key name is made in [`keys`].
 //!
 //! Chosen by configuration (`REDIS_URL`); without it, each process keeps
 //! that state in memory. When Redis cannot be reached, [`Unavailable`]

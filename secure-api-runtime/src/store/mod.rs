@@ -7,7 +7,7 @@
 //! A request's quotas and its denylist lookup are collected in its
 //! [`Decisions`] as the pipeline's steps run: in memory each is decided at
 //! once; with Redis they are decided together by [`Stores::settle`], in one
-//! round trip.
+//! round trip, shared with the other requests that settle at that moment.
 
 pub(crate) mod denylist;
 pub(crate) mod idempotency;
