@@ -412,24 +412,16 @@ async fn requests_decided_together_keep_exact_quotas_and_the_denylist() {
             .unwrap_or_else(|e| panic!("{e}"))
     };
     let (config_a, config_b) = (instance(), instance());
-    let a = Rc::new(
+    let serve = |config: &SecurityConfig| {
         init_service(
-            SecureApp::new(config_a.clone())
+            SecureApp::new(config.clone())
                 .service(counted)
                 .service(counted_by_address)
                 .into_app(),
         )
-        .await,
-    );
-    let b = Rc::new(
-        init_service(
-            SecureApp::new(config_b.clone())
-                .service(counted)
-                .service(counted_by_address)
-                .into_app(),
-        )
-        .await,
-    );
+    };
+    let a = Rc::new(serve(&config_a).await);
+    let b = Rc::new(serve(&config_b).await);
     let token = |sub: &str| {
         config_a
             .issue_access_token(sub, &[])
