@@ -37,9 +37,9 @@ pub enum Unavailable {
 /// asked, whether its access token is denied. A request counted here is
 /// seen by the next one, so two requests of one batch on one key are
 /// decided as two requests in a row; each key is read once a batch and
-/// written once at its end. Times are microseconds from Redis's
-/// own clock, so every instance shares one clock (below 2^53, so Lua's
-/// numbers hold them exactly).
+/// written once at its end. Times are microseconds from Redis's own clock,
+/// so every instance shares one clock (below 2^53, so Lua's numbers hold
+/// them exactly).
 ///
 /// `ARGV[1]`: the number of requests. Then for each request, in order: its
 /// number of quotas `n`, `1` when its token is to be looked up (else `0`),
