@@ -275,7 +275,13 @@ where
                     let response = problem_for_errors(service.call(req).await?);
                     Ok(finish(response, true))
                 };
-                return Box::pin(context::scope(scoped, forwarded).instrument(span));
+                let forwarded = context::scope(scoped, forwarded);
+                // Entered on every poll only when a subscriber records it.
+                return if span.is_disabled() {
+                    Box::pin(forwarded)
+                } else {
+                    Box::pin(forwarded.instrument(span))
+                };
             }
         };
         let response = req.into_response(answer).map_into_right_body();

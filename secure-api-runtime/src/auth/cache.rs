@@ -8,8 +8,7 @@
 //! run on every request.
 
 use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{BuildHasherDefault, Hash as _, Hasher};
+use std::hash::{BuildHasher as _, BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use super::Principal;
@@ -28,6 +27,9 @@ type Shard = HashMap<u64, (Box<str>, Arc<Principal>), BuildHasherDefault<Prehash
 /// At most `SHARDS * SHARD_CAPACITY` verified tokens.
 pub(crate) struct VerifiedCache {
     shards: [Mutex<Shard>; SHARDS],
+    /// Hashes a token's tail: a fast hash with a seed of this process's
+    /// own, so where a token lands cannot be worked out from outside.
+    hasher: foldhash::fast::RandomState,
 }
 
 /// Passes through a key that is already a hash.
@@ -54,6 +56,7 @@ impl Default for VerifiedCache {
     fn default() -> Self {
         Self {
             shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 }
@@ -65,9 +68,7 @@ impl VerifiedCache {
     /// whole token it holds.
     fn shard(&self, token: &str) -> (u64, &Mutex<Shard>) {
         let tail = &token.as_bytes()[token.len().saturating_sub(HASHED_TAIL)..];
-        let mut hasher = DefaultHasher::new();
-        tail.hash(&mut hasher);
-        let hash = hasher.finish();
+        let hash = self.hasher.hash_one(tail);
         // The remainder is below SHARDS, so the cast cannot truncate.
         (hash, &self.shards[(hash % SHARDS as u64) as usize])
     }

@@ -110,6 +110,7 @@ pub(crate) struct Members<'a> {
 
 impl Members<'_> {
     /// The event's message, first: printable ASCII.
+    #[inline]
     pub(crate) fn message(&mut self, text: &'static str) {
         debug_assert!(text.bytes().all(|b| (0x20..0x7f).contains(&b)));
         match self.format {
@@ -122,6 +123,7 @@ impl Members<'_> {
     }
 
     /// A string member.
+    #[inline]
     pub(crate) fn str(&mut self, name: Name, value: &str) {
         match self.format {
             Format::Json => {
@@ -136,6 +138,7 @@ impl Members<'_> {
     }
 
     /// A string member when there is a value (as a `None` field is left out).
+    #[inline]
     pub(crate) fn some_str(&mut self, name: Name, value: Option<&str>) {
         if let Some(value) = value {
             self.str(name, value);
@@ -143,12 +146,14 @@ impl Members<'_> {
     }
 
     /// A whole number.
+    #[inline]
     pub(crate) fn u64(&mut self, name: Name, value: u64) {
         self.line.push_str(self.name(name));
         push_u64(self.line, value);
     }
 
     /// A number with a fraction.
+    #[inline]
     pub(crate) fn f64(&mut self, name: Name, value: f64) {
         self.line.push_str(self.name(name));
         match self.format {
