@@ -350,34 +350,16 @@ type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = actix_web::htt
 /// How many `EVALSHA` calls `redis` has run without an error (a call
 /// refused with `NOSCRIPT`, before the script is loaded, is not counted).
 async fn evalsha_calls(redis: &RedisServer) -> u64 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let address = redis.url().replace("redis://", "");
-    let mut stream = tokio::net::TcpStream::connect(address.trim_end_matches('/'))
+    let client = redis::Client::open(redis.url()).unwrap_or_else(|e| panic!("{e}"));
+    let mut connection = client
+        .get_multiplexed_async_connection()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    stream
-        .write_all(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")
+    let text: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut connection)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut reply = Vec::new();
-    let mut chunk = [0u8; 4096];
-    // A bulk string: `$<length>\r\n<text>\r\n`.
-    loop {
-        let read = stream
-            .read(&mut chunk)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(read > 0, "Redis closed the connection");
-        reply.extend_from_slice(&chunk[..read]);
-        let text = String::from_utf8_lossy(&reply);
-        if let Some((head, rest)) = text.split_once("\r\n")
-            && let Ok(length) = head.trim_start_matches('$').parse::<usize>()
-            && rest.len() >= length
-        {
-            break;
-        }
-    }
-    let text = String::from_utf8_lossy(&reply);
     let Some(stats) = text
         .lines()
         .find_map(|line| line.strip_prefix("cmdstat_evalsha:"))
@@ -443,44 +425,35 @@ async fn requests_decided_together_keep_exact_quotas_and_the_denylist() {
     // Every request is started in one poll, before the task that sends the
     // batch runs: A gets 200, B 403, more than one script call carries (256).
     let mut sent: Vec<(usize, Pending)> = Vec::new();
-    for n in 0..600 {
-        let (service, request) = match n % 3 {
-            0 => (
-                &a,
-                TestRequest::get()
-                    .uri("/api/counted")
-                    .insert_header(("authorization", format!("Bearer {counted_user}"))),
-            ),
-            1 => (
-                &b,
-                TestRequest::get()
-                    .uri("/api/counted")
-                    .insert_header(("authorization", format!("Bearer {counted_user}"))),
-            ),
-            _ => (
-                &b,
-                TestRequest::get()
-                    .uri("/counted-by-address")
-                    .peer_addr(([192, 0, 2, 7], 40000).into()),
-            ),
-        };
-        let service = Rc::clone(service);
+    // Kinds 0 on A; 1, 2 and 3 on B.
+    let mut start = |kind: usize, request: TestRequest| {
+        let service = Rc::clone(if kind == 0 { &a } else { &b });
         let request = request.to_request();
         sent.push((
-            n % 3,
+            kind,
             Box::pin(async move { call_service(&*service, request).await.status() }),
         ));
+    };
+    let bearer = |token: &str| ("authorization", format!("Bearer {token}"));
+    for n in 0..600 {
+        let kind = n % 3;
+        let request = match kind {
+            0 | 1 => TestRequest::get()
+                .uri("/api/counted")
+                .insert_header(bearer(&counted_user)),
+            _ => TestRequest::get()
+                .uri("/counted-by-address")
+                .peer_addr(([192, 0, 2, 7], 40000).into()),
+        };
+        start(kind, request);
     }
     for _ in 0..3 {
-        let service = Rc::clone(&b);
-        let request = TestRequest::get()
-            .uri("/api/counted")
-            .insert_header(("authorization", format!("Bearer {revoked}")))
-            .to_request();
-        sent.push((
+        start(
             3,
-            Box::pin(async move { call_service(&*service, request).await.status() }),
-        ));
+            TestRequest::get()
+                .uri("/api/counted")
+                .insert_header(bearer(&revoked)),
+        );
     }
     let requests = sent.len();
     let mut statuses = std::collections::BTreeMap::<(usize, u16), usize>::new();
