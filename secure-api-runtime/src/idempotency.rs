@@ -69,10 +69,18 @@ pub(crate) fn fingerprint(method: &Method, uri: &str, body: &[u8]) -> [u8; 32] {
 /// under the key, 409 while the first still runs). Keys belong to the
 /// caller: the subject, or the address of an anonymous caller.
 pub(crate) async fn claim(x: &mut Exchange) -> Step {
-    let policy = x.policy();
-    if !policy.idempotent {
+    if !x.policy().idempotent {
         return Ok(());
     }
+    // Boxed: the body read and the store's claim make a large future, which
+    // only idempotent routes should carry (every request's future would
+    // otherwise be that much larger, and be copied when it is boxed).
+    Box::pin(claim_key(x)).await
+}
+
+/// [`claim`] on an idempotent route.
+async fn claim_key(x: &mut Exchange) -> Step {
+    let policy = x.policy();
     let key = key_of(x.req.headers())
         .map_err(|problem| Refusal::new(problem, "idempotency", "missing_or_malformed_key"))?;
     let who = match x.sub() {
@@ -88,7 +96,7 @@ pub(crate) async fn claim(x: &mut Exchange) -> Step {
     let stores = x.route.security.stores();
     match stores.idempotency.claim(who, scope, print).await {
         Ok(Claim::Run(claimed)) => {
-            x.claimed = Some(claimed);
+            x.claimed = Some(Box::new(claimed));
             Ok(())
         }
         Ok(Claim::Replay(response)) => Err(Stop::Answered(Box::new(response))),

@@ -404,7 +404,9 @@ impl SecurityConfig {
             Target::Own => self.settings.jwt.verify(token),
             Target::Provider(index, header) => {
                 let providers = self.providers().ok_or(TokenError::UnknownKey)?;
-                let principal = Arc::new(providers.verify(index, token, &header).await?);
+                // Boxed: a key-set fetch makes a large future, and most
+                // tokens are known ones, answered without it.
+                let principal = Arc::new(Box::pin(providers.verify(index, token, &header)).await?);
                 self.settings.jwt.remember(token, &principal);
                 Ok(principal)
             }

@@ -52,10 +52,12 @@ pub(crate) struct Exchange {
     pub(crate) decisions: Decisions,
     /// Held until the handler's answer is ready.
     pub(crate) slot: Option<InFlight>,
-    /// The idempotency key claimed for this request.
-    pub(crate) claimed: Option<Claimed>,
+    /// The idempotency key claimed for this request (boxed, as the
+    /// delivery: most requests claim nothing, and the request's future,
+    /// which holds this, stays small).
+    pub(crate) claimed: Option<Box<Claimed>>,
     /// The webhook delivery id claimed for this request.
-    pub(crate) delivery: Option<ClaimedDelivery>,
+    pub(crate) delivery: Option<Box<ClaimedDelivery>>,
 }
 
 /// Why a request goes no further than a step.

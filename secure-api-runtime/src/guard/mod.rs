@@ -4,8 +4,10 @@
 //! The pipeline is the list in [`before_handler`], in the order DESIGN.md
 //! gives. Each step lives with its concern, has one signature
 //! (`async fn(&mut Exchange) -> Step`) and decides one thing: go on, or stop
-//! with a refusal (or, for an idempotent replay, the stored answer). After
-//! the handler, [`after_handler`] runs the answer's side. Security headers
+//! with a refusal (or, for an idempotent replay, the stored answer);
+//! [`admit`] runs them and records the decision. After the handler, what
+//! the steps claimed is settled ([`Claims::settle`]) and the route's
+//! lifecycle headers are added. Security headers
 //! and CORS are the backstop's (they apply to every answer of the app),
 //! the `#[expose]` projection the route wrapper's.
 
@@ -17,10 +19,12 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::HeaderValue;
 use actix_web::{Error, HttpMessage};
 use tracing::Instrument as _;
 
 use crate::auth::step as auth;
+use crate::limit::InFlight;
 use crate::limit::step as limit;
 use crate::observe::context::{self, Outcome};
 use crate::policy::{Access, OwnerRule, RoleRule, RoutePolicy};
@@ -51,12 +55,23 @@ async fn before_handler(x: &mut Exchange) -> Step {
 
 /// Runs one step of [`before_handler`], stopping the pipeline when it
 /// stops. When `debug` events are on anywhere, the step runs in a
-/// `secure_api.step` span that records its decision ([`traced`]);
-/// otherwise it is awaited as it is, without a span to make and drop.
+/// `secure_api.step` span that records its decision (`continue`, `refused`
+/// or `answered`); otherwise it is awaited as it is, without a span to make
+/// and drop. Written out here rather than in a function taking the step's
+/// future, which would hold that future twice (its argument, then the
+/// instrumented one) and make every request's future larger.
 macro_rules! step {
     ($name:literal, $step:expr) => {
         if tracing::level_enabled!(tracing::Level::DEBUG) {
-            traced($name, $step).await?
+            let span = tracing::debug_span!(
+                target: "secure_api",
+                "secure_api.step",
+                step = $name,
+                decision = tracing::field::Empty,
+            );
+            let decided = $step.instrument(span.clone()).await;
+            record_decision(&span, &decided);
+            decided?
         } else {
             $step.await?
         }
@@ -64,27 +79,18 @@ macro_rules! step {
 }
 use step;
 
-/// Runs one step in a `secure_api.step` span (at `debug`) that records its
-/// decision: `continue`, `refused` or `answered`.
-async fn traced(name: &'static str, step: impl Future<Output = Step>) -> Step {
-    let span = tracing::debug_span!(
-        target: "secure_api",
-        "secure_api.step",
-        step = name,
-        decision = tracing::field::Empty,
-    );
-    let decided = step.instrument(span.clone()).await;
+/// Records a step's decision in its span, when the span is enabled.
+fn record_decision(span: &tracing::Span, decided: &Step) {
     if !span.is_disabled() {
         span.record(
             "decision",
-            match &decided {
+            match decided {
                 Ok(()) => "continue",
                 Err(Stop::Refused(_)) => "refused",
                 Err(Stop::Answered(_)) => "answered",
             },
         );
     }
-    decided
 }
 
 /// The rule that lets a request through when every step did: the most
@@ -114,51 +120,134 @@ async fn settle(x: &mut Exchange) -> Step {
     Ok(stores.settle(&mut x.decisions).await?)
 }
 
-/// What the request claimed, to be settled by the handler's answer.
+/// What the request claimed, to be settled by the handler's answer. Only
+/// idempotent and webhook routes claim anything: the stores' futures are
+/// boxed (here, and [`Claims::settle`] by its caller), so that every other
+/// request's future stays small (it is copied into its box, and moved as it
+/// runs).
 struct Claims {
-    idempotency: Option<crate::store::idempotency::Claimed>,
-    delivery: Option<crate::store::replay::ClaimedDelivery>,
+    idempotency: Option<Box<crate::store::idempotency::Claimed>>,
+    delivery: Option<Box<crate::store::replay::ClaimedDelivery>>,
 }
 
 impl Claims {
+    fn is_empty(&self) -> bool {
+        self.idempotency.is_none() && self.delivery.is_none()
+    }
+
     /// The request stopped before its handler: nothing it claimed is spent.
     async fn release(&self, route: &Route) {
         let stores = route.security.stores();
         if let Some(claimed) = &self.idempotency {
-            stores.idempotency.release(claimed).await;
+            Box::pin(stores.idempotency.release(claimed)).await;
         }
         if let Some(delivery) = &self.delivery {
-            stores.replays.finish(delivery, None).await;
+            Box::pin(stores.replays.finish(delivery, None)).await;
+        }
+    }
+
+    /// The answer side: the webhook delivery spent on a 2xx (freed
+    /// otherwise), and the handler's answer kept for replays.
+    async fn settle<B: MessageBody + 'static>(
+        self,
+        route: &Route,
+        answer: Result<ServiceResponse<B>, Error>,
+    ) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+        if let Some(delivery) = &self.delivery {
+            let status = answer.as_ref().ok().map(|r| r.status().as_u16());
+            let replays = &route.security.stores().replays;
+            replays.finish(delivery, status).await;
+        }
+        match self.idempotency {
+            Some(claimed) => idempotency::remember(route, &claimed, answer).await,
+            None => answer.map(ServiceResponse::map_into_left_body),
         }
     }
 }
 
-/// The answer side: the webhook delivery spent on a 2xx (freed otherwise),
-/// the handler's answer kept for replays, and the lifecycle headers on
-/// every answer of the route.
-async fn after_handler<B: MessageBody + 'static>(
-    route: &Route,
+/// What the request side hands on to the handler.
+struct Admitted {
+    req: ServiceRequest,
+    /// The in-flight slot, held until the handler has answered.
+    slot: Option<InFlight>,
     claims: Claims,
-    answer: Result<ServiceResponse<B>, Error>,
-    link: Option<&actix_web::http::header::HeaderValue>,
-) -> Result<ServiceResponse<EitherBody<B>>, Error> {
-    if let Some(delivery) = &claims.delivery {
-        let status = answer.as_ref().ok().map(|r| r.status().as_u16());
-        route
-            .security
-            .stores()
-            .replays
-            .finish(delivery, status)
-            .await;
+}
+
+/// The request side of one request: [`before_handler`], its decision
+/// recorded for the audit event, and then either the request for the
+/// handler or the answer that stops it (with the route's lifecycle
+/// headers, and whatever the steps claimed released).
+async fn admit(
+    req: ServiceRequest,
+    route: &Rc<Route>,
+    link: Option<&HeaderValue>,
+) -> Result<Admitted, ServiceResponse> {
+    context::decide(|decision| decision.route = Some(route.policy.path));
+    let mut x = Exchange::new(req, Rc::clone(route));
+    let mut decided = before_handler(&mut x).await;
+    if matches!(decided, Err(Stop::Refused(_))) {
+        // A refusal still counts what the steps before it staged: a
+        // used-up quota answers first.
+        if let Err(refusal) = settle(&mut x).await {
+            decided = Err(refusal);
+        }
     }
-    let mut answer = match claims.idempotency {
-        Some(claimed) => idempotency::remember(route, &claimed, answer).await,
-        None => answer.map(ServiceResponse::map_into_left_body),
+    let Exchange {
+        req,
+        principal,
+        client,
+        slot,
+        claimed,
+        delivery,
+        ..
+    } = x;
+    context::decide(|decision| {
+        if !client.is_unspecified() {
+            decision.client = Some(client);
+        }
+        decision.caller.clone_from(&principal);
+        match &decided {
+            Ok(()) => decision.rule = allowed_by(route.policy),
+            Err(Stop::Refused(refusal)) => {
+                decision.rule = refusal.rule;
+                decision.reason = Some(refusal.reason);
+                decision.needs = match refusal.rule {
+                    "roles" => Some(route.policy.roles.names()),
+                    "scopes" => Some(route.policy.scopes.names()),
+                    _ => None,
+                };
+                decision.outcome = Outcome::Refused;
+            }
+            Err(Stop::Answered(_)) => {
+                // A repeated idempotency key, or a webhook delivery seen
+                // before.
+                decision.rule = if route.policy.idempotent {
+                    "idempotency"
+                } else {
+                    "webhook"
+                };
+                decision.outcome = Outcome::Replayed;
+            }
+        }
+    });
+    let claims = Claims {
+        idempotency: claimed,
+        delivery,
     };
-    if let Ok(response) = &mut answer {
-        lifecycle::deprecation_headers(route.policy, link, response.headers_mut());
-    }
-    answer
+    let stopped = match decided {
+        Ok(()) => {
+            if let Some(principal) = principal {
+                req.extensions_mut().insert(principal);
+            }
+            return Ok(Admitted { req, slot, claims });
+        }
+        Err(Stop::Answered(response)) => *response,
+        Err(Stop::Refused(refusal)) => refusal.problem.to_response(),
+    };
+    claims.release(route).await;
+    let mut response = req.into_response(stopped);
+    lifecycle::deprecation_headers(route.policy, link, response.headers_mut());
+    Err(response)
 }
 
 /// Resource middleware that runs a route's pipeline.
@@ -216,75 +305,21 @@ where
         let route = Rc::clone(&self.route);
         Box::pin(async move {
             let link = lifecycle::successor_link(route.policy, &req);
-            context::decide(|decision| decision.route = Some(route.policy.path));
-            let mut x = Exchange::new(req, Rc::clone(&route));
-            let mut decided = before_handler(&mut x).await;
-            if matches!(decided, Err(Stop::Refused(_))) {
-                // A refusal still counts what the steps before it staged:
-                // a used-up quota answers first.
-                if let Err(refusal) = settle(&mut x).await {
-                    decided = Err(refusal);
-                }
-            }
-            let Exchange {
-                req,
-                principal,
-                client,
-                slot,
-                claimed,
-                delivery,
-                ..
-            } = x;
-            context::decide(|decision| {
-                if !client.is_unspecified() {
-                    decision.client = Some(client);
-                }
-                decision.caller.clone_from(&principal);
-                match &decided {
-                    Ok(()) => decision.rule = allowed_by(route.policy),
-                    Err(Stop::Refused(refusal)) => {
-                        decision.rule = refusal.rule;
-                        decision.reason = Some(refusal.reason);
-                        decision.needs = match refusal.rule {
-                            "roles" => Some(route.policy.roles.names()),
-                            "scopes" => Some(route.policy.scopes.names()),
-                            _ => None,
-                        };
-                        decision.outcome = Outcome::Refused;
-                    }
-                    Err(Stop::Answered(_)) => {
-                        // A repeated idempotency key, or a webhook delivery
-                        // seen before.
-                        decision.rule = if route.policy.idempotent {
-                            "idempotency"
-                        } else {
-                            "webhook"
-                        };
-                        decision.outcome = Outcome::Replayed;
-                    }
-                }
-            });
-            let claims = Claims {
-                idempotency: claimed,
-                delivery,
+            let Admitted { req, slot, claims } = match admit(req, &route, link.as_ref()).await {
+                Ok(admitted) => admitted,
+                Err(stopped) => return Ok(stopped.map_into_right_body()),
             };
-            let stopped = match decided {
-                Ok(()) => None,
-                Err(Stop::Answered(response)) => Some(*response),
-                Err(Stop::Refused(refusal)) => Some(refusal.problem.to_response()),
-            };
-            if let Some(response) = stopped {
-                claims.release(&route).await;
-                let mut response = req.into_response(response);
-                lifecycle::deprecation_headers(route.policy, link.as_ref(), response.headers_mut());
-                return Ok(response.map_into_right_body());
-            }
-            if let Some(principal) = principal {
-                req.extensions_mut().insert(principal);
-            }
             let answer = service.call(req).await;
             drop(slot);
-            after_handler(&route, claims, answer, link.as_ref()).await
+            let mut answer = if claims.is_empty() {
+                answer.map(ServiceResponse::map_into_left_body)
+            } else {
+                Box::pin(claims.settle(&route, answer)).await
+            };
+            if let Ok(response) = &mut answer {
+                lifecycle::deprecation_headers(route.policy, link.as_ref(), response.headers_mut());
+            }
+            answer
         })
     }
 }

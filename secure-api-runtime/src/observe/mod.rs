@@ -167,7 +167,8 @@ impl Telemetry {
     /// `info`, which includes every audit event), in the configured format
     /// ([`TextLines`] or [`JsonLines`]), to standard error. A logged line is
     /// appended to a shared buffer, which a thread of its own writes out at
-    /// least every [`writer::FLUSH_EVERY`]: a request never waits for the
+    /// least every [`writer::FLUSH_EVERY`] (sooner when
+    /// [`writer::WAKE_AT`] bytes wait): a request never waits for the
     /// terminal or the disk, and no line is dropped (past
     /// [`writer::MAX_PENDING`] bytes waiting, the thread that logs writes
     /// them itself). Keep the returned guard until the program ends:

@@ -1,9 +1,12 @@
 //! Where log lines go: appended to a shared buffer by the thread that logs
 //! them (a lock, a copy, no system call), and written out by a thread of
-//! their own at least every [`FLUSH_EVERY`]. A request never waits for the
-//! terminal or the disk, and the writer wakes on a clock, not on every line.
-//! No line is dropped: past [`MAX_PENDING`] bytes waiting, the thread that
-//! logs writes the batch out itself.
+//! their own at least every [`FLUSH_EVERY`], or as soon as [`WAKE_AT`]
+//! bytes wait. A request never waits for the terminal or the disk, and the
+//! writer wakes on a clock or a full batch, not on every line. No line is
+//! dropped: past [`MAX_PENDING`] bytes waiting (the writer thread has
+//! fallen behind), the thread that logs writes the batch out itself. The
+//! buffers are kept from one batch to the next, never grown again from
+//! nothing.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -15,18 +18,32 @@ use tracing_subscriber::fmt::MakeWriter;
 /// The longest a logged line waits before it is written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
+/// The bytes waiting that wake the writer thread before its period ends.
+pub const WAKE_AT: usize = 64 << 10;
+
 /// The most bytes waiting before the thread that logs writes them itself.
-pub const MAX_PENDING: usize = 1 << 20;
+pub const MAX_PENDING: usize = 8 << 20;
 
 struct Shared {
     /// Lines logged and not yet written.
     pending: Mutex<Vec<u8>>,
+    /// The buffer a thread that logs swaps in when it writes a batch itself.
+    spare: Mutex<Vec<u8>>,
     /// Where lines are written; held while a batch is written, so batches
     /// keep their order.
     out: Mutex<Box<dyn Write + Send>>,
-    /// Set when the guard is dropped, with the writer thread's wake-up.
-    stopping: Mutex<bool>,
+    /// What the writer thread is woken for, with its wake-up.
+    state: Mutex<Wanted>,
     wake: Condvar,
+}
+
+/// Why the writer thread wakes before its period ends.
+#[derive(Default)]
+struct Wanted {
+    /// The guard was dropped: write what waits, then stop.
+    stopping: bool,
+    /// A batch of [`WAKE_AT`] bytes waits.
+    batch: bool,
 }
 
 impl Shared {
@@ -91,10 +108,16 @@ impl BatchWriter {
     ///
     /// When the writer thread cannot be started.
     pub fn new(out: impl Write + Send + 'static) -> io::Result<(Self, BatchGuard)> {
+        Self::every(FLUSH_EVERY, out)
+    }
+
+    /// [`new`](Self::new), with the writer thread's period.
+    fn every(period: Duration, out: impl Write + Send + 'static) -> io::Result<(Self, BatchGuard)> {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Vec::with_capacity(64 * 1024)),
+            spare: Mutex::new(Vec::new()),
             out: Mutex::new(Box::new(out)),
-            stopping: Mutex::new(false),
+            state: Mutex::new(Wanted::default()),
             wake: Condvar::new(),
         });
         let thread = {
@@ -105,15 +128,15 @@ impl BatchWriter {
                     let mut spare = Vec::with_capacity(64 * 1024);
                     loop {
                         let stopping = {
-                            let stopping = shared
-                                .stopping
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner);
-                            let (stopping, _) = shared
+                            let state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+                            let (mut state, _) = shared
                                 .wake
-                                .wait_timeout_while(stopping, FLUSH_EVERY, |stop| !*stop)
+                                .wait_timeout_while(state, period, |wanted| {
+                                    !wanted.stopping && !wanted.batch
+                                })
                                 .unwrap_or_else(PoisonError::into_inner);
-                            *stopping
+                            state.batch = false;
+                            state.stopping
                         };
                         shared.flush(&mut spare);
                         if stopping {
@@ -132,11 +155,11 @@ impl BatchWriter {
 
 impl Drop for BatchGuard {
     fn drop(&mut self) {
-        *self
-            .shared
-            .stopping
+        self.shared
+            .state
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = true;
+            .unwrap_or_else(PoisonError::into_inner)
+            .stopping = true;
         self.shared.wake.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -155,17 +178,26 @@ impl std::fmt::Debug for Line<'_> {
 
 impl Write for Line<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let full = {
+        let waiting = {
             let mut pending = self
                 .0
                 .pending
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             pending.extend_from_slice(bytes);
-            pending.len() >= MAX_PENDING
+            pending.len()
         };
-        if full {
-            self.0.flush(&mut Vec::new());
+        if waiting >= MAX_PENDING {
+            let mut spare = self.0.spare.lock().unwrap_or_else(PoisonError::into_inner);
+            self.0.flush(&mut spare);
+        } else if waiting >= WAKE_AT && waiting - bytes.len() < WAKE_AT {
+            // This line made the batch: the writer thread writes it now.
+            self.0
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .batch = true;
+            self.0.wake.notify_all();
         }
         Ok(bytes.len())
     }
@@ -233,6 +265,41 @@ mod tests {
         let _ = writeln!(writer.make_writer(), "last words");
         drop(guard);
         assert_eq!(out.text(), "last words\n");
+    }
+
+    #[test]
+    fn batches_written_by_the_thread_that_logs_reuse_their_buffers() {
+        let out = Out::default();
+        let (writer, _guard) = BatchWriter::new(out.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let line = vec![b'x'; MAX_PENDING];
+        for _ in 0..2 {
+            let _ = writer.make_writer().write(&line);
+        }
+        assert_eq!(out.text().len(), 2 * MAX_PENDING);
+        // The buffer swapped in by the next full batch is the one the last
+        // batch was written from, its room kept (not grown from nothing).
+        let room = writer
+            .shared
+            .spare
+            .lock()
+            .map(|spare| spare.capacity())
+            .unwrap_or_default();
+        assert!(room >= MAX_PENDING, "{room}");
+    }
+
+    #[test]
+    fn a_batch_of_wake_at_bytes_is_written_by_the_writer_thread() {
+        let out = Out::default();
+        // A period no test waits for: only the wake-up writes the batch.
+        let (writer, _guard) = BatchWriter::every(Duration::from_secs(3600), out.clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let _ = writer.make_writer().write(&vec![b'x'; WAKE_AT - 1]);
+        let _ = writer.make_writer().write(b"\n");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while out.text().len() < WAKE_AT && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(out.text().len(), WAKE_AT);
     }
 
     #[test]

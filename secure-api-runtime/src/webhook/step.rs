@@ -20,6 +20,12 @@ pub(crate) async fn verify(x: &mut Exchange) -> Step {
     if !matches!(x.policy().access, Access::Webhook { .. }) {
         return Ok(());
     }
+    // Boxed, so that only webhook routes carry this large future.
+    Box::pin(verify_delivery(x)).await
+}
+
+/// [`verify`] on a webhook route.
+async fn verify_delivery(x: &mut Exchange) -> Step {
     let refuse = |problem, reason| Refusal::new(problem, "webhook", reason);
     let body = x
         .read_body()
@@ -46,7 +52,7 @@ pub(crate) async fn verify(x: &mut Exchange) -> Step {
         })?;
     match known {
         Delivery::First => {
-            x.delivery = claimed;
+            x.delivery = claimed.map(Box::new);
             Ok(())
         }
         Delivery::Running => {
