@@ -60,7 +60,7 @@ where
             table: Rc::clone(&self.table),
             headers: Rc::clone(&self.headers),
             cors: self.cors.clone(),
-            security: self.security.clone(),
+            security: Rc::new(self.security.clone()),
             metadata: self.metadata.clone(),
         }))
     }
@@ -71,7 +71,9 @@ pub(crate) struct BackstopService<S> {
     table: Rc<RouteTable>,
     headers: Rc<SecurityHeaders>,
     cors: Option<Rc<Cors>>,
-    security: SecurityConfig,
+    /// In an `Rc`: each request holds it until its answer, and the
+    /// configuration's own clone is an atomic count.
+    security: Rc<SecurityConfig>,
     metadata: Option<Rc<Bytes>>,
 }
 
@@ -230,7 +232,7 @@ where
                 self.decide(&req, over_tls, origin.as_ref())
             })
         });
-        let security = self.security.clone();
+        let security = Rc::clone(&self.security);
         let method = req.method().clone();
         let scoped = Rc::clone(&context);
         let headers = Rc::clone(&self.headers);
