@@ -63,12 +63,7 @@ async fn before_handler(x: &mut Exchange) -> Step {
 macro_rules! step {
     ($name:literal, $step:expr) => {
         if tracing::level_enabled!(tracing::Level::DEBUG) {
-            let span = tracing::debug_span!(
-                target: "secure_api",
-                "secure_api.step",
-                step = $name,
-                decision = tracing::field::Empty,
-            );
+            let span = step_span($name);
             let decided = $step.instrument(span.clone()).await;
             record_decision(&span, &decided);
             decided?
@@ -78,6 +73,16 @@ macro_rules! step {
     };
 }
 use step;
+
+/// A step's `secure_api.step` span (at `debug`), its decision to record.
+fn step_span(name: &'static str) -> tracing::Span {
+    tracing::debug_span!(
+        target: "secure_api",
+        "secure_api.step",
+        step = name,
+        decision = tracing::field::Empty,
+    )
+}
 
 /// Records a step's decision in its span, when the span is enabled.
 fn record_decision(span: &tracing::Span, decided: &Step) {
