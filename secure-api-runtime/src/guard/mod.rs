@@ -7,9 +7,9 @@
 //! with a refusal (or, for an idempotent replay, the stored answer);
 //! [`admit`] runs them and records the decision. After the handler, what
 //! the steps claimed is settled ([`Claims::settle`]) and the route's
-//! lifecycle headers are added. Security headers
-//! and CORS are the backstop's (they apply to every answer of the app),
-//! the `#[expose]` projection the route wrapper's.
+//! lifecycle headers are added. Security headers and CORS are the
+//! backstop's (they apply to every answer of the app), the `#[expose]`
+//! projection the route wrapper's.
 
 pub(crate) mod exchange;
 
