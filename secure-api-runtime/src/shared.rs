@@ -407,21 +407,22 @@ impl Shared {
     /// Redis does not know it yet.
     async fn decide_batch(&self, batch: &[Pending]) -> Result<Vec<Decided>, SharedError> {
         let mut connection = self.connection().await?;
-        let keys: usize = batch
-            .iter()
-            .map(|pending| pending.quotas.len() + usize::from(pending.deny.is_some()))
-            .sum();
-        let quotas: usize = batch.iter().map(|pending| pending.quotas.len()).sum();
-        let key_bytes: usize = batch
-            .iter()
-            .flat_map(|pending| {
-                pending
-                    .quotas
-                    .iter()
-                    .map(|(key, ..)| key.len())
-                    .chain(pending.deny.as_ref().map(String::len))
-            })
-            .sum();
+        // The command's size, in one pass: its keys, its quotas, and the
+        // bytes of its keys.
+        let (mut keys, mut quotas, mut key_bytes) = (0, 0, 0);
+        for pending in batch {
+            quotas += pending.quotas.len();
+            keys += pending.quotas.len();
+            key_bytes += pending
+                .quotas
+                .iter()
+                .map(|(key, ..)| key.len())
+                .sum::<usize>();
+            if let Some(deny) = &pending.deny {
+                keys += 1;
+                key_bytes += deny.len();
+            }
+        }
         let mut call = redis::Cmd::with_capacity(
             4 + keys + 2 * batch.len() + 2 * quotas,
             64 + key_bytes + 20 * (2 * batch.len() + 2 * quotas),
