@@ -11,7 +11,7 @@ use secure_api_runtime::auth::{JwtKey, MemoryTokenStore};
 use secure_api_runtime::prelude::*;
 use secure_api_runtime::shared::{Shared, Unavailable};
 use secure_api_runtime::webhook::WebhookKeys;
-use secure_api_tests::{RedisServer, TEST_WEBHOOK_SECRET, TestApp, postgres_database};
+use secure_api_tests::{RedisServer, TEST_SECRET, TEST_WEBHOOK_SECRET, TestApp, postgres_database};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "plum tree at dusk";
@@ -386,9 +386,7 @@ async fn requests_decided_together_keep_exact_quotas_and_the_denylist() {
     let redis = RedisServer::start();
     let instance = || {
         SecurityConfig::builder(Mode::Dev)
-            .key(JwtKey::hs256(
-                b"fleet tests secret, at least 32 bytes".to_vec(),
-            ))
+            .key(JwtKey::hs256(TEST_SECRET.to_vec()))
             .shared(shared(&redis, Unavailable::FailClosed))
             .build()
             .unwrap_or_else(|e| panic!("{e}"))
