@@ -205,11 +205,18 @@ where
         let context = Context::new(RequestId::for_headers(req.headers()));
         // At `debug`, with the id alone: every log line names the id without
         // it (see `observe::format`), and the audit event names the rest.
-        let span = tracing::debug_span!(
-            target: "secure_api",
-            "secure_api.request",
-            request_id = context.id.as_str(),
-        );
+        // Below `debug` there is no span at all: one made disabled would
+        // still call into `log` on every entry (`tracing`'s `log` feature,
+        // which actix turns on).
+        let span = if tracing::level_enabled!(tracing::Level::DEBUG) {
+            tracing::debug_span!(
+                target: "secure_api",
+                "secure_api.request",
+                request_id = context.id.as_str(),
+            )
+        } else {
+            tracing::Span::none()
+        };
         let watched = req.conn_data::<Watched>().cloned();
         let in_flight = watched.as_ref().map(Watched::begin);
         let hardening = watched.map_or_else(Hardening::default, |w| w.hardening);

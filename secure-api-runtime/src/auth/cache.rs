@@ -66,8 +66,8 @@ impl VerifiedCache {
     /// [`HASHED_TAIL`] bytes are hashed: they are its signature's, which
     /// differs from token to token, and an entry is taken only for the
     /// whole token it holds.
-    fn shard(&self, token: &str) -> (u64, &Mutex<Shard>) {
-        let tail = &token.as_bytes()[token.len().saturating_sub(HASHED_TAIL)..];
+    fn shard(&self, token: &[u8]) -> (u64, &Mutex<Shard>) {
+        let tail = &token[token.len().saturating_sub(HASHED_TAIL)..];
         let hash = self.hasher.hash_one(tail);
         // The remainder is below SHARDS, so the cast cannot truncate.
         (hash, &self.shards[(hash % SHARDS as u64) as usize])
@@ -76,11 +76,11 @@ impl VerifiedCache {
     /// The principal of `token` if it verified before and its `exp` is not
     /// before `not_before` (the current time less the leeway), shared with
     /// the entry.
-    pub(crate) fn get(&self, token: &str, not_before: u64) -> Option<Arc<Principal>> {
+    pub(crate) fn get(&self, token: &[u8], not_before: u64) -> Option<Arc<Principal>> {
         let (hash, shard) = self.shard(token);
         let mut shard = shard.lock().ok()?;
         match shard.get(&hash) {
-            Some((known, principal)) if **known == *token => {
+            Some((known, principal)) if known.as_bytes() == token => {
                 if principal.exp >= not_before {
                     return Some(Arc::clone(principal));
                 }
@@ -93,7 +93,7 @@ impl VerifiedCache {
 
     /// Remembers a token that just verified.
     pub(crate) fn insert(&self, token: &str, principal: &Arc<Principal>) {
-        let (hash, shard) = self.shard(token);
+        let (hash, shard) = self.shard(token.as_bytes());
         let Ok(mut shard) = shard.lock() else {
             return;
         };
@@ -132,8 +132,8 @@ mod tests {
     fn entries_expire_with_their_token() {
         let cache = VerifiedCache::default();
         cache.insert("t", &principal(100));
-        assert!(cache.get("t", 100).is_some());
-        assert!(cache.get("t", 101).is_none());
+        assert!(cache.get(b"t", 100).is_some());
+        assert!(cache.get(b"t", 101).is_none());
         assert_eq!(cache.len(), 0, "an expired entry is dropped when seen");
     }
 
@@ -141,14 +141,14 @@ mod tests {
     fn a_token_is_found_only_by_itself() {
         let cache = VerifiedCache::default();
         cache.insert("a.b.c", &principal(100));
-        assert!(cache.get("a.b.c", 0).is_some());
-        assert!(cache.get("a.b.d", 0).is_none());
+        assert!(cache.get(b"a.b.c", 0).is_some());
+        assert!(cache.get(b"a.b.d", 0).is_none());
         // Another token stored under the same hash is not taken for it.
-        let (hash, shard) = cache.shard("a.b.c");
+        let (hash, shard) = cache.shard(b"a.b.c");
         if let Ok(mut shard) = shard.lock() {
             shard.insert(hash, ("x.y.z".into(), principal(100)));
         }
-        assert!(cache.get("a.b.c", 0).is_none());
+        assert!(cache.get(b"a.b.c", 0).is_none());
     }
 
     #[test]
@@ -158,9 +158,12 @@ mod tests {
         let verified = format!("header.payload-of-alice.{signature}");
         let forged = format!("header.payload-of-mallory.{signature}");
         cache.insert(&verified, &principal(100));
-        assert_eq!(cache.shard(&verified).0, cache.shard(&forged).0);
-        assert!(cache.get(&verified, 0).is_some());
-        assert!(cache.get(&forged, 0).is_none());
+        assert_eq!(
+            cache.shard(verified.as_bytes()).0,
+            cache.shard(forged.as_bytes()).0
+        );
+        assert!(cache.get(verified.as_bytes(), 0).is_some());
+        assert!(cache.get(forged.as_bytes(), 0).is_none());
     }
 
     #[test]
@@ -168,7 +171,7 @@ mod tests {
         let cache = VerifiedCache::default();
         let verified = principal(100);
         cache.insert("a.b.c", &verified);
-        let hit = cache.get("a.b.c", 0);
+        let hit = cache.get(b"a.b.c", 0);
         assert!(hit.is_some_and(|hit| Arc::ptr_eq(&hit, &verified)));
     }
 

@@ -449,7 +449,7 @@ impl Jwt {
     }
 
     /// The principal of a token that verified before and has not expired.
-    pub(crate) fn cached(&self, token: &str) -> Option<Arc<Principal>> {
+    pub(crate) fn cached(&self, token: &[u8]) -> Option<Arc<Principal>> {
         self.cache
             .get(token, now_secs().saturating_sub(self.leeway))
     }
@@ -466,7 +466,10 @@ impl Jwt {
             return Err(TokenError::TooLarge);
         }
         let now = now_secs();
-        if let Some(principal) = self.cache.get(token, now.saturating_sub(self.leeway)) {
+        if let Some(principal) = self
+            .cache
+            .get(token.as_bytes(), now.saturating_sub(self.leeway))
+        {
             return Ok(principal);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;

@@ -34,7 +34,17 @@ pub(crate) async fn authenticate(x: &mut Exchange) -> Step {
     };
     let token = bearer_token(x.req.headers()).map_err(refuse)?;
     let security = &x.route.security;
-    let principal = match security.verify_bearer(token).await {
+    // A token that verified before is taken as it is: only a well-formed
+    // one can have been remembered.
+    let verified = match security.verified_before(token) {
+        Some(principal) => Ok(principal),
+        None => {
+            security
+                .verify_bearer(token_text(token).map_err(refuse)?)
+                .await
+        }
+    };
+    let principal = match verified {
         Ok(principal) => principal,
         Err(TokenError::KeysUnavailable) => {
             let retry = security
@@ -107,9 +117,10 @@ pub(crate) async fn require_scopes(x: &mut Exchange) -> Step {
     .into())
 }
 
-/// The token of a single `Authorization: Bearer <token>` header; the scheme
-/// is matched without regard to case.
-pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
+/// The token of a single `Authorization: Bearer <token>` header, as it
+/// came; the scheme is matched without regard to case. [`token_text`]
+/// checks what it holds.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&[u8], &'static str> {
     let mut values = headers.get_all(AUTHORIZATION);
     let value = values.next().ok_or("missing_token")?;
     if values.next().is_some() {
@@ -130,8 +141,16 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
         .rposition(|b| *b != b' ')
         .map_or(start, |i| i + 1);
     let token = &rest[start..end];
-    // A token is visible ASCII without spaces (RFC 6750's b64token and more).
-    if token.is_empty() || !crate::util::is_visible_ascii(token) {
+    if token.is_empty() {
+        return Err("malformed_authorization");
+    }
+    Ok(token)
+}
+
+/// A bearer token as text: visible ASCII without spaces (RFC 6750's
+/// b64token and more).
+pub(crate) fn token_text(token: &[u8]) -> Result<&str, &'static str> {
+    if !crate::util::is_visible_ascii(token) {
         return Err("malformed_authorization");
     }
     std::str::from_utf8(token).map_err(|_| "malformed_authorization")
@@ -147,10 +166,12 @@ mod tests {
         let token = "a.b.c";
         let parse = |value: &str| {
             let mut headers = HeaderMap::new();
-            if let Ok(value) = HeaderValue::from_str(value) {
+            if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
                 headers.insert(AUTHORIZATION, value);
             }
-            bearer_token(&headers).map(str::to_owned)
+            bearer_token(&headers)
+                .and_then(token_text)
+                .map(str::to_owned)
         };
         assert_eq!(parse("Bearer a.b.c"), Ok(token.to_owned()));
         assert_eq!(parse("BEARER a.b.c"), Ok(token.to_owned()));
@@ -158,6 +179,9 @@ mod tests {
         assert_eq!(parse("Bearer"), Err("malformed_authorization"));
         assert_eq!(parse("Bearer a b"), Err("malformed_authorization"));
         assert_eq!(parse(""), Err("malformed_authorization"));
+        assert_eq!(parse("Bearer a.b\tc"), Err("malformed_authorization"));
+        // Text outside ASCII, which a header value may carry.
+        assert_eq!(parse("Bearer a.b.\u{e9}"), Err("malformed_authorization"));
         let mut twice = HeaderMap::new();
         twice.append(AUTHORIZATION, HeaderValue::from_static("Bearer a.b.c"));
         twice.append(AUTHORIZATION, HeaderValue::from_static("Bearer d.e.f"));

@@ -394,6 +394,12 @@ impl SecurityConfig {
         Ok(Arc::unwrap_or_clone(principal))
     }
 
+    /// The principal of a token that verified before (of the application
+    /// or of a provider) and has not expired.
+    pub(crate) fn verified_before(&self, token: &[u8]) -> Option<Arc<Principal>> {
+        self.settings.jwt.cached(token)
+    }
+
     /// Like [`SecurityConfig::verify_access_token`], waiting (a few seconds
     /// at most) for the one key fetch a provider token naming an unknown
     /// `kid` may cause. The principal is shared with the cache of verified
@@ -420,7 +426,7 @@ impl SecurityConfig {
         let Some(providers) = self.providers() else {
             return Ok(Target::Own);
         };
-        if let Some(principal) = self.settings.jwt.cached(token) {
+        if let Some(principal) = self.verified_before(token.as_bytes()) {
             return Ok(Target::Known(principal));
         }
         let unverified = Unverified::read(token)?;
