@@ -254,10 +254,10 @@ where
                 }
                 _ => response,
             };
-            if let Some(id) = context.id.header_value() {
-                // Ours even when the handler set one.
-                response.headers_mut().insert(REQUEST_ID_HEADER, id);
-            }
+            // Ours even when the handler set one.
+            response
+                .headers_mut()
+                .insert(REQUEST_ID_HEADER, context.id.header_value());
             record(&context, &method, &response, &security);
             if challenge_metadata && response.status() == StatusCode::UNAUTHORIZED {
                 let challenge = metadata::challenge(response.request().headers(), over_tls);

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
 
 use crate::auth::principal::Principal;
@@ -42,8 +43,8 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// assert!(RequestId::accept(&"x".repeat(129)).is_none());
 /// assert_eq!(RequestId::generate().as_str().len(), 32);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestId(Rc<str>);
+#[derive(Clone, PartialEq, Eq)]
+pub struct RequestId(HeaderValue);
 
 impl RequestId {
     /// `id` as a request id, if it is 1 to [`MAX_REQUEST_ID_LEN`] visible
@@ -51,7 +52,18 @@ impl RequestId {
     pub fn accept(id: &str) -> Option<Self> {
         let fits = (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
             && crate::util::is_visible_ascii(id.as_bytes());
-        fits.then(|| Self(Rc::from(id)))
+        if !fits {
+            return None;
+        }
+        Self::from_text(Box::<[u8]>::from(id.as_bytes()))
+    }
+
+    /// An id from its text, checked already: the bytes are held once, and
+    /// the answer's header shares them.
+    fn from_text(text: impl AsRef<[u8]> + Send + 'static) -> Option<Self> {
+        HeaderValue::from_maybe_shared(Bytes::from_owner(text))
+            .ok()
+            .map(Self)
     }
 
     /// A new id, unique to this request: a random 64-bit prefix drawn once
@@ -71,7 +83,8 @@ impl RequestId {
         let mut id = [0u8; 32];
         crate::util::hex_into(&prefix.to_be_bytes(), &mut id[..16]);
         crate::util::hex_into(&count.to_be_bytes(), &mut id[16..]);
-        Self(Rc::from(std::str::from_utf8(&id).unwrap_or_default()))
+        // Hex digits are always a header value.
+        Self::from_text(id).unwrap_or_else(|| Self(HeaderValue::from_static("-")))
     }
 
     /// The request's id: the one in `headers`, when acceptable, else a new one.
@@ -85,12 +98,13 @@ impl RequestId {
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Visible ASCII, so always text.
+        std::str::from_utf8(self.0.as_bytes()).unwrap_or_default()
     }
 
-    /// The id as a header value.
-    pub(crate) fn header_value(&self) -> Option<HeaderValue> {
-        HeaderValue::from_str(&self.0).ok()
+    /// The id as a header value, sharing its bytes.
+    pub(crate) fn header_value(&self) -> HeaderValue {
+        self.0.clone()
     }
 
     /// The id of the request being served on this task, if any.
@@ -111,9 +125,15 @@ fn thread_seed() -> (u64, u64) {
     }
 }
 
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
+
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -266,6 +286,20 @@ mod tests {
             assert_eq!(id.len(), 32);
             assert!(id.bytes().all(|c| c.is_ascii_hexdigit()));
         }
+    }
+
+    #[test]
+    fn the_answers_header_shares_the_ids_bytes() {
+        let given = RequestId::accept("req-\"7\"");
+        for id in [RequestId::generate(), given.unwrap_or_else(RequestId::generate)] {
+            let header = id.header_value();
+            assert_eq!(header.to_str().ok(), Some(id.as_str()));
+            assert_eq!(header.as_bytes().as_ptr(), id.as_str().as_ptr());
+        }
+        assert_eq!(
+            format!("{:?}", RequestId::accept("req-1")),
+            r#"Some(RequestId("req-1"))"#
+        );
     }
 
     #[actix_web::test]
