@@ -91,7 +91,13 @@ enum Before {
 }
 
 impl<S> BackstopService<S> {
-    fn decide(&self, req: &ServiceRequest, over_tls: bool, origin: Option<&HeaderValue>) -> Before {
+    fn decide(
+        &self,
+        req: &ServiceRequest,
+        head: &Head,
+        over_tls: bool,
+        origin: Option<&HeaderValue>,
+    ) -> Before {
         if !over_tls && self.security.mode() == Mode::Prod {
             context::refused("transport", "plain HTTP in production");
             return Before::Unmarked(transport::plain_http_answer(
@@ -104,7 +110,7 @@ impl<S> BackstopService<S> {
         {
             return Before::Unmarked(self.preflight(cors, req, origin));
         }
-        if let Some(problem) = oversized_head(req) {
+        if let Some(problem) = oversized_head(req, head) {
             context::refused("head", "query string or headers over the cap");
             return Before::Answer(problem.to_response());
         }
@@ -220,7 +226,8 @@ where
         let watched = req.conn_data::<Watched>().cloned();
         let in_flight = watched.as_ref().map(Watched::begin);
         let hardening = watched.map_or_else(Hardening::default, |w| w.hardening);
-        let slow_body = has_body(&req).then(|| {
+        let head = Head::read(&req);
+        let slow_body = head.body.then(|| {
             let tripped = Rc::new(Cell::new(false));
             let payload = req.take_payload();
             let limited = MinRate::new(payload, hardening, Rc::clone(&tripped));
@@ -236,7 +243,7 @@ where
             .and_then(|cors| cors.allowed_origin(req.headers()).cloned());
         let decided = span.in_scope(|| {
             context::sync_scope(Rc::clone(&context), || {
-                self.decide(&req, over_tls, origin.as_ref())
+                self.decide(&req, &head, over_tls, origin.as_ref())
             })
         });
         let security = Rc::clone(&self.security);
@@ -322,13 +329,27 @@ fn record<B>(
     metrics::request(route, method, response.status(), seconds, refused_by);
 }
 
-/// Whether the request announces a body (a length above 0, or chunks).
-fn has_body(req: &ServiceRequest) -> bool {
-    let headers = req.headers();
-    headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|length| length.as_bytes() != b"0")
+/// What a request's headers say of it, read in one pass.
+struct Head {
+    /// The names' and values' bytes, together.
+    bytes: usize,
+    /// It announces a body: a length above 0, or chunks.
+    body: bool,
+}
+
+impl Head {
+    fn read(req: &ServiceRequest) -> Self {
+        let mut head = Self {
+            bytes: 0,
+            body: false,
+        };
+        for (name, value) in req.headers() {
+            head.bytes += name.as_str().len() + value.len();
+            head.body |= *name == header::TRANSFER_ENCODING
+                || (*name == header::CONTENT_LENGTH && value.as_bytes() != b"0");
+        }
+        head
+    }
 }
 
 /// The answer to a request whose body arrived too slowly: 408, and the
@@ -346,18 +367,13 @@ fn too_slow<B>(response: ServiceResponse<EitherBody<B>>) -> ServiceResponse<Eith
 
 /// A query string or header block larger than the caps, answered before
 /// routing.
-fn oversized_head(req: &ServiceRequest) -> Option<Problem> {
+fn oversized_head(req: &ServiceRequest, head: &Head) -> Option<Problem> {
     if req.query_string().len() > MAX_QUERY_BYTES {
         return Some(Problem::new(StatusCode::URI_TOO_LONG).with_detail(format!(
             "the query string is longer than {MAX_QUERY_BYTES} bytes"
         )));
     }
-    let header_bytes: usize = req
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len())
-        .sum();
-    (header_bytes > MAX_HEADER_BYTES).then(|| {
+    (head.bytes > MAX_HEADER_BYTES).then(|| {
         Problem::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).with_detail(format!(
             "the headers are larger than {MAX_HEADER_BYTES} bytes"
         ))
