@@ -13,6 +13,10 @@
 #   OBSERVE=json scripts/load-bench.sh     # also the secured route with every
 #                                          # audit event written as JSON (to a
 #                                          # file) and metrics recorded
+#   OBSERVE=json OBSERVE_LOG=/dev/null scripts/load-bench.sh
+#                                          # the same, the lines written to
+#                                          # OBSERVE_LOG instead of a file of
+#                                          # their own (no count is then shown)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,8 +51,9 @@ tokenfile=$(mktemp)
 "${server_cpu[@]}" "$server" "$secured_port" "$bare_port" "$headers_port" >"$tokenfile" &
 pid=$!
 observed_pid=""
-observed_log=$(mktemp)
-trap 'kill $pid $observed_pid 2>/dev/null || true; rm -f "$tokenfile" "$observed_log"' EXIT
+own_log=$(mktemp)
+observed_log=${OBSERVE_LOG:-$own_log}
+trap 'kill $pid $observed_pid 2>/dev/null || true; rm -f "$tokenfile" "$own_log"' EXIT
 names="secured bare headers"
 if [ -n "${OBSERVE:-}" ]; then
     observed_port=$(free_port)
@@ -117,7 +122,7 @@ awk -v n="$ROUNDS" -v c="$CONNECTIONS" -v d="$DURATION" '
             printf "with / without audit events and metrics: %.3f of the throughput, %.2fx the CPU per request\n", rps["observed"] / rps["secured"], us["observed"] / us["secured"]
         }
     }' "$results"
-if [ -n "$observed_pid" ]; then
+if [ -n "$observed_pid" ] && [ "$observed_log" = "$own_log" ]; then
     echo "audit events written by the observed server: $(grep -c secure_api::audit "$observed_log")"
 fi
 rm -f "$results"
