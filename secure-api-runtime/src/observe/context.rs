@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
+use bytes::Bytes;
 
 use crate::auth::principal::Principal;
 
