@@ -127,9 +127,9 @@ pub mod prelude {
 pub mod __fuzzing {
     use actix_web::http::header::HeaderMap;
 
-    /// The bearer token of an `Authorization` header.
+    /// The bearer token of an `Authorization` header, checked as text.
     pub fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
-        crate::auth::step::bearer_token(headers)
+        crate::auth::step::bearer_token(headers).and_then(crate::auth::step::token_text)
     }
 
     /// The `Idempotency-Key` of a request.
