@@ -137,11 +137,12 @@ pub mod __fuzzing {
         crate::idempotency::key_of(headers)
     }
 
-    /// The usable keys of a provider's key set document: each key's `kid`
-    /// and the algorithms it verifies.
-    pub fn key_set(
-        body: &[u8],
-    ) -> Result<Vec<(Option<String>, Vec<jsonwebtoken::Algorithm>)>, String> {
+    /// A key set's usable keys: each key's `kid` and the algorithms it
+    /// verifies.
+    pub type KeySet = Vec<(Option<String>, Vec<jsonwebtoken::Algorithm>)>;
+
+    /// The usable keys of a provider's key set document.
+    pub fn key_set(body: &[u8]) -> Result<KeySet, String> {
         crate::auth::oidc::fuzz_key_set(body)
     }
 }

@@ -312,9 +312,7 @@ impl Providers {
 
 /// For the fuzz targets: what [`keys::parse_key_set`] keeps of `body`.
 #[cfg(feature = "fuzzing")]
-pub(crate) fn fuzz_key_set(
-    body: &[u8],
-) -> Result<Vec<(Option<String>, Vec<jsonwebtoken::Algorithm>)>, String> {
+pub(crate) fn fuzz_key_set(body: &[u8]) -> Result<crate::__fuzzing::KeySet, String> {
     keys::parse_key_set(body).map(|set| {
         set.keys
             .into_iter()
