@@ -73,20 +73,21 @@ done
 token=$(head -n1 "$tokenfile")
 ticks=$(getconf CLK_TCK)
 
-# A server's CPU time so far, in clock ticks (user + system).
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# A server's CPU time so far, in clock ticks: "user system".
+cpu() { awk '{print $14, $15}' "/proc/$1/stat"; }
 
-# One measured run of server $2: "requests_per_second cpu_microseconds_per_request".
+# One measured run of server $2: "requests_per_second
+# cpu_microseconds_per_request user_microseconds_per_request".
 run() {
-    local before after out
-    before=$(cpu "$2")
+    local user_before system_before user_after system_after out
+    read -r user_before system_before < <(cpu "$2")
     out=$("${client_cpu[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "$1")
-    after=$(cpu "$2")
-    echo "$out" | awk -v b="$before" -v a="$after" -v t="$ticks" '
+    read -r user_after system_after < <(cpu "$2")
+    echo "$out" | awk -v u="$((user_after - user_before))" -v s="$((system_after - system_before))" -v t="$ticks" '
         /Non-2xx/ {print "non-2xx answers: " $0 > "/dev/stderr"; exit 1}
         /requests in/ {n = $1}
         /^Requests\/sec:/ {r = $2}
-        END {printf "%s %.2f\n", r, (a - b) / t * 1e6 / n}'
+        END {printf "%s %.2f %.2f\n", r, (u + s) / t * 1e6 / n, u / t * 1e6 / n}'
 }
 
 for port in "$secured_port" "$bare_port" "$headers_port" ${observed_port:-}; do
@@ -102,14 +103,14 @@ for round in $(seq 1 "$ROUNDS"); do
             bare) port=$bare_port ;;
             headers) port=$headers_port ;;
         esac
-        read -r rps us < <(run "http://127.0.0.1:$port/api/users/42" "$server_pid")
-        echo "round $round: $name $rps req/s, $us µs CPU per request" >&2
-        echo "$name $rps $us" >>"$results"
+        read -r rps us user < <(run "http://127.0.0.1:$port/api/users/42" "$server_pid")
+        echo "round $round: $name $rps req/s, $us µs CPU per request ($user µs in user space)" >&2
+        echo "$name $rps $us $user" >>"$results"
     done
 done
 
 awk -v n="$ROUNDS" -v c="$CONNECTIONS" -v d="$DURATION" '
-    {rps[$1] += $2; us[$1] += $3}
+    {rps[$1] += $2; us[$1] += $3; user[$1] += $4}
     END {
         printf "connections: %d, %d rounds of %s per route\n", c, n, d
         printf "secured route (JWT + roles + owner): %.0f req/s, %.1f µs CPU/request\n", rps["secured"] / n, us["secured"] / n
@@ -117,6 +118,7 @@ awk -v n="$ROUNDS" -v c="$CONNECTIONS" -v d="$DURATION" '
         printf "bare route with the same headers:    %.0f req/s, %.1f µs CPU/request\n", rps["headers"] / n, us["headers"] / n
         printf "secured / bare:                      %.3f of the throughput, %.2fx the CPU per request\n", rps["secured"] / rps["bare"], us["secured"] / us["bare"]
         printf "secured / bare with the same headers: %.3f of the throughput, %.2fx the CPU per request\n", rps["secured"] / rps["headers"], us["secured"] / us["headers"]
+        printf "user-space CPU per request:          secured %.1f µs, bare %.1f µs, with the headers %.1f µs\n", user["secured"] / n, user["bare"] / n, user["headers"] / n
         if (rps["observed"] > 0) {
             printf "secured with audit events and metrics: %.0f req/s, %.1f µs CPU/request\n", rps["observed"] / n, us["observed"] / n
             printf "with / without audit events and metrics: %.3f of the throughput, %.2fx the CPU per request\n", rps["observed"] / rps["secured"], us["observed"] / us["secured"]
