@@ -176,6 +176,17 @@ mod tests {
         assert!(!root.is_match("/x"));
     }
 
+    /// Built with actix-web's `unicode` feature, a parameter's own pattern
+    /// is a `regex` one (not `regex-lite`'s): `\d` takes any digit, as in
+    /// an actix app built with its default features.
+    #[test]
+    fn a_parameters_own_pattern_is_a_regex_one() {
+        let numbered = Pattern::new(r"/n/{x:\d+}");
+        assert!(numbered.is_match("/n/42"));
+        assert!(numbered.is_match("/n/\u{663}"), "an Arabic-Indic three");
+        assert!(!numbered.is_match("/n/x"));
+    }
+
     proptest! {
         #[test]
         fn matches_exactly_what_actix_matches(
