@@ -172,8 +172,6 @@ struct Settings {
 
 /// Where a token's verification goes.
 enum Target {
-    /// It verified before: its principal.
-    Known(Arc<Principal>),
     /// The application's own keys.
     Own,
     /// The keys of the configured issuer at this index.
@@ -381,15 +379,17 @@ impl SecurityConfig {
     /// route guard also waits for a fetch when a token names a key not
     /// loaded yet).
     pub fn verify_access_token(&self, token: &str) -> Result<Principal, TokenError> {
-        let principal = match self.target(token)? {
-            Target::Known(principal) => principal,
-            Target::Own => self.settings.jwt.verify(token)?,
-            Target::Provider(index, header) => {
-                let providers = self.providers().ok_or(TokenError::UnknownKey)?;
-                let principal = Arc::new(providers.verify_loaded(index, token, &header)?);
-                self.settings.jwt.remember(token, &principal);
-                principal
-            }
+        let principal = match self.verified_before(token.as_bytes()) {
+            Some(principal) => principal,
+            None => match self.target(token)? {
+                Target::Own => self.settings.jwt.verify_unseen(token)?,
+                Target::Provider(index, header) => {
+                    let providers = self.providers().ok_or(TokenError::UnknownKey)?;
+                    let principal = Arc::new(providers.verify_loaded(index, token, &header)?);
+                    self.settings.jwt.remember(token, &principal);
+                    principal
+                }
+            },
         };
         Ok(Arc::unwrap_or_clone(principal))
     }
@@ -400,14 +400,14 @@ impl SecurityConfig {
         self.settings.jwt.cached(token)
     }
 
-    /// Like [`SecurityConfig::verify_access_token`], waiting (a few seconds
-    /// at most) for the one key fetch a provider token naming an unknown
-    /// `kid` may cause. The principal is shared with the cache of verified
-    /// tokens.
+    /// Like [`SecurityConfig::verify_access_token`] for a token
+    /// [`SecurityConfig::verified_before`] does not hold (its caller
+    /// looked), waiting (a few seconds at most) for the one key fetch a
+    /// provider token naming an unknown `kid` may cause. The principal is
+    /// shared with the cache of verified tokens.
     pub(crate) async fn verify_bearer(&self, token: &str) -> Result<Arc<Principal>, TokenError> {
         match self.target(token)? {
-            Target::Known(principal) => Ok(principal),
-            Target::Own => self.settings.jwt.verify(token),
+            Target::Own => self.settings.jwt.verify_unseen(token),
             Target::Provider(index, header) => {
                 let providers = self.providers().ok_or(TokenError::UnknownKey)?;
                 // Boxed: a key-set fetch makes a large future, and most
@@ -419,6 +419,7 @@ impl SecurityConfig {
         }
     }
 
+    /// Whose keys verify a token the cache of verified tokens does not hold.
     fn target(&self, token: &str) -> Result<Target, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::TooLarge);
@@ -426,9 +427,6 @@ impl SecurityConfig {
         let Some(providers) = self.providers() else {
             return Ok(Target::Own);
         };
-        if let Some(principal) = self.verified_before(token.as_bytes()) {
-            return Ok(Target::Known(principal));
-        }
         let unverified = Unverified::read(token)?;
         Ok(
             match unverified
