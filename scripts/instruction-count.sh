@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # User-space instructions per request of the secured route, the bare actix
-# route, and the secured route with audit events (JSON) and metrics on,
+# route, the bare route sending the security headers (so the secured route
+# differs from it only by the guard's work), and the secured route with
+# audit events (JSON) and metrics on,
 # counted by valgrind's callgrind: a figure that does not move with the
 # machine's load, unlike `scripts/load-bench.sh`'s throughput. Each figure is
 # the difference between a run of LONG and a run of SHORT requests on one
@@ -36,18 +38,19 @@ free_port() {
 }
 
 # Instructions of the whole process after `count` requests to one route.
-# $1: secured, bare or observed; $2: the number of requests.
+# $1: secured, bare, headers or observed; $2: the number of requests.
 count() {
-    local route=$1 requests=$2 secured bare out
+    local route=$1 requests=$2 secured bare headers out
     secured=$(free_port)
     bare=$(free_port)
+    headers=$(free_port)
     out="$work/callgrind.$route.$requests.out"
     if [ "$route" = observed ]; then
         BENCH_OBSERVE=${OBSERVE:-json} valgrind --tool=callgrind --callgrind-out-file="$out" \
             "$server" "$secured" "$bare" >"$work/token" 2>"$work/audit.log" &
     else
         valgrind --tool=callgrind --callgrind-out-file="$out" \
-            "$server" "$secured" "$bare" >"$work/token" 2>/dev/null &
+            "$server" "$secured" "$bare" "$headers" >"$work/token" 2>/dev/null &
     fi
     pid=$!
     local deadline=$((SECONDS + 60))
@@ -57,6 +60,7 @@ count() {
     done
     local port=$secured
     [ "$route" = bare ] && port=$bare
+    [ "$route" = headers ] && port=$headers
     python3 - "$port" "$requests" "$(head -n1 "$work/token")" <<'PY'
 import http.client, sys
 port, requests, token = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -83,15 +87,16 @@ PY
 }
 
 declare -A per_request
-for route in bare secured observed; do
+for route in bare headers secured observed; do
     short=$(count "$route" "$SHORT")
     long=$(count "$route" "$LONG")
     per_request[$route]=$(( (long - short) / (LONG - SHORT) ))
     echo "$route: ${per_request[$route]} instructions per request"
 done
-python3 - "${per_request[bare]}" "${per_request[secured]}" "${per_request[observed]}" <<'PY'
+python3 - "${per_request[bare]}" "${per_request[headers]}" "${per_request[secured]}" "${per_request[observed]}" <<'PY'
 import sys
-bare, secured, observed = map(int, sys.argv[1:])
+bare, headers, secured, observed = map(int, sys.argv[1:])
 print(f"secured / bare: {secured / bare:.2f}x the instructions ({secured - bare} more a request)")
+print(f"secured / bare with the headers: {secured / headers:.2f}x ({secured - headers} more a request for the guard)")
 print(f"observed / secured: {observed / secured:.2f}x ({observed - secured} more a request for the audit event and metrics)")
 PY
