@@ -15,11 +15,22 @@
 #
 # To see where they go: callgrind_annotate on the `callgrind.out` files it
 # leaves in $KEEP (when set).
+#
+# With SIMULATE=1, callgrind also simulates the caches and the branch
+# predictor (`--cache-sim=yes --branch-sim=yes`, about twice as slow) and
+# each route's line adds its level-1 instruction and data cache misses and
+# its mispredicted branches per request: why a route's instructions can
+# cost more time than their count says. The simulated predictor is simpler
+# than a real one, so compare the routes with each other, not with a CPU.
+#
+#   SIMULATE=1 scripts/instruction-count.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SHORT=${SHORT:-500}
 LONG=${LONG:-2500}
+simulate=()
+[ -n "${SIMULATE:-}" ] && simulate=(--cache-sim=yes --branch-sim=yes)
 
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "installing valgrind from Debian's packages" >&2
@@ -46,10 +57,10 @@ count() {
     headers=$(free_port)
     out="$work/callgrind.$route.$requests.out"
     if [ "$route" = observed ]; then
-        BENCH_OBSERVE=${OBSERVE:-json} valgrind --tool=callgrind --callgrind-out-file="$out" \
+        BENCH_OBSERVE=${OBSERVE:-json} valgrind --tool=callgrind "${simulate[@]}" --callgrind-out-file="$out" \
             "$server" "$secured" "$bare" >"$work/token" 2>"$work/audit.log" &
     else
-        valgrind --tool=callgrind --callgrind-out-file="$out" \
+        valgrind --tool=callgrind "${simulate[@]}" --callgrind-out-file="$out" \
             "$server" "$secured" "$bare" "$headers" >"$work/token" 2>/dev/null &
     fi
     pid=$!
@@ -79,19 +90,41 @@ PY
     pid=
     # Less the metrics recorder's start-up, whose clock calibration runs a
     # different number of rounds each time.
-    callgrind_annotate --inclusive=yes "$out" 2>/dev/null | awk '
+    local instructions
+    instructions=$(callgrind_annotate --inclusive=yes "$out" 2>/dev/null | awk '
         /PROGRAM TOTALS/ { gsub(",", "", $1); total = $1 }
         /observe::metrics::Metrics::install \[/ && !install { gsub(",", "", $1); install = $1 }
-        END { print total - install }'
+        END { print total - install }')
+    # With the simulation: the whole run's misses and mispredictions.
+    awk -v instructions="$instructions" '
+        /^events:/ { for (i = 2; i <= NF; i++) event[$i] = i }
+        /^summary:/ {
+            if ("I1mr" in event) {
+                print instructions, $event["I1mr"], $event["D1mr"] + $event["D1mw"], $event["Bcm"] + $event["Bim"]
+            } else {
+                print instructions
+            }
+        }' "$out"
     if [ -n "${KEEP:-}" ]; then cp "$out" "$KEEP/"; fi
 }
 
 declare -A per_request
 for route in bare headers secured observed; do
-    short=$(count "$route" "$SHORT")
-    long=$(count "$route" "$LONG")
-    per_request[$route]=$(( (long - short) / (LONG - SHORT) ))
-    echo "$route: ${per_request[$route]} instructions per request"
+    counted=$(count "$route" "$SHORT")
+    read -r -a short <<<"$counted"
+    counted=$(count "$route" "$LONG")
+    read -r -a long <<<"$counted"
+    per_request[$route]=$(( (long[0] - short[0]) / (LONG - SHORT) ))
+    line="$route: ${per_request[$route]} instructions per request"
+    if [ ${#simulate[@]} -gt 0 ]; then
+        line+=$(python3 -c '
+import sys
+short, long, n = sys.argv[1].split(), sys.argv[2].split(), int(sys.argv[3])
+i1, d1, branches = ((int(l) - int(s)) / n for s, l in zip(short[1:], long[1:]))
+print(f"; level-1 misses {i1:.0f} instruction, {d1:.0f} data; {branches:.0f} mispredicted branches")
+' "${short[*]}" "${long[*]}" "$((LONG - SHORT))")
+    fi
+    echo "$line"
 done
 python3 - "${per_request[bare]}" "${per_request[headers]}" "${per_request[secured]}" "${per_request[observed]}" <<'PY'
 import sys
