@@ -17,6 +17,13 @@
 #                                          # the same, the lines written to
 #                                          # OBSERVE_LOG instead of a file of
 #                                          # their own (no count is then shown)
+#   PIN=0 BENCH_WORKERS=2 scripts/load-bench.sh
+#                                          # nothing pinned, two workers a
+#                                          # server: every process shares every
+#                                          # core, as two servers compared side
+#                                          # by side with actix's default worker
+#                                          # count (one a core) would run; wrk's
+#                                          # share then dilutes the ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,9 +38,10 @@ if ! command -v wrk >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
 fi
 
-# The servers on the last core, wrk on the first, when there are two.
+# The servers on the last core, wrk on the first, when there are two
+# (unless PIN=0).
 server_cpu=() client_cpu=()
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+if [ "${PIN:-1}" != 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
     server_cpu=(taskset -c "$(($(nproc) - 1))")
     client_cpu=(taskset -c 0)
 fi
