@@ -449,7 +449,12 @@ impl Jwt {
     }
 
     /// The principal of a token that verified before and has not expired.
+    /// A token over [`MAX_TOKEN_BYTES`] never verified, so it is not
+    /// looked up (nor hashed) at all.
     pub(crate) fn cached(&self, token: &[u8]) -> Option<Arc<Principal>> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
         self.cache
             .get(token, now_secs().saturating_sub(self.leeway))
     }
