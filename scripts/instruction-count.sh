@@ -24,6 +24,12 @@
 # than a real one, so compare the routes with each other, not with a CPU.
 #
 #   SIMULATE=1 scripts/instruction-count.sh
+#
+# With AGAINST naming a commit (and AGAINST_FEATURES, see
+# scripts/against.sh), the bare and secured routes of that commit's build
+# are counted too, after this build's.
+#
+#   AGAINST=5188c10 AGAINST_FEATURES=actix-web/unicode scripts/instruction-count.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +47,10 @@ fi
 
 cargo build --release -q -p secure-api-runtime --example bench_server
 server=target/release/examples/bench_server
+if [ -n "${AGAINST:-}" ]; then
+    . scripts/against.sh
+    against=$(against_server)
+fi
 work=$(mktemp -d)
 trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -109,13 +119,16 @@ PY
 }
 
 declare -A per_request
-for route in bare headers secured observed; do
+# Counts route $1 of the running $server as per_request[$2] and prints its
+# line, labelled $2.
+count_route() {
+    local route=$1 label=$2 counted line
     counted=$(count "$route" "$SHORT")
     read -r -a short <<<"$counted"
     counted=$(count "$route" "$LONG")
     read -r -a long <<<"$counted"
-    per_request[$route]=$(( (long[0] - short[0]) / (LONG - SHORT) ))
-    line="$route: ${per_request[$route]} instructions per request"
+    per_request[$label]=$(( (long[0] - short[0]) / (LONG - SHORT) ))
+    line="$label: ${per_request[$label]} instructions per request"
     if [ ${#simulate[@]} -gt 0 ]; then
         line+=$(python3 -c '
 import sys
@@ -125,6 +138,9 @@ print(f"; level-1 misses {i1:.0f} instruction, {d1:.0f} data; {branches:.0f} mis
 ' "${short[*]}" "${long[*]}" "$((LONG - SHORT))")
     fi
     echo "$line"
+}
+for route in bare headers secured observed; do
+    count_route "$route" "$route"
 done
 python3 - "${per_request[bare]}" "${per_request[headers]}" "${per_request[secured]}" "${per_request[observed]}" <<'PY'
 import sys
@@ -133,3 +149,16 @@ print(f"secured / bare: {secured / bare:.2f}x the instructions ({secured - bare}
 print(f"secured / bare with the headers: {secured / headers:.2f}x ({secured - headers} more a request for the guard)")
 print(f"observed / secured: {observed / secured:.2f}x ({observed - secured} more a request for the audit event and metrics)")
 PY
+if [ -n "${AGAINST:-}" ]; then
+    server=$against
+    for route in bare secured; do
+        count_route "$route" "at $AGAINST, $route"
+    done
+    python3 - "$AGAINST" "${per_request[at $AGAINST, bare]}" "${per_request[at $AGAINST, secured]}" "${per_request[bare]}" "${per_request[secured]}" <<'PY'
+import sys
+rev = sys.argv[1]
+bare_then, secured_then, bare, secured = map(int, sys.argv[2:])
+print(f"at {rev}, secured / bare: {secured_then / bare_then:.2f}x ({secured_then - bare_then} more a request)")
+print(f"secured route, this build / {rev}: {secured / secured_then:.2f}x ({secured - secured_then:+d} a request)")
+PY
+fi

@@ -24,6 +24,15 @@
 #                                          # by side with actix's default worker
 #                                          # count (one a core) would run; wrk's
 #                                          # share then dilutes the ratios
+#   AGAINST=5188c10 AGAINST_FEATURES=actix-web/unicode scripts/load-bench.sh
+#                                          # also that commit's secured and bare
+#                                          # routes, built apart (see
+#                                          # scripts/against.sh), in the same
+#                                          # rounds
+#
+# Each round measures the routes in turn, in reverse order every second
+# round, so a drift in the machine's speed during a run weighs on every
+# route alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +61,10 @@ free_port() {
 
 cargo build --release -q -p secure-api-runtime --example bench_server
 server=target/release/examples/bench_server
+if [ -n "${AGAINST:-}" ]; then
+    . scripts/against.sh
+    against=$(against_server)
+fi
 secured_port=$(free_port)
 bare_port=$(free_port)
 headers_port=$(free_port)
@@ -59,9 +72,11 @@ tokenfile=$(mktemp)
 "${server_cpu[@]}" "$server" "$secured_port" "$bare_port" "$headers_port" >"$tokenfile" &
 pid=$!
 observed_pid=""
+against_pid=""
 own_log=$(mktemp)
 observed_log=${OBSERVE_LOG:-$own_log}
-trap 'kill $pid $observed_pid 2>/dev/null || true; rm -f "$tokenfile" "$own_log"' EXIT
+against_tokenfile=$(mktemp)
+trap 'kill $pid $observed_pid $against_pid 2>/dev/null || true; rm -f "$tokenfile" "$own_log" "$against_tokenfile"' EXIT
 names="secured bare headers"
 if [ -n "${OBSERVE:-}" ]; then
     observed_port=$(free_port)
@@ -69,27 +84,36 @@ if [ -n "${OBSERVE:-}" ]; then
     observed_pid=$!
     names="secured observed bare headers"
 fi
+if [ -n "${AGAINST:-}" ]; then
+    against_secured_port=$(free_port)
+    against_bare_port=$(free_port)
+    "${server_cpu[@]}" "$against" "$against_secured_port" "$against_bare_port" >"$against_tokenfile" &
+    against_pid=$!
+    names="$names against_secured against_bare"
+fi
 
 deadline=$((SECONDS + 30))
 until [ -s "$tokenfile" ] && curl -fs -o /dev/null -H "Authorization: Bearer $(head -n1 "$tokenfile")" "http://127.0.0.1:$secured_port/api/users/42" \
     && curl -fs -o /dev/null "http://127.0.0.1:$bare_port/api/users/42" \
     && curl -fs -o /dev/null "http://127.0.0.1:$headers_port/api/users/42" \
-    && { [ -z "$observed_pid" ] || curl -fs -o /dev/null -H "Authorization: Bearer $(head -n1 "$tokenfile")" "http://127.0.0.1:$observed_port/api/users/42"; }; do
+    && { [ -z "$observed_pid" ] || curl -fs -o /dev/null -H "Authorization: Bearer $(head -n1 "$tokenfile")" "http://127.0.0.1:$observed_port/api/users/42"; } \
+    && { [ -z "$against_pid" ] || { [ -s "$against_tokenfile" ] && curl -fs -o /dev/null -H "Authorization: Bearer $(head -n1 "$against_tokenfile")" "http://127.0.0.1:$against_secured_port/api/users/42"; }; }; do
     [ $SECONDS -lt $deadline ] || { echo "bench_server did not start" >&2; exit 1; }
     sleep 0.1
 done
 token=$(head -n1 "$tokenfile")
+against_token=$(head -n1 "$against_tokenfile")
 ticks=$(getconf CLK_TCK)
 
 # A server's CPU time so far, in clock ticks: "user system".
 cpu() { awk '{print $14, $15}' "/proc/$1/stat"; }
 
-# One measured run of server $2: "requests_per_second
+# One measured run of server $2, sending token $3: "requests_per_second
 # cpu_microseconds_per_request user_microseconds_per_request".
 run() {
     local user_before system_before user_after system_after out
     read -r user_before system_before < <(cpu "$2")
-    out=$("${client_cpu[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "$1")
+    out=$("${client_cpu[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $3" "$1")
     read -r user_after system_after < <(cpu "$2")
     echo "$out" | awk -v u="$((user_after - user_before))" -v s="$((system_after - system_before))" -v t="$ticks" '
         /Non-2xx/ {print "non-2xx answers: " $0 > "/dev/stderr"; exit 1}
@@ -101,23 +125,31 @@ run() {
 for port in "$secured_port" "$bare_port" "$headers_port" ${observed_port:-}; do
     wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/users/42" >/dev/null
 done
+for port in ${against_secured_port:-} ${against_bare_port:-}; do
+    wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $against_token" "http://127.0.0.1:$port/api/users/42" >/dev/null
+done
+reversed=$(echo "$names" | tr ' ' '\n' | tac | tr '\n' ' ')
 results=$(mktemp)
 for round in $(seq 1 "$ROUNDS"); do
-    for name in $names; do
-        server_pid=$pid
+    order=$names
+    [ $((round % 2)) = 0 ] && order=$reversed
+    for name in $order; do
+        server_pid=$pid bearer=$token
         case $name in
             secured) port=$secured_port ;;
             observed) port=$observed_port server_pid=$observed_pid ;;
             bare) port=$bare_port ;;
             headers) port=$headers_port ;;
+            against_secured) port=$against_secured_port server_pid=$against_pid bearer=$against_token ;;
+            against_bare) port=$against_bare_port server_pid=$against_pid bearer=$against_token ;;
         esac
-        read -r rps us user < <(run "http://127.0.0.1:$port/api/users/42" "$server_pid")
+        read -r rps us user < <(run "http://127.0.0.1:$port/api/users/42" "$server_pid" "$bearer")
         echo "round $round: $name $rps req/s, $us µs CPU per request ($user µs in user space)" >&2
         echo "$name $rps $us $user" >>"$results"
     done
 done
 
-awk -v n="$ROUNDS" -v c="$CONNECTIONS" -v d="$DURATION" '
+awk -v n="$ROUNDS" -v c="$CONNECTIONS" -v d="$DURATION" -v a="${AGAINST:-}" '
     {rps[$1] += $2; us[$1] += $3; user[$1] += $4}
     END {
         printf "connections: %d, %d rounds of %s per route\n", c, n, d
@@ -131,6 +163,12 @@ awk -v n="$ROUNDS" -v c="$CONNECTIONS" -v d="$DURATION" '
             printf "secured with audit events and metrics: %.0f req/s, %.1f µs CPU/request\n", rps["observed"] / n, us["observed"] / n
             printf "with / without audit events and metrics: %.3f of the throughput, %.2fx the CPU per request\n", rps["observed"] / rps["secured"], us["observed"] / us["secured"]
             printf "user-space CPU per request with them:  %.1f µs (%.1f µs without)\n", user["observed"] / n, user["secured"] / n
+        }
+        if (rps["against_secured"] > 0) {
+            printf "at %s, secured route:               %.0f req/s, %.1f µs CPU/request (%.1f µs in user space)\n", a, rps["against_secured"] / n, us["against_secured"] / n, user["against_secured"] / n
+            printf "at %s, bare actix route:            %.0f req/s, %.1f µs CPU/request (%.1f µs in user space)\n", a, rps["against_bare"] / n, us["against_bare"] / n, user["against_bare"] / n
+            printf "at %s, secured / bare:              %.3f of the throughput, %.2fx the CPU per request\n", a, rps["against_secured"] / rps["against_bare"], us["against_secured"] / us["against_bare"]
+            printf "secured route, this build / %s:    %.3f of the throughput, %.2fx the CPU per request\n", a, rps["secured"] / rps["against_secured"], us["secured"] / us["against_secured"]
         }
     }' "$results"
 if [ -n "$observed_pid" ] && [ "$observed_log" = "$own_log" ]; then
