@@ -22,6 +22,8 @@ against_server() {
     }
     dir=target/against/$rev
     if [ ! -d "$dir" ]; then
+        # Forgets a checkout whose directory went with the rest of target/.
+        git worktree prune
         git worktree add --detach -f "$dir" "$rev" >/dev/null 2>&1 || {
             echo "could not check out $rev in $dir" >&2
             return 1
