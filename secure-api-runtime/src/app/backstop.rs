@@ -306,13 +306,18 @@ where
     }
 }
 
-/// The request's audit event and metrics, once its answer is ready.
+/// The request's audit event and metrics, once its answer is ready. With
+/// neither on, the clock is not read.
 fn record<B>(
     context: &Context,
     method: &Method,
     response: &ServiceResponse<B>,
     security: &SecurityConfig,
 ) {
+    let audited = audit::wanted(context);
+    if !audited && !metrics::enabled() {
+        return;
+    }
     let seconds = context.started.elapsed().as_secs_f64();
     let (route, refused_by) = {
         let mut decision = context.decision.borrow_mut();
@@ -325,7 +330,9 @@ fn record<B>(
             refused.then_some(decision.rule),
         )
     };
-    audit::emit(context, method, response.status(), seconds);
+    if audited {
+        audit::emit(context, method, response.status(), seconds);
+    }
     metrics::request(route, method, response.status(), seconds, refused_by);
 }
 

@@ -83,18 +83,20 @@ macro_rules! name {
     };
 }
 
-/// Emits the request's one audit event: `info` when allowed, `warn` when
-/// refused. Without a subscriber for that level, nothing is prepared.
-pub(crate) fn emit(context: &Context, method: &Method, status: StatusCode, seconds: f64) {
-    let refused = context.decision.borrow().outcome == Outcome::Refused;
-    let wanted = if refused {
+/// Whether the request's audit event has a subscriber: it is `info` when
+/// the request was allowed, `warn` when refused. Without one, nothing is
+/// prepared, not even the duration.
+pub(crate) fn wanted(context: &Context) -> bool {
+    if context.decision.borrow().outcome == Outcome::Refused {
         tracing::level_enabled!(tracing::Level::WARN)
     } else {
         tracing::level_enabled!(tracing::Level::INFO)
-    };
-    if wanted {
-        emit_as(context, method, status, seconds, format::in_use());
     }
+}
+
+/// Emits the request's one audit event, when it is [`wanted`].
+pub(crate) fn emit(context: &Context, method: &Method, status: StatusCode, seconds: f64) {
+    emit_as(context, method, status, seconds, format::in_use());
 }
 
 /// [`emit`], with the members written ahead in `format`
