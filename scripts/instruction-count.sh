@@ -119,10 +119,10 @@ PY
 }
 
 declare -A per_request
-# Counts route $1 of the running $server as per_request[$2] and prints its
+# Counts route $1 of the build at $server as per_request[$2] and prints its
 # line, labelled $2.
 count_route() {
-    local route=$1 label=$2 counted line
+    local route=$1 label=$2 counted line short long
     counted=$(count "$route" "$SHORT")
     read -r -a short <<<"$counted"
     counted=$(count "$route" "$LONG")
