@@ -7,19 +7,23 @@
 #   ...
 #   example_app_stop
 
+# shellcheck source=scripts/built.sh
+. scripts/built.sh
+
 EXAMPLE_APP_ADMIN_PASSWORD="plum tree at dusk, for fuzzing"
 EXAMPLE_APP_WEBHOOK_SECRET="whsec_ZnV6eiB3ZWJob29rIHNlY3JldA=="
 
 example_app_start() {
-    local work=$1 root=$PWD port deadline
+    local work=$1 app port deadline
     cargo build -q --locked -p example-app
+    app=$(built debug/example-app)
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     (
         cd "$work"
         BIND="127.0.0.1:$port" DATABASE_URL="sqlite://$work/example.db" \
             EXAMPLE_ADMIN_PASSWORD="$EXAMPLE_APP_ADMIN_PASSWORD" \
             PAYMENT_WEBHOOK_SECRET="$EXAMPLE_APP_WEBHOOK_SECRET" RUST_LOG=warn \
-            exec "$root/target/debug/example-app"
+            exec "$app"
     ) >"$work/server.log" 2>&1 &
     example_app_pid=$!
     example_app_url="http://127.0.0.1:$port"

@@ -46,7 +46,9 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 
 cargo build --release -q -p secure-api-runtime --example bench_server
-server=target/release/examples/bench_server
+# shellcheck source=scripts/built.sh
+. scripts/built.sh
+server=$(built release/examples/bench_server)
 if [ -n "${AGAINST:-}" ]; then
     . scripts/against.sh
     against=$(against_server)

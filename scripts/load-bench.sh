@@ -60,7 +60,9 @@ free_port() {
 }
 
 cargo build --release -q -p secure-api-runtime --example bench_server
-server=target/release/examples/bench_server
+# shellcheck source=scripts/built.sh
+. scripts/built.sh
+server=$(built release/examples/bench_server)
 if [ -n "${AGAINST:-}" ]; then
     . scripts/against.sh
     against=$(against_server)

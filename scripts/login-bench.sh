@@ -29,10 +29,13 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 cargo build --release -q -p example-app
+# shellcheck source=scripts/built.sh
+. scripts/built.sh
+app=$(built release/example-app)
 work=$(mktemp -d)
 SECURE_API_TRUSTED_PROXIES=127.0.0.1 BIND="127.0.0.1:$PORT" \
     DATABASE_URL="sqlite://$work/bench.db" EXAMPLE_DEV_KEY_FILE="$work/dev-key" RUST_LOG=warn \
-    target/release/example-app >"$work/server.log" 2>&1 &
+    "$app" >"$work/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 

@@ -35,6 +35,9 @@ free_port() {
 }
 
 cargo build --release -q -p secure-api-runtime --example bench_server
+# shellcheck source=scripts/built.sh
+. scripts/built.sh
+bench_server=$(built release/examples/bench_server)
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -54,7 +57,7 @@ serve() {
     local bare
     port=$(free_port)
     bare=$(free_port)
-    env "$@" BENCH_QUOTA=100000000 target/release/examples/bench_server "$port" "$bare" >"$work/token-$port" 2>"$work/server-$port.log" &
+    env "$@" BENCH_QUOTA=100000000 "$bench_server" "$port" "$bare" >"$work/token-$port" 2>"$work/server-$port.log" &
     server=$!
     pids+=("$server")
     local deadline=$((SECONDS + 30))

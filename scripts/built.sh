@@ -1,0 +1,21 @@
+# Sourced by the scripts that run a binary they have just built with cargo:
+# prints where cargo put it, wherever this checkout's builds go (`target/`,
+# CARGO_TARGET_DIR, or a cargo configuration's `build.target-dir`), so a
+# script never runs an older build left in `target/`.
+#
+#   . scripts/built.sh
+#   cargo build --release -q -p example-app
+#   app=$(built release/example-app)
+#   server=$(built release/examples/bench_server)
+
+# Prints the path of $1 in cargo's target directory.
+built() {
+    if [ -z "${cargo_target_dir:-}" ]; then
+        cargo_target_dir=$(cargo metadata --no-deps --format-version 1 |
+            python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])') || {
+            echo "cargo metadata did not say where builds go" >&2
+            return 1
+        }
+    fi
+    echo "$cargo_target_dir/$1"
+}
