@@ -96,6 +96,14 @@ fn json_logs_audit_every_request_once_and_metrics_count_refusals_on_their_own_po
         );
     }
 
+    // A request actix's HTTP/1 parser cannot read (here, a control
+    // character in a header) never reaches the app: actix answers it with
+    // an empty 400, without a request id, and logs it on its own target.
+    let unreadable = send(port, "GET", "/health", &[("X-Request-Id", "\u{1}")], None);
+    assert!(unreadable.starts_with("HTTP/1.1 400"), "{unreadable}");
+    assert_eq!(header(&unreadable, "content-length"), Some("0"));
+    assert_eq!(header(&unreadable, "x-request-id"), None);
+
     // Tokens in use: refreshed, then logged out.
     let refreshed = post(
         port,
@@ -162,6 +170,12 @@ fn json_logs_audit_every_request_once_and_metrics_count_refusals_on_their_own_po
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["target"] == "actix_http::h1::dispatcher" && e["level"] == "ERROR"),
+        "the unreadable request is not logged:\n{text}"
+    );
     let audit: Vec<&Value> = events
         .iter()
         .filter(|e| e["target"] == "secure_api::audit")
