@@ -7,8 +7,10 @@
 #   cargo build --release -q -p example-app
 #   app=$(built release/example-app)
 #   server=$(built release/examples/bench_server)
+#   CARGO_TARGET_DIR=$(built) cargo test --manifest-path elsewhere/Cargo.toml
 
-# Prints the path of $1 in cargo's target directory.
+# Prints the path of $1 in cargo's target directory (the directory itself
+# without $1).
 built() {
     if [ -z "${cargo_target_dir:-}" ]; then
         cargo_target_dir=$(cargo metadata --no-deps --format-version 1 |
@@ -17,5 +19,5 @@ built() {
             return 1
         }
     fi
-    echo "$cargo_target_dir/$1"
+    echo "$cargo_target_dir${1:+/$1}"
 }

@@ -29,4 +29,6 @@ block '<!-- file: secure-api-runtime/examples/first_app.rs -->' >"$crate/src/mai
 # downloaded and shares the workspace's compiled dependencies (cargo runs
 # in the checkout and reads its .cargo/config.toml: the same profile).
 cp Cargo.lock "$crate/"
-CARGO_TARGET_DIR="$root/target" cargo test --manifest-path "$crate/Cargo.toml" "$@"
+# shellcheck source=scripts/built.sh
+. scripts/built.sh
+CARGO_TARGET_DIR=$(built) cargo test --manifest-path "$crate/Cargo.toml" "$@"
