@@ -31,4 +31,5 @@ block '<!-- file: secure-api-runtime/examples/first_app.rs -->' >"$crate/src/mai
 cp Cargo.lock "$crate/"
 # shellcheck source=scripts/built.sh
 . scripts/built.sh
-CARGO_TARGET_DIR=$(built) cargo test --manifest-path "$crate/Cargo.toml" "$@"
+target_dir=$(built)
+CARGO_TARGET_DIR=$target_dir cargo test --manifest-path "$crate/Cargo.toml" "$@"
