@@ -12,12 +12,11 @@
 # Prints the path of $1 in cargo's target directory (the directory itself
 # without $1).
 built() {
-    if [ -z "${cargo_target_dir:-}" ]; then
-        cargo_target_dir=$(cargo metadata --no-deps --format-version 1 |
-            python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])') || {
-            echo "cargo metadata did not say where builds go" >&2
-            return 1
-        }
-    fi
-    echo "$cargo_target_dir${1:+/$1}"
+    local dir
+    dir=$(cargo metadata --no-deps --format-version 1 |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])') || {
+        echo "cargo metadata did not say where builds go" >&2
+        return 1
+    }
+    echo "$dir${1:+/$1}"
 }
